@@ -1,0 +1,118 @@
+"""Capabilities: what a participant may do in a room.
+
+A token carries a list of capability names; the signaling server enforces them on every message. Names are
+``<namespace>:<action>``; ``<namespace>:*`` grants every action of the namespace (only ``publish:*`` is part
+of the vocabulary today). The vocabulary is closed: an unknown name is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from django_levelchat.exceptions import CapabilityError
+
+PUBLISH_CAMERA = "publish:camera"
+PUBLISH_MIC = "publish:mic"
+PUBLISH_SCREEN = "publish:screen"
+PUBLISH_ALL = "publish:*"
+SUBSCRIBE_ALL = "subscribe:all"
+CHAT_SEND = "chat:send"
+REACT_SEND = "react:send"
+RECORD_CONTROL = "record:control"
+ROOM_ADMIN = "room:admin"
+PRESENCE_HIDDEN = "presence:hidden"
+
+#: Every capability name and what it allows (docs and error messages read this).
+VOCABULARY: dict[str, str] = {
+    PUBLISH_CAMERA: "publish a camera video track",
+    PUBLISH_MIC: "publish a microphone audio track",
+    PUBLISH_SCREEN: "publish a screen share (video and its audio)",
+    PUBLISH_ALL: "publish any source (camera, mic, screen)",
+    SUBSCRIBE_ALL: "receive every published track of the room",
+    CHAT_SEND: "send chat messages",
+    REACT_SEND: "send reactions",
+    RECORD_CONTROL: "start and stop recordings",
+    ROOM_ADMIN: "moderate: mute or remove participants, end the room",
+    PRESENCE_HIDDEN: "join without appearing in the roster (recorders, monitors)",
+}
+
+#: Which capability a published track source needs.
+SOURCE_CAPABILITY: dict[str, str] = {
+    "camera": PUBLISH_CAMERA,
+    "microphone": PUBLISH_MIC,
+    "screen": PUBLISH_SCREEN,
+    "screen_audio": PUBLISH_SCREEN,
+}
+
+HOST = "host"
+PARTICIPANT = "participant"
+VIEWER = "viewer"
+BROADCASTER = "broadcaster"
+RECORDER = "recorder"
+ROLES = (HOST, PARTICIPANT, VIEWER, BROADCASTER, RECORDER)
+
+DEFAULT_ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    HOST: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND, RECORD_CONTROL, ROOM_ADMIN}),
+    PARTICIPANT: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND}),
+    VIEWER: frozenset({SUBSCRIBE_ALL, CHAT_SEND}),
+    BROADCASTER: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND}),
+    RECORDER: frozenset({SUBSCRIBE_ALL, PRESENCE_HIDDEN}),
+}
+
+
+def parse_capabilities(values: Iterable[str] | str) -> frozenset[str]:
+    """Validate capability names (a list or a space/comma separated string) against the vocabulary."""
+    if isinstance(values, str):
+        values = values.replace(",", " ").split()
+    result: set[str] = set()
+    for value in values:
+        if not isinstance(value, str):
+            raise CapabilityError(f"Capability names are strings, got {type(value).__name__}.")
+        name = value.strip()
+        if name not in VOCABULARY:
+            raise CapabilityError(f"Unknown capability {name!r}; known: {', '.join(sorted(VOCABULARY))}.")
+        result.add(name)
+    return frozenset(result)
+
+
+def _matches(granted: str, required: str) -> bool:
+    if granted == required:
+        return True
+    namespace, _, action = granted.partition(":")
+    return action == "*" and required.startswith(namespace + ":")
+
+
+def has_capability(granted: Iterable[str], required: str) -> bool:
+    """True when ``required`` is granted directly or through a ``namespace:*`` wildcard."""
+    return any(_matches(g, required) for g in granted)
+
+
+def can_publish(granted: Iterable[str], source: str) -> bool:
+    """True when the capabilities allow publishing a track of this source."""
+    needed = SOURCE_CAPABILITY.get(source)
+    return needed is not None and has_capability(granted, needed)
+
+
+def expand(granted: Iterable[str]) -> frozenset[str]:
+    """Every concrete (non-wildcard) capability that ``granted`` allows."""
+    granted = tuple(granted)
+    return frozenset(c for c in VOCABULARY if not c.endswith(":*") and has_capability(granted, c))
+
+
+def within(requested: Iterable[str], ceiling: Iterable[str]) -> bool:
+    """True when every requested capability is allowed by the ceiling (wildcards on both sides)."""
+    return expand(requested) <= expand(ceiling)
+
+
+def role_capabilities(role: str, overrides: Mapping[str, Iterable[str]] | None = None) -> frozenset[str]:
+    """The capability set of a role: a policy/settings override if present, else the built-in default."""
+    if overrides and role in overrides:
+        return parse_capabilities(overrides[role])
+    from django_levelchat.conf import levelchat_settings
+
+    configured = levelchat_settings.ROLE_CAPABILITIES
+    if role in configured:
+        return parse_capabilities(configured[role])
+    if role not in DEFAULT_ROLE_CAPABILITIES:
+        raise CapabilityError(f"Unknown role {role!r}; known: {', '.join(ROLES)}.", code="bad_role")
+    return DEFAULT_ROLE_CAPABILITIES[role]

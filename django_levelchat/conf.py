@@ -1,0 +1,127 @@
+"""The ``LEVELCHAT`` settings namespace, read through one object: ``levelchat_settings``.
+
+Example::
+
+    LEVELCHAT = {
+        "TOKEN_TTL": 900,
+        "ICE_SERVERS": [{"urls": ["stun:stun.example.org:3478"]}],
+        "REGIONS": {"eu": "wss://eu.example.org/levelchat/v1/signal"},
+    }
+
+Every key has a documented default in ``DEFAULTS``. User settings are read lazily (importing this module
+never touches ``django.conf.settings``) and the cache is dropped on ``setting_changed`` so
+``override_settings`` works in tests. Unknown or mistyped keys are reported by system checks
+(``levelchat.E001``/``E002``), see ``checks.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # --- Room tokens (JWT) ---
+    # Lifetime of a room token when the caller does not ask for one (seconds).
+    "TOKEN_TTL": 600,
+    # Hard cap on a token's lifetime (exp - iat), enforced when minting and when verifying.
+    "TOKEN_MAX_TTL": 3600,
+    # Signing algorithm of the derived default key (used when JWT_KEYS is None).
+    "JWT_ALGORITHM": "HS256",
+    # Key map ``{kid: {"algorithm": "HS256", "key": "..."}}`` or, for asymmetric keys,
+    # ``{kid: {"algorithm": "EdDSA"|"RS256"|"ES256", "private_key": PEM (optional), "public_key": PEM}}``.
+    # ``None`` derives one HS256 key from SECRET_KEY (HMAC, so the JWT key is never SECRET_KEY itself).
+    # Keys are only ever looked up here by ``kid``: never fetched from a header or URL.
+    "JWT_KEYS": None,
+    # The ``kid`` used for signing new tokens; ``None`` = the first key of JWT_KEYS.
+    "JWT_SIGNING_KEY_ID": None,
+    # ``iss`` claim written and required.
+    "JWT_ISSUER": "django-levelchat",
+    # Clock skew tolerated on exp/nbf/iat (seconds).
+    "JWT_LEEWAY": 5,
+    # --- Media / network ---
+    # ICE servers handed to clients in ``welcome`` and by the token endpoint.
+    "ICE_SERVERS": [{"urls": ["stun:stun.l.google.com:19302"]}],
+    # Region name -> absolute signaling URL (``wss://…/levelchat/v1/signal``). Empty = same origin.
+    "REGIONS": {},
+    # Region written into new tokens when the caller does not name one ("" = none).
+    "DEFAULT_REGION": "",
+    # Origins allowed to open the signaling socket; ``None`` = derived from ALLOWED_HOSTS.
+    "ALLOWED_ORIGINS": None,
+    # --- Rooms ---
+    # ``max_participants`` of a room created without one.
+    "DEFAULT_MAX_PARTICIPANTS": 100,
+    # Seconds an empty active room waits before it ends (rooms created without ``empty_timeout``).
+    "DEFAULT_EMPTY_TIMEOUT": 300,
+    # Role -> capability list overriding the built-in defaults in ``capabilities.DEFAULT_ROLE_CAPABILITIES``.
+    "ROLE_CAPABILITIES": {},
+    # A second session of the same identity replaces the first (close 4409) instead of being refused.
+    "REPLACE_DUPLICATE_IDENTITY": True,
+    # --- Signaling timing and limits ---
+    # Client ping interval and server timeout announced in ``welcome`` (seconds). A silent peer is
+    # dropped after PING_TIMEOUT, so a vanished participant disappears within ~15 s.
+    "PING_INTERVAL": 5,
+    "PING_TIMEOUT": 12,
+    # A socket that sends no ``hello`` within this many seconds is closed 4401.
+    "HELLO_TIMEOUT": 5,
+    # How long (seconds) a dropped session may resume with the credential from ``welcome``.
+    "RESUME_WINDOW": 60,
+    # Chat messages kept per room and replayed in ``welcome``.
+    "CHAT_HISTORY": 50,
+    # Per-connection token bucket: sustained frames/s and burst size.
+    "RATE_LIMIT_RATE": 20,
+    "RATE_LIMIT_BURST": 50,
+    # Seconds of sustained flooding (after the first ``rate_limited`` warning) before close 4429.
+    "RATE_LIMIT_GRACE": 5,
+}
+
+
+class LevelChatSettings:
+    """Attribute access to ``settings.LEVELCHAT`` with defaults; unknown names raise ``AttributeError``."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults or DEFAULTS
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if not hasattr(self, "_user_settings"):
+            self._user_settings = dict(getattr(settings, "LEVELCHAT", None) or {})
+        return self._user_settings
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in self.defaults:
+            raise AttributeError(f"Invalid LEVELCHAT setting: {attr!r}")
+        value = self.user_settings.get(attr, self.defaults[attr])
+        self._cached.add(attr)
+        setattr(self, attr, value)
+        return value
+
+    def reload(self) -> None:
+        for attr in self._cached:
+            delattr(self, attr)
+        self._cached.clear()
+        if hasattr(self, "_user_settings"):
+            delattr(self, "_user_settings")
+
+
+levelchat_settings = LevelChatSettings(DEFAULTS)
+
+
+def derived_signing_key() -> str:
+    """The default HS256 key: an HMAC of SECRET_KEY, so the JWT key never equals SECRET_KEY."""
+    return hmac.new(settings.SECRET_KEY.encode(), b"django_levelchat.jwt", hashlib.sha256).hexdigest()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("LEVELCHAT", "SECRET_KEY", "ALLOWED_HOSTS"):
+        levelchat_settings.reload()
+        from django_levelchat import tokens  # local: tokens caches its key map
+
+        tokens.clear_key_cache()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,232 @@
+"""The durable record of calls: rooms, policies, participant sessions, API keys and recordings.
+
+Models never import the signaling layer; state changes go through ``lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from django_levelchat import capabilities as caps
+from django_levelchat.exceptions import CapabilityError
+from django_levelchat.ids import new_participant_id, new_recording_id, new_room_id, random_id
+
+
+def _default_max_participants() -> int:
+    from django_levelchat.conf import levelchat_settings
+
+    return int(levelchat_settings.DEFAULT_MAX_PARTICIPANTS)
+
+
+def _default_empty_timeout() -> int:
+    from django_levelchat.conf import levelchat_settings
+
+    return int(levelchat_settings.DEFAULT_EMPTY_TIMEOUT)
+
+
+class CapabilityPolicy(models.Model):
+    """Capability ceiling per role for the rooms that use it; roles missing here use the defaults."""
+
+    name = models.CharField(max_length=100, unique=True)
+    roles = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Role → capability list, e.g. {"participant": ["publish:mic", "subscribe:all"]}.',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "capability policies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.roles, dict):
+            raise ValidationError({"roles": "Expected an object mapping role names to capability lists."})
+        for role, names in self.roles.items():
+            try:
+                caps.parse_capabilities(names)
+            except CapabilityError as exc:
+                raise ValidationError({"roles": f"{role}: {exc.detail}"}) from exc
+
+    def capabilities_for(self, role: str) -> frozenset[str]:
+        return caps.role_capabilities(role, self.roles)
+
+
+class Room(models.Model):
+    """One call. Status only moves forward: created → active → ended → archived (see lifecycle.py)."""
+
+    class RoomType(models.TextChoices):
+        ONE_TO_ONE = "1to1", "1:1 call"
+        MEETING = "meeting", "Meeting"
+        LIVE = "live", "Live stream"
+        WEBINAR = "webinar", "Webinar"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+        ARCHIVED = "archived", "Archived"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_room_id, editable=False)
+    name = models.CharField(max_length=200)
+    room_type = models.CharField(max_length=10, choices=RoomType.choices, default=RoomType.MEETING)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED, editable=False)
+    max_participants = models.PositiveIntegerField(
+        default=_default_max_participants, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    empty_timeout = models.PositiveIntegerField(
+        default=_default_empty_timeout,
+        validators=[MaxValueValidator(7 * 24 * 3600)],
+        help_text="Seconds an empty active room waits before it ends.",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    policy = models.ForeignKey(CapabilityPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    end_reason = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "room_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    def capabilities_for(self, role: str) -> frozenset[str]:
+        """The capability ceiling of ``role`` in this room."""
+        if self.policy_id is not None:
+            return self.policy.capabilities_for(role)
+        return caps.role_capabilities(role)
+
+    @property
+    def is_joinable(self) -> bool:
+        return self.status in (self.Status.CREATED, self.Status.ACTIVE)
+
+
+class Participant(models.Model):
+    """One session of one identity in one room; a rejoin is a new row (a resume is not)."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_participant_id, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participants")
+    identity = models.CharField(max_length=128)
+    name = models.CharField(max_length=128, blank=True)
+    role = models.CharField(max_length=32, default=caps.PARTICIPANT)
+    capabilities = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+    leave_reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["joined_at"]
+        indexes = [models.Index(fields=["room", "identity"]), models.Index(fields=["room", "left_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.identity} in {self.room.public_id} ({self.public_id})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.left_at is None
+
+
+KEY_PREFIX = "lc_pk_"
+
+
+def _digest(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough and keeps a bad-key check at microseconds.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def authenticate(self, raw: str) -> ApiKey | None:
+        """The active key matching ``lc_pk_<id>.<secret>``, or None; constant-time on the secret."""
+        if not isinstance(raw, str) or not raw.startswith(KEY_PREFIX) or "." not in raw:
+            return None
+        key_id, _, secret = raw[len(KEY_PREFIX) :].partition(".")
+        key = self.filter(key_id=key_id, is_active=True).first() if key_id and len(key_id) <= 32 else None
+        # Compare even when the id is unknown so both failures cost the same.
+        expected = key.secret_hash if key else _digest("")
+        if hmac.compare_digest(_digest(secret), expected) and key is not None:
+            return key
+        return None
+
+
+class ApiKey(models.Model):
+    """A server-side credential ``lc_pk_<id>.<secret>``: the id is stored plainly, the secret only hashed."""
+
+    key_id = models.CharField(max_length=32, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def prefix(self) -> str:
+        return f"{KEY_PREFIX}{self.key_id}"
+
+    def set_new_secret(self) -> str:
+        """Generate id and secret, store the hash, and return the full key (shown once, never stored)."""
+        if not self.key_id:
+            self.key_id = random_id("", 12)
+        secret = secrets.token_urlsafe(32)
+        self.secret_hash = _digest(secret)
+        return f"{KEY_PREFIX}{self.key_id}.{secret}"
+
+    @classmethod
+    def create_key(cls, name: str) -> tuple[ApiKey, str]:
+        key = cls(name=name)
+        full = key.set_new_secret()
+        key.save()
+        return key, full
+
+    def touch(self) -> None:
+        ApiKey.objects.filter(pk=self.pk).update(last_used_at=timezone.now())
+
+
+class Recording(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RECORDING = "recording", "Recording"
+        STOPPING = "stopping", "Stopping"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        FAILED_PARTIAL = "failed_partial", "Failed (partial file kept)"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_recording_id, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="recordings")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, editable=False)
+    file_path = models.CharField(max_length=500, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stopped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    duration = models.FloatField(null=True, blank=True, editable=False, help_text="Seconds.")
+    size = models.BigIntegerField(null=True, blank=True, editable=False, help_text="Bytes.")
+    error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} of {self.room.public_id} ({self.status})"

@@ -1,0 +1,8 @@
+"""Test settings: the example project with an in-memory channel layer and fast signaling timers."""
+
+from example_project.settings import *  # noqa: F403
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LEVELCHAT = {"ICE_SERVERS": []}

@@ -1,0 +1,79 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from django_levelchat import lifecycle
+from django_levelchat.models import ApiKey, CapabilityPolicy, Recording, Room
+
+
+@pytest.fixture
+def staff_client(client, db):
+    user = get_user_model().objects.create_superuser("root", "root@example.org", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_changelists_and_change_pages_render(staff_client, room):
+    lifecycle.join(room, "alice", name="Alice", role="participant", capabilities=["chat:send"])
+    Recording.objects.create(room=room)
+    CapabilityPolicy.objects.create(name="p", roles={})
+    key, _ = ApiKey.create_key("k")
+    for model in ("room", "capabilitypolicy", "recording", "apikey"):
+        resp = staff_client.get(reverse(f"admin:django_levelchat_{model}_changelist"))
+        assert resp.status_code == 200, model
+    resp = staff_client.get(reverse("admin:django_levelchat_room_change", args=[room.pk]))
+    assert resp.status_code == 200 and b"alice" in resp.content
+    assert staff_client.get(reverse("admin:django_levelchat_apikey_change", args=[key.pk])).status_code == 200
+    resp = staff_client.get(
+        reverse("admin:django_levelchat_room_changelist") + "?status__exact=active&room_type__exact=meeting"
+    )
+    assert resp.status_code == 200 and room.name.encode() in resp.content
+
+
+def test_room_actions_end_and_archive(staff_client, room):
+    url = reverse("admin:django_levelchat_room_changelist")
+    staff_client.post(url, {"action": "archive_rooms", "_selected_action": [room.pk]}, follow=True)
+    room.refresh_from_db()
+    assert room.status == "created", "archiving a live room is refused"
+    resp = staff_client.post(url, {"action": "end_rooms", "_selected_action": [room.pk]}, follow=True)
+    room.refresh_from_db()
+    assert room.status == "ended" and room.end_reason == "ended_by_admin"
+    assert b"Ended 1 room" in resp.content
+    staff_client.post(url, {"action": "archive_rooms", "_selected_action": [room.pk]}, follow=True)
+    room.refresh_from_db()
+    assert room.status == "archived"
+
+
+def test_room_add_via_admin(staff_client):
+    resp = staff_client.post(
+        reverse("admin:django_levelchat_room_add"),
+        {
+            "name": "Board",
+            "room_type": "webinar",
+            "max_participants": 10,
+            "empty_timeout": 60,
+            "metadata": "{}",
+            "participants-TOTAL_FORMS": 0,
+            "participants-INITIAL_FORMS": 0,
+        },
+    )
+    assert resp.status_code == 302
+    room = Room.objects.get(name="Board")
+    assert room.status == "created" and room.public_id.startswith("RM_")
+
+
+def test_api_key_shown_exactly_once(staff_client):
+    resp = staff_client.post(reverse("admin:django_levelchat_apikey_add"), {"name": "backend", "is_active": "on"})
+    assert resp.status_code == 200
+    assert "no-store" in resp["Cache-Control"]  # admin views are never_cache
+    key = ApiKey.objects.get(name="backend")
+    html = resp.content.decode()
+    start = html.index("lc_pk_" + key.key_id + ".")
+    full = html[start:].split("<", 1)[0]
+    assert ApiKey.objects.authenticate(full) == key
+    secret = full.split(".", 1)[1]
+    for url in (
+        reverse("admin:django_levelchat_apikey_change", args=[key.pk]),
+        reverse("admin:django_levelchat_apikey_changelist"),
+    ):
+        assert secret not in staff_client.get(url).content.decode()
