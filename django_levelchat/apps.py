@@ -8,3 +8,6 @@ class LevelChatConfig(AppConfig):
 
     def ready(self) -> None:
         from django_levelchat import checks  # noqa: F401  (registers the system checks)
+        from django_levelchat.signaling import receivers
+
+        receivers.connect()

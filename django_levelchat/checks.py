@@ -35,11 +35,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "PING_INTERVAL": (int, float),
     "PING_TIMEOUT": (int, float),
     "HELLO_TIMEOUT": (int, float),
-    "RESUME_WINDOW": (int,),
+    "REDIS_URL": (str, type(None)),
+    "REDIS_PREFIX": (str,),
+    "SWEEP_INTERVAL": (int, float),
     "CHAT_HISTORY": (int,),
     "RATE_LIMIT_RATE": (int, float),
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
+    "RECORDINGS_DIR": (str, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
 

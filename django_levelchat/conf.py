@@ -61,14 +61,21 @@ DEFAULTS: dict[str, Any] = {
     # A second session of the same identity replaces the first (close 4409) instead of being refused.
     "REPLACE_DUPLICATE_IDENTITY": True,
     # --- Signaling timing and limits ---
-    # Client ping interval and server timeout announced in ``welcome`` (seconds). A silent peer is
-    # dropped after PING_TIMEOUT, so a vanished participant disappears within ~15 s.
+    # Client ping interval and server timeout announced in ``welcome`` (seconds). A participant whose last
+    # frame is older than PING_TIMEOUT is removed (``connection_lost``), so a vanished participant disappears
+    # within ~15 s; until then a dropped session can resume with the credential from ``welcome``.
     "PING_INTERVAL": 5,
     "PING_TIMEOUT": 12,
     # A socket that sends no ``hello`` within this many seconds is closed 4401.
     "HELLO_TIMEOUT": 5,
-    # How long (seconds) a dropped session may resume with the credential from ``welcome``.
-    "RESUME_WINDOW": 60,
+    # --- Presence across processes ---
+    # Redis for presence (roster, heartbeats, event sequence, chat history). ``None`` = the first host of a
+    # channels_redis default layer, or process memory when the channel layer is in-memory.
+    "REDIS_URL": None,
+    # Prefix of every presence key in Redis (several projects can share one Redis).
+    "REDIS_PREFIX": "levelchat",
+    # Seconds between sweeps for vanished participants, silence and empty rooms (one sweeper per process).
+    "SWEEP_INTERVAL": 1.0,
     # Chat messages kept per room and replayed in ``welcome``.
     "CHAT_HISTORY": 50,
     # Per-connection token bucket: sustained frames/s and burst size.
@@ -76,6 +83,10 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 50,
     # Seconds of sustained flooding (after the first ``rate_limited`` warning) before close 4429.
     "RATE_LIMIT_GRACE": 5,
+    # --- Recordings ---
+    # Directory holding recording files (a string path). The REST download serves only files that resolve
+    # inside it (``Recording.file_path`` is relative to it); ``None`` = downloads are refused with 404.
+    "RECORDINGS_DIR": None,
 }
 
 

@@ -158,11 +158,12 @@ _ERRORS: list[tuple[type[Exception], str]] = [
 ]
 
 
-def verify_token(token: str, *, room: Any = None) -> RoomClaims:
+def verify_token(token: str, *, room: Any = None, allow_expired: bool = False) -> RoomClaims:
     """Verify a room token and return its claims; raises TokenError with a distinct ``code`` per failure.
 
     ``room`` (a Room or public id) is the room the caller expects; without it the token's own ``room`` claim
-    is the audience, which must then equal ``aud`` exactly.
+    is the audience, which must then equal ``aud`` exactly. ``allow_expired`` checks everything but ``exp``:
+    the signaling server uses it only together with a valid resume credential.
     """
     if not isinstance(token, str) or not token or len(token) > 8192:
         raise TokenError("Token missing or too long.")
@@ -193,7 +194,12 @@ def verify_token(token: str, *, room: Any = None) -> RoomClaims:
             audience=audience,
             issuer=levelchat_settings.JWT_ISSUER,
             leeway=int(levelchat_settings.JWT_LEEWAY),
-            options={"require": REQUIRED_CLAIMS, "strict_aud": True, "enforce_minimum_key_length": True},
+            options={
+                "require": REQUIRED_CLAIMS,
+                "strict_aud": True,
+                "enforce_minimum_key_length": True,
+                "verify_exp": not allow_expired,
+            },
         )
     except jwt.PyJWTError as exc:
         code = next((c for cls, c in _ERRORS if isinstance(exc, cls)), "token_invalid")
@@ -242,9 +248,15 @@ def issue_resume_credential(session: str, room: str, identity: str) -> str:
     return signing.dumps({"s": session, "r": room, "i": identity}, salt=RESUME_SALT, compress=False)
 
 
-def verify_resume_credential(credential: str, *, max_age: int | None = None) -> dict[str, str]:
-    """Return ``{"session", "room", "identity"}`` or raise TokenError(``resume_invalid``/``resume_expired``)."""
-    max_age = int(levelchat_settings.RESUME_WINDOW) if max_age is None else max_age
+RESUME_CREDENTIAL_MAX_AGE = 24 * 3600
+
+
+def verify_resume_credential(credential: str, *, max_age: int = RESUME_CREDENTIAL_MAX_AGE) -> dict[str, str]:
+    """Return ``{"session", "room", "identity"}`` or raise TokenError(``resume_invalid``/``resume_expired``).
+
+    The credential proves who owns a session; whether that session can still be resumed is presence's call
+    (it stays in the roster for PING_TIMEOUT after its last frame).
+    """
     try:
         data = signing.loads(credential, salt=RESUME_SALT, max_age=max_age)
     except signing.SignatureExpired:

@@ -1,0 +1,1 @@
+"""The signaling server: the wire protocol, the WebSocket consumer, presence and routing."""

@@ -1,0 +1,730 @@
+"""The signaling WebSocket: upgrade auth, hello/welcome, one handler per message type, capability checks.
+
+Built on ``AsyncConsumer`` rather than the stock JSON consumer: frames are decoded by ``protocol.parse_frame``
+(size first, depth-limited), every handler runs inside one ``try`` so no exception can end a socket with 1011,
+and channel-layer failures (a Redis outage) are caught and answered instead of killing the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+
+from django_levelchat import capabilities as caps
+from django_levelchat import lifecycle
+from django_levelchat.conf import levelchat_settings
+from django_levelchat.exceptions import IllegalTransition, TokenError
+from django_levelchat.ids import new_message_id, new_participant_id
+from django_levelchat.models import Room
+from django_levelchat.signaling import janitor, protocol, rooms
+from django_levelchat.signaling.presence import Entry, get_presence
+from django_levelchat.signaling.protocol import CloseReason, ErrorCode, ProtocolError
+from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
+from django_levelchat.signaling.speaker import LevelSmoother
+from django_levelchat.tokens import RoomClaims, issue_resume_credential, verify_resume_credential, verify_token
+
+logger = logging.getLogger("django_levelchat.signaling")
+
+LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError)
+RESUMABLE_CLIENT_CLOSES = frozenset({1006, 1011, 1012, 1013, 1014, 1015})
+RECONNECTING_NOTICE_AFTER = 1.0
+
+
+class Forbidden(ProtocolError):
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, message, ref=ref)
+
+
+class Close(Exception):
+    """Raised inside a handler to close the socket with the code that ``reason`` maps to."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+@database_sync_to_async
+def _load_room(public_id: str) -> Room | None:
+    return Room.objects.select_related("policy").filter(public_id=public_id).first()
+
+
+@database_sync_to_async
+def _join(room: Room, claims: RoomClaims, pid: str) -> Room:
+    lifecycle.join(
+        room,
+        claims.identity,
+        name=claims.name,
+        role=claims.role,
+        capabilities=sorted(claims.capabilities),
+        metadata=claims.metadata,
+        public_id=pid,
+    )
+    return room
+
+
+@database_sync_to_async
+def _end_room(room: Room, reason: str) -> bool:
+    return lifecycle.end_room(room, reason)
+
+
+def _token_close_reason(exc: TokenError) -> str:
+    try:
+        return CloseReason(exc.code)
+    except ValueError:
+        return CloseReason.TOKEN_INVALID
+
+
+class SignalingConsumer(AsyncConsumer):
+    """One participant session. State: ``connecting`` → ``joined`` → ``closed``."""
+
+    def __init__(self) -> None:
+        self.state = "connecting"
+        self.token: str | None = None
+        self.token_error: TokenError | None = None
+        self.claims: RoomClaims | None = None
+        self.room: Room | None = None
+        self.pid: str | None = None
+        self.caps: frozenset[str] = frozenset()
+        self.hidden = False
+        self.departed = False
+        self.closing = False
+        self.resumable_close = False
+        self.snapshot_seq = 0
+        self.hello_task: asyncio.Task[Any] | None = None
+        self.errors: list[float] = []
+        self.smoother = LevelSmoother()
+        self.last_touch = 0.0
+        now = time.monotonic()
+        self.flood = FloodGuard(
+            float(levelchat_settings.RATE_LIMIT_RATE),
+            float(levelchat_settings.RATE_LIMIT_BURST),
+            float(levelchat_settings.RATE_LIMIT_GRACE),
+            now,
+        )
+        self.chat_bucket = TokenBucket(5, 10, now)
+        self.level_bucket = TokenBucket(10, 10, now)
+
+    # ------------------------------------------------------------------ ASGI plumbing
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer()
+        try:
+            self.channel_name = await self.channel_layer.new_channel()
+        except LAYER_ERRORS:
+            logger.warning("channel layer unavailable at connect")
+            self.channel_name = ""
+        try:
+            await await_many_dispatch([receive, self._channel_receive], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            if self.hello_task:
+                self.hello_task.cancel()
+
+    async def _channel_receive(self) -> dict[str, Any]:
+        """Channel-layer receive that survives outages: back off, then re-join the room group."""
+        delay = 0.2
+        while True:
+            if not self.channel_name:
+                await asyncio.sleep(3600)
+                continue
+            try:
+                return await self.channel_layer.receive(self.channel_name)
+            except LAYER_ERRORS + (RuntimeError,):
+                logger.warning("channel layer receive failed; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                if self.state == "joined" and self.room is not None:
+                    try:
+                        await self.channel_layer.group_add(rooms.room_group(self.room.public_id), self.channel_name)
+                        await self._send_resync(None)
+                    except LAYER_ERRORS:
+                        continue
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = {
+            "websocket.connect": self.websocket_connect,
+            "websocket.receive": self.websocket_receive,
+            "websocket.disconnect": self.websocket_disconnect,
+            rooms.EVENT: self.on_event,
+            rooms.CLOSE: self.on_close,
+            rooms.CONTROL: self.on_control,
+        }.get(message.get("type", ""))
+        if handler is None:
+            return
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Close as exc:
+            await self.close(exc.reason)
+        except LAYER_ERRORS:
+            logger.warning("channel layer unavailable", exc_info=True)
+            await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the signaling backend is unavailable"))
+        except Exception:
+            logger.exception("signaling handler failed for %s", message.get("type"))
+            await self.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        if self.state == "closed":
+            return
+        await self.base_send({"type": "websocket.send", "text": protocol.encode(frame)})
+
+    async def close(self, reason: str) -> None:
+        if self.state == "closed":
+            return
+        code = protocol.CLOSE_REASON_CODES.get(reason, protocol.CloseCode.PROTOCOL_ERROR)
+        self.state = "closed"
+        self.closing = True
+        self.resumable_close = code in protocol.RETRYABLE_CLOSE_CODES
+        await self.base_send({"type": "websocket.close", "code": int(code), "reason": str(reason)})
+
+    # ------------------------------------------------------------------ connect / hello
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        subprotocol, token = protocol.split_subprotocols(self.scope.get("subprotocols") or [])
+        if token is None:
+            query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+            token = (query.get("token") or [None])[0]
+        await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        if not self.channel_name:
+            raise Close(CloseReason.UNAVAILABLE)
+        if token is not None:
+            await self._verify(token)
+        self.hello_task = rooms.spawn(self._hello_deadline())
+
+    async def _hello_deadline(self) -> None:
+        await asyncio.sleep(float(levelchat_settings.HELLO_TIMEOUT))
+        if self.state == "connecting":
+            await self.close(CloseReason.HELLO_TIMEOUT)
+
+    async def _verify(self, token: str) -> None:
+        """Verify the token; an expired one is kept (it may still resume), anything else closes 4401."""
+        self.token = token
+        try:
+            self.claims = verify_token(token)
+        except TokenError as exc:
+            if exc.code != "token_expired":
+                raise Close(_token_close_reason(exc)) from None
+            self.token_error = exc
+            self.claims = verify_token(token, allow_expired=True)
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if self.state == "closed":
+            return
+        if message.get("text") is None:
+            raise Close(CloseReason.BINARY_FRAME)
+        text = message["text"]
+        if (
+            len(text) > protocol.MAX_FRAME_BYTES
+            or len(text.encode("utf-8", "surrogatepass")) > protocol.MAX_FRAME_BYTES
+        ):
+            raise Close(CloseReason.FRAME_TOO_LARGE)
+        verdict = self.flood.check(time.monotonic())
+        if verdict == FloodGuard.CLOSE:
+            raise Close(CloseReason.RATE_LIMITED)
+        if verdict != FloodGuard.ALLOW:
+            if verdict == FloodGuard.REFUSE:
+                await self.send_frame(
+                    protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after=1.0)
+                )
+            return
+        try:
+            msg = protocol.parse_frame(text)
+            await self.handle(msg)
+        except ProtocolError as exc:
+            await self._protocol_error(exc)
+
+    async def _protocol_error(self, exc: ProtocolError) -> None:
+        now = time.monotonic()
+        self.errors = [t for t in self.errors if t > now - protocol.PROTOCOL_ERROR_WINDOW] + [now]
+        await self.send_frame(exc.to_frame())
+        if len(self.errors) > protocol.MAX_PROTOCOL_ERRORS:
+            raise Close(CloseReason.TOO_MANY_ERRORS)
+
+    async def handle(self, msg: protocol.ClientMessage) -> None:
+        if isinstance(msg, protocol.Hello):
+            await self.on_hello(msg)
+            return
+        if self.state != "joined":
+            raise ProtocolError(ErrorCode.BAD_STATE, f"send hello before {msg.TYPE}", ref=msg.id)
+        await self._touch()
+        needed = protocol.required_capability(msg)
+        if needed is not None and not caps.has_capability(self.caps, needed):
+            raise Forbidden(f"{needed} is not in your capabilities", ref=msg.id)
+        handler = getattr(self, "on_" + msg.TYPE.replace("-", "_"))
+        await handler(msg)
+
+    async def _touch(self) -> None:
+        now = time.time()
+        if now - self.last_touch >= 1.0 and self.room is not None and self.pid is not None:
+            self.last_touch = now
+            await get_presence().touch(self.room.public_id, self.pid, now)
+
+    async def ack(self, msg: protocol.ClientMessage, **data: Any) -> None:
+        if msg.id is not None:
+            await self.send_frame(protocol.ack(msg.id, **data))
+
+    async def on_hello(self, msg: protocol.Hello) -> None:
+        if self.state != "connecting":
+            raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
+        if self.claims is None:
+            if not msg.token:
+                raise Close(CloseReason.TOKEN_MISSING)
+            await self._verify(msg.token)
+        assert self.claims is not None
+        room = await _load_room(self.claims.room)
+        if room is None:
+            raise Close(CloseReason.WRONG_ROOM, "no such room")
+        self.room = room
+        if msg.resume is not None and await self._resume(msg.resume):
+            return
+        if self.token_error is not None:
+            raise Close(_token_close_reason(self.token_error))
+        await self._join_fresh()
+
+    async def _join_fresh(self) -> None:
+        claims, room = self.claims, self.room
+        assert claims is not None and room is not None
+        presence = get_presence()
+        revoked = await presence.revoked_at(room.public_id, claims.identity)
+        if revoked is not None and claims.issued_at <= revoked:
+            raise Close(CloseReason.REMOVED, "you were removed from this room")
+        if not room.is_joinable:
+            raise Close(CloseReason.ROOM_ENDED)
+        self.caps = claims.capabilities
+        self.hidden = caps.has_capability(self.caps, caps.PRESENCE_HIDDEN)
+        roster = await presence.roster(room.public_id)
+        same = [e for e in roster if e["identity"] == claims.identity]
+        if same and not levelchat_settings.REPLACE_DUPLICATE_IDENTITY:
+            raise Close(CloseReason.REPLACED, "this identity is already in the room")
+        others = [e for e in roster if not e.get("hidden") and e["identity"] != claims.identity]
+        if not self.hidden and len(others) >= room.max_participants:
+            raise Close(CloseReason.ROOM_FULL)
+        for entry in same:
+            await rooms.depart(room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
+        pid = new_participant_id()
+        try:
+            await _join(room, claims, pid)
+        except IllegalTransition:
+            raise Close(CloseReason.ROOM_ENDED) from None
+        self.pid = pid
+        entry: Entry = {
+            "id": pid,
+            "identity": claims.identity,
+            "name": claims.name,
+            "role": claims.role,
+            "metadata": claims.metadata,
+            "caps": sorted(self.caps),
+            "tracks": [],
+            "hidden": self.hidden,
+            "channel": self.channel_name,
+            "state": "connected",
+        }
+        await presence.add(room.public_id, entry)
+        await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
+        self.state = "joined"
+        if not self.hidden:
+            await rooms.broadcast(
+                room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
+            )
+        await self._welcome(entry)
+        janitor.ensure_running()
+
+    async def _resume(self, resume: protocol.ResumeInfo) -> bool:
+        """Take over a session that is still in the roster; False (fall back to a fresh join) otherwise."""
+        claims, room = self.claims, self.room
+        assert claims is not None and room is not None
+        try:
+            data = verify_resume_credential(resume.credential)
+        except TokenError:
+            return False
+        if (data["session"], data["room"], data["identity"]) != (resume.session, room.public_id, claims.identity):
+            return False
+        presence = get_presence()
+        entry = await presence.get(room.public_id, resume.session)
+        if entry is None or not room.is_joinable:
+            return False
+        old_channel = entry.get("channel")
+        announced = entry.pop("announced_reconnecting", False)
+        entry.update(channel=self.channel_name, state="connected")
+        entry.pop("disconnected_at", None)
+        await presence.put(room.public_id, entry)
+        await presence.touch(room.public_id, entry["id"])
+        if old_channel and old_channel != self.channel_name:
+            await rooms.control(old_channel, "superseded")
+        self.pid = entry["id"]
+        self.caps = frozenset(entry.get("caps", ()))
+        self.hidden = bool(entry.get("hidden"))
+        await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
+        self.state = "joined"
+        if announced and not self.hidden:
+            await rooms.broadcast(room.public_id, protocol.participant_reconnected, participant={"id": self.pid})
+        await self._welcome(entry)
+        janitor.ensure_running()
+        return True
+
+    async def _welcome(self, entry: Entry) -> None:
+        room = self.room
+        assert room is not None and self.pid is not None
+        presence = get_presence()
+        room_id = room.public_id
+        seq = await presence.current_seq(room_id)
+        self.snapshot_seq = seq
+        roster = await presence.roster(room_id)
+        you = {
+            "id": self.pid,
+            "identity": entry["identity"],
+            "name": entry["name"],
+            "role": entry["role"],
+            "capabilities": sorted(self.caps),
+            "metadata": entry.get("metadata") or {},
+            "tracks": entry.get("tracks", []),
+        }
+        await self.send_frame(
+            protocol.welcome(
+                you=you,
+                room=rooms.room_view(room),
+                roster=rooms.visible_roster(roster, exclude=self.pid),
+                chat=[m for m in await presence.chat(room_id) if m.get("to") is None],
+                ice_servers=levelchat_settings.ICE_SERVERS,
+                ping_interval=levelchat_settings.PING_INTERVAL,
+                ping_timeout=levelchat_settings.PING_TIMEOUT,
+                resume={
+                    "session": self.pid,
+                    "credential": issue_resume_credential(self.pid, room_id, entry["identity"]),
+                    "expires_in": levelchat_settings.PING_TIMEOUT,
+                },
+                seq=seq,
+            )
+        )
+
+    # ------------------------------------------------------------------ disconnect
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        code = message.get("code", 1006)
+        room, pid = self.room, self.pid
+        was_joined = self.state == "joined" or (self.closing and pid is not None)
+        self.state = "closed"
+        if room is not None and pid is not None and was_joined and not self.departed:
+            try:
+                if code in RESUMABLE_CLIENT_CLOSES or (self.closing and self.resumable_close):
+                    await self._mark_reconnecting(room.public_id, pid)
+                elif not self.closing:
+                    await rooms.depart(room.public_id, pid, protocol.LeaveReason.CLIENT_INITIATED)
+            except LAYER_ERRORS:
+                logger.warning("could not record the disconnect of %s", pid)
+        if room is not None and self.channel_name:
+            try:
+                await self.channel_layer.group_discard(rooms.room_group(room.public_id), self.channel_name)
+            except LAYER_ERRORS:
+                pass
+        raise StopConsumer
+
+    async def _mark_reconnecting(self, room_id: str, pid: str) -> None:
+        presence = get_presence()
+        entry = await presence.get(room_id, pid)
+        if entry is None or entry.get("channel") != self.channel_name:
+            return
+        entry.update(state="reconnecting", disconnected_at=time.time())
+        await presence.put(room_id, entry)
+        rooms.spawn(_announce_reconnecting(room_id, pid, self.channel_name))
+
+    # ------------------------------------------------------------------ channel-layer events
+
+    async def on_event(self, message: dict[str, Any]) -> None:
+        frame = message["frame"]
+        if frame.get("seq", self.snapshot_seq + 1) <= self.snapshot_seq:
+            return  # already part of the welcome/resync snapshot this client got
+        if frame.get("type") == "room-ended":
+            self.departed = True
+        await self.send_frame(frame)
+
+    async def on_close(self, message: dict[str, Any]) -> None:
+        self.departed = True
+        await self.close(message["reason"])
+
+    async def on_control(self, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        if action == "superseded":
+            self.departed = True  # the same session resumed on a newer socket
+            await self.close(CloseReason.REPLACED)
+        elif action == "mute":
+            await self._mute_own(message.get("track"), message.get("kind"), by=message.get("by"))
+        elif action == "capabilities":
+            await self._apply_capabilities(frozenset(message.get("capabilities", ())))
+
+    # ------------------------------------------------------------------ helpers on own state
+
+    async def _entry(self) -> Entry:
+        assert self.room is not None and self.pid is not None
+        entry = await get_presence().get(self.room.public_id, self.pid)
+        if entry is None:
+            raise Close(CloseReason.REMOVED, "your session is gone")
+        return entry
+
+    async def _save(self, entry: Entry) -> None:
+        assert self.room is not None
+        await get_presence().put(self.room.public_id, entry)
+
+    def _me(self, entry: Entry | None = None) -> dict[str, Any]:
+        claims = self.claims
+        assert claims is not None and self.pid is not None
+        return {"id": self.pid, "identity": claims.identity, "name": claims.name}
+
+    async def _mute_own(self, track: str | None, kind: str | None, *, by: str | None) -> None:
+        entry = await self._entry()
+        changed = []
+        for t in entry["tracks"]:
+            if (track is None or t["sid"] == track) and (kind is None or t["kind"] == kind) and not t["muted"]:
+                t["muted"] = True
+                changed.append(t["sid"])
+        await self._save(entry)
+        assert self.room is not None and self.pid is not None
+        for sid in changed:
+            await rooms.broadcast(
+                self.room.public_id, protocol.track_muted, participant=self.pid, track=sid, muted=True, by=by
+            )
+
+    async def _apply_capabilities(self, granted: frozenset[str]) -> None:
+        """Capabilities changed server-side: drop tracks no longer allowed, tell the room and the client."""
+        entry = await self._entry()
+        self.caps = granted
+        entry["caps"] = sorted(granted)
+        kept, dropped = [], []
+        for t in entry["tracks"]:
+            (kept if caps.can_publish(granted, t["source"]) else dropped).append(t)
+        entry["tracks"] = kept
+        await self._save(entry)
+        assert self.room is not None and self.pid is not None
+        for t in dropped:
+            await rooms.broadcast(
+                self.room.public_id,
+                protocol.track_unpublished,
+                participant=self.pid,
+                track=t["sid"],
+                reason="capability_revoked",
+            )
+        await rooms.broadcast(
+            self.room.public_id,
+            protocol.participant_updated,
+            participant={"id": self.pid, "capabilities": sorted(granted)},
+        )
+
+    async def _target(self, pid: str, ref: str | None) -> Entry:
+        assert self.room is not None
+        entry = await get_presence().get(self.room.public_id, pid)
+        if entry is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_PARTICIPANT, f"no participant {pid} in this room", ref=ref)
+        return entry
+
+    async def _send_resync(self, ref: str | None) -> None:
+        room = self.room
+        assert room is not None
+        presence = get_presence()
+        seq = await presence.current_seq(room.public_id)
+        self.snapshot_seq = seq
+        roster = await presence.roster(room.public_id)
+        await self.send_frame(
+            protocol.resync(
+                room=rooms.room_view(room), roster=rooms.visible_roster(roster, exclude=self.pid), seq=seq, ref=ref
+            )
+        )
+
+    # ------------------------------------------------------------------ message handlers
+
+    async def on_ping(self, msg: protocol.Ping) -> None:
+        await self.send_frame(protocol.pong(msg.ts, ref=msg.id))
+
+    async def on_resync(self, msg: protocol.Resync) -> None:
+        await self._send_resync(msg.id)
+
+    async def on_leave(self, msg: protocol.Leave) -> None:
+        assert self.room is not None and self.pid is not None
+        self.departed = True
+        await self.ack(msg)
+        await rooms.depart(self.room.public_id, self.pid, protocol.LeaveReason.CLIENT_INITIATED)
+        await self.close(CloseReason.LEFT)
+
+    async def on_signal(self, msg: protocol.Signal) -> None:
+        assert self.pid is not None
+        if msg.to == self.pid:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
+        target = await self._target(msg.to, msg.id)
+        if msg.description is not None and msg.description.sdp:
+            for kind in protocol.sdp_sent_kinds(msg.description.sdp):
+                if not any(caps.has_capability(self.caps, c) for c in protocol.SEND_KIND_CAPABILITIES[kind]):
+                    raise Forbidden(f"you may not send {kind}", ref=msg.id)
+        if target.get("channel"):
+            await rooms.send_frame(
+                target["channel"], protocol.signal(from_=self.pid, description=msg.description, candidate=msg.candidate)
+            )
+        await self.ack(msg)
+
+    async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
+        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "no SFU worker serves this room", ref=msg.id)
+
+    async def on_publish(self, msg: protocol.Publish) -> None:
+        assert self.room is not None and self.pid is not None
+        entry = await self._entry()
+        tracks = entry["tracks"]
+        if any(t["sid"] == msg.track.sid for t in tracks):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+        if len(tracks) >= protocol.MAX_TRACKS:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"at most {protocol.MAX_TRACKS} tracks", field="track", ref=msg.id
+            )
+        track = msg.track.to_wire()
+        tracks.append(track)
+        await self._save(entry)
+        await self.ack(msg)
+        await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
+
+    async def on_unpublish(self, msg: protocol.Unpublish) -> None:
+        assert self.room is not None and self.pid is not None
+        entry = await self._entry()
+        kept = [t for t in entry["tracks"] if t["sid"] != msg.track]
+        if len(kept) == len(entry["tracks"]):
+            raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
+        entry["tracks"] = kept
+        await self._save(entry)
+        await self.ack(msg)
+        await rooms.broadcast(self.room.public_id, protocol.track_unpublished, participant=self.pid, track=msg.track)
+
+    async def on_mute(self, msg: protocol.Mute) -> None:
+        assert self.room is not None and self.pid is not None
+        entry = await self._entry()
+        track = next((t for t in entry["tracks"] if t["sid"] == msg.track), None)
+        if track is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
+        await self.ack(msg)
+        if track["muted"] == msg.muted:
+            return
+        track["muted"] = msg.muted
+        await self._save(entry)
+        await rooms.broadcast(
+            self.room.public_id, protocol.track_muted, participant=self.pid, track=msg.track, muted=msg.muted
+        )
+
+    async def _relay_to_publisher(self, msg: Any, frame: dict[str, Any]) -> None:
+        target = await self._target(msg.participant, msg.id)
+        if target.get("channel"):
+            await rooms.send_frame(target["channel"], frame)
+        await self.ack(msg)
+
+    async def on_subscribe(self, msg: protocol.Subscribe) -> None:
+        assert self.pid is not None
+        await self._relay_to_publisher(msg, protocol.subscribe(from_=self.pid, kind=msg.kind, track=msg.track))
+
+    async def on_unsubscribe(self, msg: protocol.Unsubscribe) -> None:
+        assert self.pid is not None
+        await self._relay_to_publisher(msg, protocol.unsubscribe(from_=self.pid, kind=msg.kind, track=msg.track))
+
+    async def on_set_preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
+        """Mesh: ask publishers to adapt the sender toward this participant (one, or all with tracks)."""
+        assert self.room is not None and self.pid is not None
+        frame = protocol.set_preferred_quality(from_=self.pid, quality=msg.quality)
+        if msg.participant is not None:
+            await self._relay_to_publisher(msg, frame)
+            return
+        for entry in await get_presence().roster(self.room.public_id):
+            if entry["id"] != self.pid and entry.get("tracks") and entry.get("channel"):
+                await rooms.send_frame(entry["channel"], frame)
+        await self.ack(msg)
+
+    async def on_chat(self, msg: protocol.Chat) -> None:
+        assert self.room is not None and self.pid is not None
+        if not self.chat_bucket.take(time.monotonic()):
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many chat messages", ref=msg.id)
+        room_id = self.room.public_id
+        message_id = new_message_id()
+        ts = int(time.time() * 1000)
+        if msg.to is not None:
+            target = await self._target(msg.to, msg.id)
+            frame = protocol.chat_message(id=message_id, from_=self._me(), text=msg.text, ts=ts, to=msg.to)
+            if target.get("channel"):
+                await rooms.send_frame(target["channel"], frame)
+            if msg.to != self.pid:
+                await self.send_frame(frame)
+        else:
+            frame = await rooms.broadcast(
+                room_id, protocol.chat_message, id=message_id, from_=self._me(), text=msg.text, ts=ts
+            )
+            await get_presence().push_chat(room_id, frame, int(levelchat_settings.CHAT_HISTORY))
+        await self.ack(msg, message=message_id)
+
+    async def on_reaction(self, msg: protocol.Reaction) -> None:
+        assert self.room is not None
+        await rooms.broadcast(self.room.public_id, protocol.reaction, from_=self._me(), emoji=msg.emoji)
+        await self.ack(msg)
+
+    async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
+        assert self.room is not None and self.pid is not None
+        if self.hidden or not self.level_bucket.take(time.monotonic()):
+            return  # over 10 reports/s: dropped quietly, the next one carries the same information
+        now = time.time()
+        level = self.smoother.observe(msg.level, now)
+        presence = get_presence()
+        await presence.set_speaker_state(self.room.public_id, self.pid, level, now)
+        await rooms.update_active_speaker(self.room.public_id, now)
+
+    async def on_quality_report(self, msg: protocol.QualityReport) -> None:
+        assert self.room is not None and self.pid is not None
+        entry = await self._entry()
+        await self.ack(msg)
+        if entry.get("quality") == msg.quality:
+            return
+        entry["quality"] = msg.quality
+        await self._save(entry)
+        if not self.hidden:
+            await rooms.broadcast(
+                self.room.public_id, protocol.connection_quality, participant=self.pid, quality=msg.quality
+            )
+
+    async def on_record_start(self, msg: protocol.RecordStart) -> None:
+        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+
+    async def on_record_stop(self, msg: protocol.RecordStop) -> None:
+        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+
+    async def on_mute_participant(self, msg: protocol.MuteParticipant) -> None:
+        target = await self._target(msg.participant, msg.id)
+        if msg.track is not None and not any(t["sid"] == msg.track for t in target.get("tracks", [])):
+            raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"{msg.participant} has no track {msg.track}", ref=msg.id)
+        if target.get("channel"):
+            await rooms.control(target["channel"], "mute", track=msg.track, kind=msg.kind, by=self.pid)
+        await self.ack(msg)
+
+    async def on_remove_participant(self, msg: protocol.RemoveParticipant) -> None:
+        assert self.room is not None
+        target = await self._target(msg.participant, msg.id)
+        await rooms.remove_identity(self.room.public_id, target["identity"])
+        await self.ack(msg)
+
+    async def on_end_room(self, msg: protocol.EndRoom) -> None:
+        assert self.room is not None
+        await self.ack(msg)
+        await _end_room(self.room, msg.reason or "ended_by_host")  # receivers.py closes every socket
+
+
+async def _announce_reconnecting(room_id: str, pid: str, channel: str) -> None:
+    await asyncio.sleep(RECONNECTING_NOTICE_AFTER)
+    presence = get_presence()
+    entry = await presence.get(room_id, pid)
+    if entry is None or entry.get("state") != "reconnecting" or entry.get("channel") != channel:
+        return
+    entry["announced_reconnecting"] = True
+    await presence.put(room_id, entry)
+    if not entry.get("hidden"):
+        await rooms.broadcast(room_id, protocol.participant_reconnecting, participant={"id": pid})

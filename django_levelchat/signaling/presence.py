@@ -1,0 +1,311 @@
+"""Room presence shared by every signaling process: roster, heartbeats, per-room event sequence, chat history.
+
+Two stores with one interface:
+
+- ``MemoryPresence``: a process-local dict, for the embedded default (one process, in-memory channel layer).
+- ``RedisPresence``: Redis hashes/sorted sets, for many daphne processes on many machines. Every entry has a
+  heartbeat score, so a process that died leaves entries that any other process's sweep removes.
+
+The store is picked from ``LEVELCHAT["REDIS_URL"]``, or from the Redis channel layer's first host when unset.
+Operations whose winner must be unique across processes (removing an entry) return whether this caller won,
+so exactly one ``participant-left`` is sent per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections import deque
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from django_levelchat.conf import levelchat_settings
+
+Entry = dict[str, Any]
+
+
+class Presence(Protocol):
+    async def add(self, room: str, entry: Entry) -> None: ...
+    async def get(self, room: str, pid: str) -> Entry | None: ...
+    async def put(self, room: str, entry: Entry) -> None: ...
+    async def remove(self, room: str, pid: str) -> Entry | None: ...
+    async def roster(self, room: str) -> list[Entry]: ...
+    async def touch(self, room: str, pid: str, now: float | None = None) -> None: ...
+    async def stale(self, room: str, older_than: float) -> list[str]: ...
+    async def rooms(self) -> list[str]: ...
+    async def next_seq(self, room: str) -> int: ...
+    async def current_seq(self, room: str) -> int: ...
+    async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None: ...
+    async def chat(self, room: str) -> list[dict[str, Any]]: ...
+    async def revoke(self, room: str, identity: str, at: float) -> None: ...
+    async def revoked_at(self, room: str, identity: str) -> float | None: ...
+    async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
+    async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]: ...
+    async def dominant(self, room: str) -> str | None: ...
+    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]: ...
+    async def forget_room(self, room: str) -> None: ...
+
+
+class _MemoryRoom:
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.seen: dict[str, float] = {}
+        self.seq = 0
+        self.chat: deque[dict[str, Any]] = deque()
+        self.revoked: dict[str, float] = {}
+        self.levels: dict[str, tuple[float, float]] = {}
+        self.dominant: str | None = None
+
+
+class MemoryPresence:
+    """Presence for one process. Coroutines never await inside an operation, so each one is atomic."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, _MemoryRoom] = {}
+
+    def _room(self, room: str) -> _MemoryRoom:
+        return self._rooms.setdefault(room, _MemoryRoom())
+
+    async def add(self, room: str, entry: Entry) -> None:
+        state = self._room(room)
+        state.entries[entry["id"]] = dict(entry)
+        state.seen[entry["id"]] = time.time()
+
+    async def get(self, room: str, pid: str) -> Entry | None:
+        entry = self._room(room).entries.get(pid)
+        return dict(entry) if entry else None
+
+    async def put(self, room: str, entry: Entry) -> None:
+        state = self._room(room)
+        if entry["id"] in state.entries:
+            state.entries[entry["id"]] = dict(entry)
+
+    async def remove(self, room: str, pid: str) -> Entry | None:
+        state = self._room(room)
+        state.seen.pop(pid, None)
+        state.levels.pop(pid, None)
+        return state.entries.pop(pid, None)
+
+    async def roster(self, room: str) -> list[Entry]:
+        return [dict(e) for e in self._room(room).entries.values()]
+
+    async def touch(self, room: str, pid: str, now: float | None = None) -> None:
+        state = self._room(room)
+        if pid in state.entries:
+            state.seen[pid] = time.time() if now is None else now
+
+    async def stale(self, room: str, older_than: float) -> list[str]:
+        return [pid for pid, ts in self._room(room).seen.items() if ts < older_than]
+
+    async def rooms(self) -> list[str]:
+        return [r for r, s in self._rooms.items() if s.entries]
+
+    async def next_seq(self, room: str) -> int:
+        state = self._room(room)
+        state.seq += 1
+        return state.seq
+
+    async def current_seq(self, room: str) -> int:
+        return self._room(room).seq
+
+    async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None:
+        history = self._room(room).chat
+        history.append(message)
+        while len(history) > keep:
+            history.popleft()
+
+    async def chat(self, room: str) -> list[dict[str, Any]]:
+        return list(self._room(room).chat)
+
+    async def revoke(self, room: str, identity: str, at: float) -> None:
+        self._room(room).revoked[identity] = at
+
+    async def revoked_at(self, room: str, identity: str) -> float | None:
+        return self._room(room).revoked.get(identity)
+
+    async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None:
+        self._room(room).levels[pid] = (level, at)
+
+    async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]:
+        return dict(self._room(room).levels)
+
+    async def dominant(self, room: str) -> str | None:
+        return self._room(room).dominant
+
+    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]:
+        state = self._room(room)
+        previous, state.dominant = state.dominant, pid
+        return previous != pid, previous
+
+    async def forget_room(self, room: str) -> None:
+        self._rooms.pop(room, None)
+
+
+class RedisPresence:
+    """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seen`` (zset pid→time),
+    ``:seq``, ``:chat`` (list), ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``; ``{prefix}:rooms`` (set).
+
+    A client is made per event loop (redis-py connections belong to the loop that opened them).
+    """
+
+    def __init__(self, url: str, *, prefix: str = "levelchat", max_connections: int = 200) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.max_connections = max_connections
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self.ttl = 24 * 3600
+
+    @property
+    def redis(self) -> Any:
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=self.max_connections, timeout=5, decode_responses=True
+            )
+            client = aioredis.Redis(connection_pool=pool)
+            self._clients[loop] = client
+        return client
+
+    def _k(self, room: str, part: str) -> str:
+        return f"{self.prefix}:{room}:{part}"
+
+    async def add(self, room: str, entry: Entry) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._k(room, "roster"), entry["id"], json.dumps(entry))
+            pipe.zadd(self._k(room, "seen"), {entry["id"]: time.time()})
+            pipe.sadd(f"{self.prefix}:rooms", room)
+            for part in ("roster", "seen"):
+                pipe.expire(self._k(room, part), self.ttl)
+            await pipe.execute()
+
+    async def get(self, room: str, pid: str) -> Entry | None:
+        raw = await self.redis.hget(self._k(room, "roster"), pid)
+        return json.loads(raw) if raw else None
+
+    async def put(self, room: str, entry: Entry) -> None:
+        # HSETXX does not exist; a tiny script keeps "only if present" atomic.
+        await self.redis.eval(
+            "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
+            1,
+            self._k(room, "roster"),
+            entry["id"],
+            json.dumps(entry),
+        )
+
+    async def remove(self, room: str, pid: str) -> Entry | None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self._k(room, "roster"), pid)
+            pipe.hdel(self._k(room, "roster"), pid)
+            pipe.zrem(self._k(room, "seen"), pid)
+            pipe.hdel(self._k(room, "levels"), pid)
+            raw, deleted, *_ = await pipe.execute()
+        return json.loads(raw) if deleted and raw else None
+
+    async def roster(self, room: str) -> list[Entry]:
+        raw = await self.redis.hgetall(self._k(room, "roster"))
+        return [json.loads(v) for v in raw.values()]
+
+    async def touch(self, room: str, pid: str, now: float | None = None) -> None:
+        await self.redis.zadd(self._k(room, "seen"), {pid: time.time() if now is None else now}, xx=True)
+
+    async def stale(self, room: str, older_than: float) -> list[str]:
+        return list(await self.redis.zrangebyscore(self._k(room, "seen"), "-inf", f"({older_than}"))
+
+    async def rooms(self) -> list[str]:
+        rooms = list(await self.redis.smembers(f"{self.prefix}:rooms"))
+        live = []
+        for room in rooms:
+            if await self.redis.hlen(self._k(room, "roster")):
+                live.append(room)
+            else:
+                await self.redis.srem(f"{self.prefix}:rooms", room)
+        return live
+
+    async def next_seq(self, room: str) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._k(room, "seq"))
+            pipe.expire(self._k(room, "seq"), self.ttl)
+            seq, _ = await pipe.execute()
+        return int(seq)
+
+    async def current_seq(self, room: str) -> int:
+        return int(await self.redis.get(self._k(room, "seq")) or 0)
+
+    async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(self._k(room, "chat"), json.dumps(message))
+            pipe.ltrim(self._k(room, "chat"), -keep, -1)
+            pipe.expire(self._k(room, "chat"), self.ttl)
+            await pipe.execute()
+
+    async def chat(self, room: str) -> list[dict[str, Any]]:
+        return [json.loads(m) for m in await self.redis.lrange(self._k(room, "chat"), 0, -1)]
+
+    async def revoke(self, room: str, identity: str, at: float) -> None:
+        await self.redis.hset(self._k(room, "revoked"), identity, at)
+        await self.redis.expire(self._k(room, "revoked"), self.ttl)
+
+    async def revoked_at(self, room: str, identity: str) -> float | None:
+        raw = await self.redis.hget(self._k(room, "revoked"), identity)
+        return float(raw) if raw is not None else None
+
+    async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None:
+        await self.redis.hset(self._k(room, "levels"), pid, f"{level:.4f},{at:.3f}")
+
+    async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]:
+        raw = await self.redis.hgetall(self._k(room, "levels"))
+        states = {}
+        for pid, value in raw.items():
+            level, _, at = value.partition(",")
+            states[pid] = (float(level), float(at))
+        return states
+
+    async def dominant(self, room: str) -> str | None:
+        return (await self.redis.get(self._k(room, "dominant"))) or None
+
+    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]:
+        previous = await self.redis.getset(self._k(room, "dominant"), pid or "")
+        previous = previous or None
+        return previous != pid, previous
+
+    async def forget_room(self, room: str) -> None:
+        parts = ("roster", "seen", "seq", "chat", "revoked", "levels", "dominant")
+        await self.redis.delete(*(self._k(room, p) for p in parts))
+        await self.redis.srem(f"{self.prefix}:rooms", room)
+
+
+def redis_url() -> str | None:
+    """LEVELCHAT["REDIS_URL"], else the first host of a channels_redis default layer, else None."""
+    if levelchat_settings.REDIS_URL:
+        return str(levelchat_settings.REDIS_URL)
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
+    if "channels_redis" not in str(layer.get("BACKEND", "")):
+        return None
+    hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
+    host = hosts[0]
+    if isinstance(host, dict):
+        host = host.get("address", "redis://127.0.0.1:6379")
+    if isinstance(host, list | tuple):
+        host = f"redis://{host[0]}:{host[1]}"
+    return str(host)
+
+
+_store: Presence | None = None
+_store_key: str | None = None
+
+
+def get_presence() -> Presence:
+    """The process's presence store for the current settings."""
+    global _store, _store_key
+    url = redis_url()
+    key = url or "memory"
+    if _store is None or _store_key != key:
+        _store = RedisPresence(url, prefix=str(levelchat_settings.REDIS_PREFIX)) if url else MemoryPresence()
+        _store_key = key
+    return _store

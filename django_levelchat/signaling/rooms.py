@@ -1,0 +1,170 @@
+"""Room operations shared by the consumer, the janitor and the server-side control API.
+
+Everything here talks to other sockets only through the channel layer, so it works the same with one process
+and with many. Events that change room state get a per-room ``seq`` from presence before they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from django_levelchat import lifecycle
+from django_levelchat.models import Participant, Room
+from django_levelchat.signaling import protocol
+from django_levelchat.signaling.presence import Entry, get_presence
+from django_levelchat.signaling.speaker import choose_dominant
+
+logger = logging.getLogger("django_levelchat.signaling")
+
+#: Channel-layer message types the consumer handles (``lc.event`` → ``lc_event``).
+EVENT = "lc.event"
+CLOSE = "lc.close"
+CONTROL = "lc.control"
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def room_group(room_id: str) -> str:
+    return f"lc.room.{room_id}"
+
+
+def public_participant(entry: Entry) -> dict[str, Any]:
+    """The roster view of a presence entry: what other participants may see."""
+    view = {
+        "id": entry["id"],
+        "identity": entry["identity"],
+        "name": entry.get("name", ""),
+        "role": entry.get("role", ""),
+        "tracks": list(entry.get("tracks", [])),
+        "metadata": entry.get("metadata") or {},
+    }
+    if entry.get("state", "connected") != "connected":
+        view["state"] = entry["state"]
+    if entry.get("quality"):
+        view["quality"] = entry["quality"]
+    return view
+
+
+def visible_roster(entries: list[Entry], *, exclude: str | None = None) -> list[dict[str, Any]]:
+    """Public views of every non-hidden participant but ``exclude``, sorted by id (= join order)."""
+    return [
+        public_participant(e)
+        for e in sorted(entries, key=lambda e: e["id"])
+        if not e.get("hidden") and e["id"] != exclude
+    ]
+
+
+def room_view(room: Room) -> dict[str, Any]:
+    return {
+        "id": room.public_id,
+        "name": room.name,
+        "room_type": room.room_type,
+        "status": room.status,
+        "metadata": room.metadata or {},
+        "max_participants": room.max_participants,
+    }
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run a coroutine detached from the consumer that started it (it may outlive the socket)."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+async def broadcast(room_id: str, build: Callable[..., dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """Stamp the next room ``seq`` on a frame and send it to every socket of the room."""
+    seq = await get_presence().next_seq(room_id)
+    frame = build(**fields, seq=seq)
+    await get_channel_layer().group_send(room_group(room_id), {"type": EVENT, "frame": frame})
+    return frame
+
+
+async def send_frame(channel: str, frame: dict[str, Any]) -> None:
+    """Send one frame to one socket (by channel name), e.g. a relayed ``signal`` or a private chat."""
+    await get_channel_layer().send(channel, {"type": EVENT, "frame": frame})
+
+
+async def close_channel(channel: str, reason: str) -> None:
+    """Ask the socket behind ``channel`` to close with the code that ``reason`` maps to."""
+    await get_channel_layer().send(channel, {"type": CLOSE, "reason": reason})
+
+
+async def control(channel: str, action: str, **data: Any) -> None:
+    """A server-side instruction to the consumer that owns a participant (mute, capabilities, …)."""
+    await get_channel_layer().send(channel, {"type": CONTROL, "action": action, **data})
+
+
+@database_sync_to_async
+def _close_session(pid: str, reason: str) -> None:
+    participant = Participant.objects.filter(public_id=pid).first()
+    if participant is not None:
+        lifecycle.leave(participant, reason)
+
+
+async def depart(room_id: str, pid: str, reason: str, *, close: str | None = None) -> Entry | None:
+    """Remove a participant from the room once (whichever process wins), tell the room, close the DB session.
+
+    ``close`` names a close reason to send to the participant's own socket (e.g. ``removed``).
+    """
+    entry = await get_presence().remove(room_id, pid)
+    if entry is None:
+        return None
+    if close and entry.get("channel"):
+        await close_channel(entry["channel"], close)
+    if not entry.get("hidden"):
+        await broadcast(
+            room_id,
+            protocol.participant_left,
+            participant={"id": entry["id"], "identity": entry["identity"]},
+            reason=reason,
+        )
+    try:
+        await _close_session(pid, reason)
+    except Exception:
+        logger.exception("could not close participant session %s", pid)
+    return entry
+
+
+async def find_identity(room_id: str, identity: str) -> list[Entry]:
+    return [e for e in await get_presence().roster(room_id) if e["identity"] == identity]
+
+
+async def end_room_live(room_id: str, reason: str) -> None:
+    """Tell everyone the room ended and close their sockets 4403 ``room_ended`` (DB already updated)."""
+    await broadcast(room_id, protocol.room_ended, reason=reason)
+    presence = get_presence()
+    for entry in await presence.roster(room_id):
+        await presence.remove(room_id, entry["id"])
+        if entry.get("channel"):
+            await close_channel(entry["channel"], protocol.CloseReason.ROOM_ENDED)
+    await presence.forget_room(room_id)
+
+
+async def remove_identity(room_id: str, identity: str) -> bool:
+    """Remove every session of ``identity`` (closed 4403 ``removed``); its current tokens stop working."""
+    await get_presence().revoke(room_id, identity, time.time())
+    removed = False
+    for entry in await find_identity(room_id, identity):
+        if await depart(room_id, entry["id"], protocol.LeaveReason.REMOVED, close=protocol.CloseReason.REMOVED):
+            removed = True
+    return removed
+
+
+async def update_active_speaker(room_id: str, now: float) -> None:
+    """Recompute the dominant speaker and broadcast ``active-speaker`` only when it changed."""
+    presence = get_presence()
+    current = await presence.dominant(room_id)
+    dominant = choose_dominant(await presence.speaker_states(room_id), current, now)
+    if dominant != current:
+        changed, _ = await presence.swap_dominant(room_id, dominant)
+        if changed:
+            await broadcast(room_id, protocol.active_speaker, participant=dominant)
