@@ -2,6 +2,7 @@
 
 - ``LEVELCHAT_REDIS_URL=redis://127.0.0.1:6379/0`` switches to the Redis channel layer (many processes).
 - ``LEVELCHAT_DATABASE_URL=postgres://user@host:5432/name`` switches to PostgreSQL.
+- ``LEVELCHAT_SQLITE_PATH=/path/db.sqlite3`` moves the SQLite file (tests share one between processes).
 """
 
 import os
@@ -62,7 +63,8 @@ TEMPLATES = [
 def _database() -> dict:
     url = os.environ.get("LEVELCHAT_DATABASE_URL")
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+        path = os.environ.get("LEVELCHAT_SQLITE_PATH") or BASE_DIR / "db.sqlite3"
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
     parsed = urlparse(url)
     return {
         "ENGINE": "django.db.backends.postgresql",

@@ -160,12 +160,13 @@ def test_error_codes_are_the_documented_set():
 
 def test_close_codes_and_retry_policy():
     c = p.CloseCode
-    assert (c.NORMAL, c.GOING_AWAY, c.SERVICE_RESTART, c.TRY_AGAIN_LATER) == (1000, 1001, 1012, 1013)
+    assert (c.NORMAL, c.GOING_AWAY, c.SERVICE_RESTART, c.TRY_AGAIN_LATER) == (1000, 4001, 4012, 4013)
     assert (c.PROTOCOL_ERROR, c.TOKEN, c.FORBIDDEN, c.REPLACED, c.RATE_LIMITED) == (4400, 4401, 4403, 4409, 4429)
-    assert 4408 not in {int(code) for code in c}, "slow consumers are closed 1013, not 4408"
+    assert 4408 not in {int(code) for code in c}, "slow consumers are closed 4013, not 4408"
+    assert all(code == 1000 or 3000 <= code <= 4999 for code in c), "daphne can send only 1000 and 3000-4999"
     assert 1011 not in {int(code) for code in c}
-    assert {1001, 1006, 1012, 1013} == p.RETRYABLE_CLOSE_CODES
-    assert not any(4000 <= code < 5000 for code in p.RETRYABLE_CLOSE_CODES)
+    assert {1001, 1006, 1012, 1013, 4001, 4012, 4013} == p.RETRYABLE_CLOSE_CODES
+    assert not any(4400 <= code < 4500 for code in p.RETRYABLE_CLOSE_CODES), "never retry 44xx"
     assert p.CLOSE_REASON_CODES[p.CloseReason.SLOW_CONSUMER] == c.TRY_AGAIN_LATER
 
 
@@ -778,6 +779,7 @@ def all_builder_frames(seq: int | None = 7) -> list[dict]:
         p.ack("r1"),
         p.error(ErrorCode.FORBIDDEN, "publish:screen is not in your capabilities", ref="r1"),
         p.pong(1732600000000),
+        p.closing(code=p.CloseCode.TOKEN, reason=p.CloseReason.TOKEN_EXPIRED),
     ]
 
 

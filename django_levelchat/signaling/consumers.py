@@ -141,7 +141,12 @@ class SignalingConsumer(AsyncConsumer):
                 continue
             try:
                 return await self.channel_layer.receive(self.channel_name)
-            except LAYER_ERRORS + (RuntimeError,):
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # redis-py turns a cancel into its TimeoutError
                 logger.warning("channel layer receive failed; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -168,7 +173,7 @@ class SignalingConsumer(AsyncConsumer):
         except StopConsumer:
             raise
         except Close as exc:
-            await self.close(exc.reason)
+            await self.close(exc.reason, str(exc) if str(exc) != exc.reason else "")
         except LAYER_ERRORS:
             logger.warning("channel layer unavailable", exc_info=True)
             await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the signaling backend is unavailable"))
@@ -181,10 +186,11 @@ class SignalingConsumer(AsyncConsumer):
             return
         await self.base_send({"type": "websocket.send", "text": protocol.encode(frame)})
 
-    async def close(self, reason: str) -> None:
+    async def close(self, reason: str, message: str = "") -> None:
         if self.state == "closed":
             return
         code = protocol.CLOSE_REASON_CODES.get(reason, protocol.CloseCode.PROTOCOL_ERROR)
+        await self.send_frame(protocol.closing(code=code, reason=reason, message=message))
         self.state = "closed"
         self.closing = True
         self.resumable_close = code in protocol.RETRYABLE_CLOSE_CODES

@@ -26,7 +26,7 @@ from django_levelchat.signaling.presence import get_presence
 
 logger = logging.getLogger("django_levelchat.signaling")
 
-DB_SWEEP_EVERY = 5  # presence sweeps per database sweep
+DB_SWEEP_EVERY = 5  # presence sweeps per database sweep while anyone is connected (every sweep otherwise)
 
 _tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = weakref.WeakKeyDictionary()
 
@@ -58,7 +58,7 @@ async def _run() -> None:
         try:
             live = await sweep_presence(time.time())
             busy = bool(live)
-            if tick % DB_SWEEP_EVERY == 0:
+            if not busy or tick % DB_SWEEP_EVERY == 0:
                 busy = await sweep_database(live) or busy
         except asyncio.CancelledError:
             raise

@@ -93,15 +93,16 @@ class ErrorCode(enum.StrEnum):
 class CloseCode(enum.IntEnum):
     """WebSocket close codes the server sends. The SDK never retries 44xx (see RETRYABLE_CLOSE_CODES).
 
-    There is deliberately no 4408 "slow consumer": a client that fell behind is closed 1013 with reason
-    ``slow_consumer``, which the SDK retries and resumes from a fresh snapshot. 1011 is never sent: it means
-    an application instance died, which is always a bug.
+    The retryable closes are 4001/4012/4013, mirroring 1001/1012/1013: daphne (autobahn) can only send 1000 and
+    3000–4999. There is deliberately no 4408 "slow consumer": a client that fell behind is closed 4013 with
+    reason ``slow_consumer``, which the SDK retries and resumes from a fresh snapshot. 1011 is never sent: it
+    means an application instance died, which is always a bug.
     """
 
     NORMAL = 1000
-    GOING_AWAY = 1001
-    SERVICE_RESTART = 1012
-    TRY_AGAIN_LATER = 1013
+    GOING_AWAY = 4001
+    SERVICE_RESTART = 4012
+    TRY_AGAIN_LATER = 4013
     PROTOCOL_ERROR = 4400
     TOKEN = 4401
     FORBIDDEN = 4403
@@ -112,8 +113,9 @@ class CloseCode(enum.IntEnum):
 #: Never sent by a server; what a client sees when the TCP connection died without a close frame.
 ABNORMAL_CLOSURE = 1006
 #: The close codes after which the SDK reconnects (jittered backoff) and resumes. Everything else is final.
+#: 1001/1012/1013 come from proxies and other servers; ours sends their 40xx mirrors.
 RETRYABLE_CLOSE_CODES: frozenset[int] = frozenset(
-    {CloseCode.GOING_AWAY, ABNORMAL_CLOSURE, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER}
+    {1001, ABNORMAL_CLOSURE, 1012, 1013, CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.TRY_AGAIN_LATER}
 )
 
 
@@ -1326,7 +1328,7 @@ SERVER_MESSAGE_TYPES = (
     ROOM_EVENT_TYPES
     | SNAPSHOT_TYPES
     | PUBLISHER_RELAY_TYPES
-    | {"signal", "sfu-signal", "layer-demand", "ack", "error", "pong"}
+    | {"signal", "sfu-signal", "layer-demand", "ack", "error", "pong", "closing"}
 )
 
 
@@ -1578,6 +1580,12 @@ def error(
             "retry_after": retry_after,
         }
     )
+
+
+def closing(*, code: int, reason: str, message: str = "") -> dict[str, Any]:
+    """The last frame before a server-initiated close: daphne drops close-frame reasons, so the reason travels
+    here too (clients prefer it over the close frame's reason)."""
+    return _drop_none({"type": "closing", "code": int(code), "reason": str(reason), "message": message or None})
 
 
 def pong(ts: int | float | None = None, *, ref: str | None = None) -> dict[str, Any]:

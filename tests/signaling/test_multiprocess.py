@@ -1,0 +1,165 @@
+"""Two (or three) daphne processes sharing Redis and one database, driven by real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis
+import websockets
+
+from django_levelchat.tokens import issue_token
+from tests.livecluster import Cluster, WSClient
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=REDIS_URL)
+    c.manage("migrate", "--verbosity", "0")
+    c.a, c.b = c.start(), c.start()
+    yield c
+    c.stop()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def token(room: str, identity: str, **kwargs) -> str:
+    return issue_token(room, identity, **kwargs)
+
+
+async def test_roster_relay_and_chat_across_processes(cluster):
+    room, other = cluster.create_room(), cluster.create_room()
+    alice = WSClient(cluster.a, token(room, "alice"))
+    await alice.join()
+    bob = WSClient(cluster.b, token(room, "bob"))
+    welcome = await bob.join()
+    assert [p["identity"] for p in welcome["roster"]] == ["alice"]
+    assert (await alice.recv("participant-joined"))["participant"]["id"] == bob.id
+    carol = WSClient(cluster.b, token(other, "carol"))
+    await carol.join()
+
+    cand = {"candidate": "candidate:1 1 udp 2113937151 127.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+    await alice.send({"type": "signal", "to": bob.id, "from": carol.id, "candidate": cand})
+    relayed = await bob.recv("signal")
+    assert relayed["from"] == alice.id and relayed["candidate"]["candidate"] == cand["candidate"]
+    await alice.send({"type": "signal", "id": "x", "to": carol.id, "candidate": cand})
+    assert (await alice.recv("error"))["code"] == "unknown_participant"
+
+    await bob.send({"type": "chat", "text": "hi from B"})
+    assert (await alice.recv("chat-message"))["text"] == "hi from B"
+    assert [f for f in await carol.collect(0.5) if f["type"] in ("chat-message", "signal")] == []
+    for c in (alice, bob, carol):
+        await c.close()
+
+
+async def test_seq_is_per_room_and_monotonic_across_processes(cluster):
+    room = cluster.create_room()
+    alice = WSClient(cluster.a, token(room, "alice"))
+    await alice.join()
+    bob = WSClient(cluster.b, token(room, "bob"))
+    await bob.join()
+    for i in range(10):
+        await (alice if i % 2 else bob).send({"type": "chat", "text": f"m{i}"})
+    frames = [f for f in await alice.collect(1.0) if "seq" in f]
+    seqs = [f["seq"] for f in frames]
+    assert sorted(seqs) == list(range(seqs[0], seqs[0] + len(seqs))), "no gap, no duplicate"
+    await alice.close()
+    await bob.close()
+
+
+async def test_duplicate_identity_across_processes(cluster):
+    room = cluster.create_room()
+    first = WSClient(cluster.a, token(room, "alice"))
+    await first.join()
+    watcher = WSClient(cluster.a, token(room, "watcher"))
+    await watcher.join()
+    second = WSClient(cluster.b, token(room, "alice"))
+    await second.join()
+    assert await first.closed() == (4409, "replaced")
+    frames = [f for f in await watcher.collect(1.0) if f["type"].startswith("participant-")]
+    assert [(f["type"], f.get("reason")) for f in frames] == [
+        ("participant-left", "replaced"),
+        ("participant-joined", None),
+    ]
+    await second.close()
+    await watcher.close()
+
+
+async def test_resume_on_the_other_process(cluster):
+    room = cluster.create_room()
+    alice = WSClient(cluster.a, token(room, "alice"))
+    await alice.join()
+    bob = WSClient(cluster.b, token(room, "bob"))
+    await bob.join()
+    await alice.collect(0.3)
+    bob.abort()
+    again = WSClient(cluster.a, bob.token)
+    welcome = await again.join(resume={"session": bob.id, "credential": bob.welcome["resume"]["credential"]})
+    assert welcome["you"]["id"] == bob.id
+    assert [p["id"] for p in welcome["roster"]] == [alice.id]
+    events = [f["type"] for f in await alice.ping_for(1.5)]
+    assert "participant-left" not in events and "participant-joined" not in events
+    await again.close()
+    await alice.close()
+
+
+async def test_killed_process_ghost_leaves_once(cluster):
+    room = cluster.create_room()
+    doomed = cluster.start()
+    alice = WSClient(cluster.a, token(room, "alice"))
+    await alice.join()
+    dave = WSClient(doomed, token(room, "dave"))
+    await dave.join()
+    assert (await alice.recv("participant-joined"))["participant"]["id"] == dave.id
+    killed_at = time.monotonic()
+    cluster.kill(doomed)
+    frames = await alice.ping_for(8)
+    lefts = [f for f in frames if f["type"] == "participant-left"]
+    assert len(lefts) == 1, frames
+    assert lefts[0]["participant"]["id"] == dave.id and lefts[0]["reason"] == "connection_lost"
+    assert time.monotonic() - killed_at < 15
+    await alice.close()
+
+
+async def test_end_room_reaches_every_process(cluster):
+    room = cluster.create_room()
+    host = WSClient(cluster.a, token(room, "host", role="host"))
+    await host.join()
+    bob = WSClient(cluster.b, token(room, "bob"))
+    await bob.join()
+    await host.send({"type": "end-room", "id": "e"})
+    assert (await bob.recv("room-ended"))["reason"] == "ended_by_host"
+    assert await bob.closed() == (4403, "room_ended")
+    late = WSClient(cluster.b, token(room, "late"))
+    await late.connect()
+    await late.send({"type": "hello", "protocol": 1})
+    assert await late.closed() == (4403, "room_ended")
+
+
+async def test_close_codes_over_real_sockets(cluster):
+    room = cluster.create_room()
+    bad = WSClient(cluster.a, token(room, "x")[:-3] + "abc")
+    await bad.connect()
+    assert await bad.closed() == (4401, "token_invalid")
+    evil = WSClient(cluster.a, token(room, "x"), origin="https://evil.example")
+    with pytest.raises(websockets.InvalidStatus) as exc:
+        await evil.connect()
+    assert exc.value.response.status_code == 403
+    alice = WSClient(cluster.b, token(room, "alice"))
+    await alice.join()
+    await alice.ws.send("{not json")
+    assert (await alice.recv("error"))["code"] == "bad_json"
+    await alice.ws.send(b"\x00binary")
+    assert await alice.closed() == (4400, "binary_frame")
+
+
+async def test_no_1011_in_server_logs(cluster):
+    await asyncio.sleep(0)
+    for port in (cluster.a, cluster.b):
+        log = cluster.log(port)
+        assert "1011" not in log and "Traceback" not in log, log[-3000:]
