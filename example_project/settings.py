@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+from django_levelchat.deploy import redis_channel_layer
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me-in-production-0123456789")
@@ -80,14 +82,7 @@ DATABASES = {"default": _database()}
 
 _redis = os.environ.get("LEVELCHAT_REDIS_URL")
 CHANNEL_LAYERS = {
-    "default": (
-        {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": _redis, "max_connections": 500}]},
-        }
-        if _redis
-        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-    )
+    "default": redis_channel_layer(_redis) if _redis else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 }
 
 AUTH_PASSWORD_VALIDATORS: list = []  # the demo users have the password "demo"

@@ -34,7 +34,6 @@ from django_levelchat.tokens import RoomClaims, issue_resume_credential, verify_
 
 logger = logging.getLogger("django_levelchat.signaling")
 
-LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError)
 RESUMABLE_CLIENT_CLOSES = frozenset({1006, 1011, 1012, 1013, 1014, 1015})
 RECONNECTING_NOTICE_AFTER = 1.0
 
@@ -93,6 +92,7 @@ class SignalingConsumer(AsyncConsumer):
         self.claims: RoomClaims | None = None
         self.room: Room | None = None
         self.pid: str | None = None
+        self.entry: Entry | None = None
         self.caps: frozenset[str] = frozenset()
         self.hidden = False
         self.departed = False
@@ -121,7 +121,7 @@ class SignalingConsumer(AsyncConsumer):
         self.channel_layer = get_channel_layer()
         try:
             self.channel_name = await self.channel_layer.new_channel()
-        except LAYER_ERRORS:
+        except rooms.LAYER_ERRORS:
             logger.warning("channel layer unavailable at connect")
             self.channel_name = ""
         try:
@@ -154,7 +154,7 @@ class SignalingConsumer(AsyncConsumer):
                     try:
                         await self.channel_layer.group_add(rooms.room_group(self.room.public_id), self.channel_name)
                         await self._send_resync(None)
-                    except LAYER_ERRORS:
+                    except rooms.LAYER_ERRORS:
                         continue
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -174,8 +174,8 @@ class SignalingConsumer(AsyncConsumer):
             raise
         except Close as exc:
             await self.close(exc.reason, str(exc) if str(exc) != exc.reason else "")
-        except LAYER_ERRORS:
-            logger.warning("channel layer unavailable", exc_info=True)
+        except rooms.LAYER_ERRORS as exc:
+            logger.warning("signaling backend unavailable: %r", exc)
             await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the signaling backend is unavailable"))
         except Exception:
             logger.exception("signaling handler failed for %s", message.get("type"))
@@ -276,7 +276,26 @@ class SignalingConsumer(AsyncConsumer):
         now = time.time()
         if now - self.last_touch >= 1.0 and self.room is not None and self.pid is not None:
             self.last_touch = now
-            await get_presence().touch(self.room.public_id, self.pid, now)
+            if not await get_presence().touch(self.room.public_id, self.pid, now):
+                await self._restore()
+
+    async def _restore(self) -> None:
+        """Our presence entry vanished without a removal (Redis restarted empty): put it back, tell the room,
+        and give our client a fresh snapshot, so rosters converge within a ping interval."""
+        room, entry = self.room, self.entry
+        if room is None or entry is None or self.departed or self.state != "joined":
+            return
+        presence = get_presence()
+        if await presence.was_removed(room.public_id, entry["id"]):
+            return  # removed by another process: its close message is on the way
+        logger.warning("restoring lost presence of %s in %s", entry["id"], room.public_id)
+        await presence.add(room.public_id, entry)
+        await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
+        if not self.hidden:
+            await rooms.broadcast(
+                room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
+            )
+        await self._send_resync(None)
 
     async def ack(self, msg: protocol.ClientMessage, **data: Any) -> None:
         if msg.id is not None:
@@ -339,6 +358,7 @@ class SignalingConsumer(AsyncConsumer):
             "state": "connected",
         }
         await presence.add(room.public_id, entry)
+        self.entry = entry
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
         self.state = "joined"
         if not self.hidden:
@@ -371,6 +391,7 @@ class SignalingConsumer(AsyncConsumer):
         if old_channel and old_channel != self.channel_name:
             await rooms.control(old_channel, "superseded")
         self.pid = entry["id"]
+        self.entry = entry
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
@@ -429,12 +450,12 @@ class SignalingConsumer(AsyncConsumer):
                     await self._mark_reconnecting(room.public_id, pid)
                 elif not self.closing:
                     await rooms.depart(room.public_id, pid, protocol.LeaveReason.CLIENT_INITIATED)
-            except LAYER_ERRORS:
+            except rooms.LAYER_ERRORS:
                 logger.warning("could not record the disconnect of %s", pid)
         if room is not None and self.channel_name:
             try:
                 await self.channel_layer.group_discard(rooms.room_group(room.public_id), self.channel_name)
-            except LAYER_ERRORS:
+            except rooms.LAYER_ERRORS:
                 pass
         raise StopConsumer
 
@@ -474,15 +495,15 @@ class SignalingConsumer(AsyncConsumer):
     # ------------------------------------------------------------------ helpers on own state
 
     async def _entry(self) -> Entry:
-        assert self.room is not None and self.pid is not None
-        entry = await get_presence().get(self.room.public_id, self.pid)
-        if entry is None:
-            raise Close(CloseReason.REMOVED, "your session is gone")
-        return entry
+        """Our own presence entry: this consumer is its only writer, so the cached copy is authoritative."""
+        assert self.entry is not None
+        return self.entry
 
     async def _save(self, entry: Entry) -> None:
         assert self.room is not None
-        await get_presence().put(self.room.public_id, entry)
+        self.entry = entry
+        if not await get_presence().put(self.room.public_id, entry):
+            await self._restore()
 
     def _me(self, entry: Entry | None = None) -> dict[str, Any]:
         claims = self.claims

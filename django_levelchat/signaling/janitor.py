@@ -28,6 +28,7 @@ logger = logging.getLogger("django_levelchat.signaling")
 
 DB_SWEEP_EVERY = 5  # presence sweeps per database sweep while anyone is connected (every sweep otherwise)
 
+_absent_since: dict[str, Any] = {}  # participant id -> when a DB sweep first found it missing from presence
 _tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = weakref.WeakKeyDictionary()
 
 
@@ -62,8 +63,10 @@ async def _run() -> None:
                 busy = await sweep_database(live) or busy
         except asyncio.CancelledError:
             raise
+        except rooms.LAYER_ERRORS as exc:
+            logger.warning("janitor sweep skipped, backend unavailable: %r", exc)
         except Exception:
-            logger.warning("janitor sweep failed", exc_info=True)
+            logger.exception("janitor sweep failed")
         tick += 1
         if not busy:
             return
@@ -93,11 +96,18 @@ async def sweep_database(live: dict[str, set[str]]) -> bool:
 @database_sync_to_async
 def _sweep_database(live: dict[str, set[str]], now: Any) -> bool:
     grace = timedelta(seconds=2 * float(levelchat_settings.PING_TIMEOUT))
-    for participant in Participant.objects.filter(left_at__isnull=True, joined_at__lt=now - grace).select_related(
-        "room"
-    ):
-        if participant.public_id not in live.get(participant.room.public_id, ()):
+    open_sessions = Participant.objects.filter(left_at__isnull=True, joined_at__lt=now - grace)
+    absent_now: dict[str, Any] = {}
+    for participant in open_sessions.select_related("room"):
+        if participant.public_id in live.get(participant.room.public_id, ()):
+            continue
+        # Missing from presence for a whole grace period: a live consumer restores a lost entry within a ping.
+        since = absent_now[participant.public_id] = _absent_since.get(participant.public_id, now)
+        if now - since >= grace:
             lifecycle.leave(participant, protocol.LeaveReason.CONNECTION_LOST)
+            absent_now.pop(participant.public_id)
+    _absent_since.clear()
+    _absent_since.update(absent_now)
     empty = (
         Room.objects.filter(status=Room.Status.ACTIVE)
         .exclude(participants__left_at__isnull=True)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from django_levelchat.conf import levelchat_settings
+from django_levelchat.deploy import redis_connection_options
 
 Entry = dict[str, Any]
 
@@ -30,10 +31,11 @@ Entry = dict[str, Any]
 class Presence(Protocol):
     async def add(self, room: str, entry: Entry) -> None: ...
     async def get(self, room: str, pid: str) -> Entry | None: ...
-    async def put(self, room: str, entry: Entry) -> None: ...
+    async def put(self, room: str, entry: Entry) -> bool: ...
     async def remove(self, room: str, pid: str) -> Entry | None: ...
+    async def was_removed(self, room: str, pid: str) -> bool: ...
     async def roster(self, room: str) -> list[Entry]: ...
-    async def touch(self, room: str, pid: str, now: float | None = None) -> None: ...
+    async def touch(self, room: str, pid: str, now: float | None = None) -> bool: ...
     async def stale(self, room: str, older_than: float) -> list[str]: ...
     async def rooms(self) -> list[str]: ...
     async def next_seq(self, room: str) -> int: ...
@@ -58,6 +60,7 @@ class _MemoryRoom:
         self.revoked: dict[str, float] = {}
         self.levels: dict[str, tuple[float, float]] = {}
         self.dominant: str | None = None
+        self.removed: set[str] = set()
 
 
 class MemoryPresence:
@@ -78,24 +81,34 @@ class MemoryPresence:
         entry = self._room(room).entries.get(pid)
         return dict(entry) if entry else None
 
-    async def put(self, room: str, entry: Entry) -> None:
+    async def put(self, room: str, entry: Entry) -> bool:
         state = self._room(room)
-        if entry["id"] in state.entries:
-            state.entries[entry["id"]] = dict(entry)
+        if entry["id"] not in state.entries:
+            return False
+        state.entries[entry["id"]] = dict(entry)
+        return True
 
     async def remove(self, room: str, pid: str) -> Entry | None:
         state = self._room(room)
         state.seen.pop(pid, None)
         state.levels.pop(pid, None)
-        return state.entries.pop(pid, None)
+        entry = state.entries.pop(pid, None)
+        if entry is not None:
+            state.removed.add(pid)
+        return entry
+
+    async def was_removed(self, room: str, pid: str) -> bool:
+        return pid in self._room(room).removed
 
     async def roster(self, room: str) -> list[Entry]:
         return [dict(e) for e in self._room(room).entries.values()]
 
-    async def touch(self, room: str, pid: str, now: float | None = None) -> None:
+    async def touch(self, room: str, pid: str, now: float | None = None) -> bool:
         state = self._room(room)
-        if pid in state.entries:
-            state.seen[pid] = time.time() if now is None else now
+        if pid not in state.entries:
+            return False
+        state.seen[pid] = time.time() if now is None else now
+        return True
 
     async def stale(self, room: str, older_than: float) -> list[str]:
         return [pid for pid, ts in self._room(room).seen.items() if ts < older_than]
@@ -144,9 +157,15 @@ class MemoryPresence:
         self._rooms.pop(room, None)
 
 
+# HSET/ZADD only for an entry that still exists: a removal by another process must win over a late update.
+_PUT_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0"
+_TOUCH_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) return 1 end return 0"
+
+
 class RedisPresence:
     """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seen`` (zset pid→time),
-    ``:seq``, ``:chat`` (list), ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``; ``{prefix}:rooms`` (set).
+    ``:seq``, ``:chat`` (list), ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}``
+    (tombstone, so a session removed by one process is not restored by its own); ``{prefix}:rooms`` (set).
 
     A client is made per event loop (redis-py connections belong to the loop that opened them).
     """
@@ -165,9 +184,8 @@ class RedisPresence:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=self.max_connections, timeout=5, decode_responses=True
-            )
+            options = redis_connection_options(max_connections=self.max_connections)
+            pool = aioredis.BlockingConnectionPool.from_url(self.url, timeout=5, decode_responses=True, **options)
             client = aioredis.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
@@ -188,15 +206,8 @@ class RedisPresence:
         raw = await self.redis.hget(self._k(room, "roster"), pid)
         return json.loads(raw) if raw else None
 
-    async def put(self, room: str, entry: Entry) -> None:
-        # HSETXX does not exist; a tiny script keeps "only if present" atomic.
-        await self.redis.eval(
-            "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
-            1,
-            self._k(room, "roster"),
-            entry["id"],
-            json.dumps(entry),
-        )
+    async def put(self, room: str, entry: Entry) -> bool:
+        return bool(await self.redis.eval(_PUT_IF_PRESENT, 1, self._k(room, "roster"), entry["id"], json.dumps(entry)))
 
     async def remove(self, room: str, pid: str) -> Entry | None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -204,15 +215,22 @@ class RedisPresence:
             pipe.hdel(self._k(room, "roster"), pid)
             pipe.zrem(self._k(room, "seen"), pid)
             pipe.hdel(self._k(room, "levels"), pid)
+            pipe.set(self._k(room, f"removed:{pid}"), 1, ex=self.ttl)
             raw, deleted, *_ = await pipe.execute()
         return json.loads(raw) if deleted and raw else None
+
+    async def was_removed(self, room: str, pid: str) -> bool:
+        return bool(await self.redis.exists(self._k(room, f"removed:{pid}")))
 
     async def roster(self, room: str) -> list[Entry]:
         raw = await self.redis.hgetall(self._k(room, "roster"))
         return [json.loads(v) for v in raw.values()]
 
-    async def touch(self, room: str, pid: str, now: float | None = None) -> None:
-        await self.redis.zadd(self._k(room, "seen"), {pid: time.time() if now is None else now}, xx=True)
+    async def touch(self, room: str, pid: str, now: float | None = None) -> bool:
+        ts = time.time() if now is None else now
+        return bool(
+            await self.redis.eval(_TOUCH_IF_PRESENT, 2, self._k(room, "roster"), self._k(room, "seen"), pid, ts)
+        )
 
     async def stale(self, room: str, older_than: float) -> list[str]:
         return list(await self.redis.zrangebyscore(self._k(room, "seen"), "-inf", f"({older_than}"))

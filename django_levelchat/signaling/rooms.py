@@ -14,6 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from django_levelchat import lifecycle
 from django_levelchat.models import Participant, Room
@@ -27,6 +28,9 @@ logger = logging.getLogger("django_levelchat.signaling")
 EVENT = "lc.event"
 CLOSE = "lc.close"
 CONTROL = "lc.control"
+
+#: What a channel-layer or presence call raises while its backend (Redis) is down or restarting.
+LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError, RedisError)
 
 _background: set[asyncio.Task[Any]] = set()
 

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_silent_participant_removed_once(client_for, levelchat_settings):
-    levelchat_settings(PING_TIMEOUT=0.6, SWEEP_INTERVAL=0.1)
+    levelchat_settings(PING_TIMEOUT=1.0, SWEEP_INTERVAL=0.1)
     alice, bob = client_for("alice"), client_for("bob")
     await alice.join()
     await bob.join()
     await alice.drain()
     left = None
-    for _ in range(30):
+    for _ in range(80):
         await alice.send({"type": "ping"})
         frames = await alice.drain()
         left = next((f for f in frames if f["type"] == "participant-left"), left)

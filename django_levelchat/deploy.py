@@ -1,0 +1,49 @@
+"""Settings helpers for running on several processes: the recommended Redis channel layer.
+
+In ``settings.py``::
+
+    from django_levelchat.deploy import redis_channel_layer
+
+    CHANNEL_LAYERS = {"default": redis_channel_layer("redis://127.0.0.1:6379/0")}
+
+It imports nothing from Django, so it is safe to call while settings load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
+    """redis-py options that survive a Redis restart and a join storm.
+
+    A pool connection idle across a Redis restart is dead; ``health_check_interval`` pings idle connections
+    before use and the retry policy reconnects once more, so the first command after an outage succeeds instead
+    of failing. The stock pool of 100 connections raises under a join storm, hence ``max_connections``.
+    """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return {
+        "max_connections": max_connections,
+        "health_check_interval": 2,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        "retry_on_error": [ConnectionError, TimeoutError],
+        "socket_keepalive": True,
+        "socket_connect_timeout": 2,
+    }
+
+
+def redis_channel_layer(url: str, *, max_connections: int = 500, capacity: int = 1000) -> dict[str, Any]:
+    """A ``CHANNEL_LAYERS`` entry for channels_redis tuned for signaling.
+
+    ``capacity`` is per channel: one busy participant's inbox, so it must hold a burst of room events.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": url, **redis_connection_options(max_connections=max_connections)}],
+            "capacity": capacity,
+        },
+    }
