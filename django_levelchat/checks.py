@@ -31,6 +31,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "DEFAULT_MAX_PARTICIPANTS": (int,),
     "DEFAULT_EMPTY_TIMEOUT": (int,),
     "ROLE_CAPABILITIES": (dict,),
+    "GUEST_ACCESS": (bool,),
     "REPLACE_DUPLICATE_IDENTITY": (bool,),
     "PING_INTERVAL": (int, float),
     "PING_TIMEOUT": (int, float),

@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_EMPTY_TIMEOUT": 300,
     # Role -> capability list overriding the built-in defaults in ``capabilities.DEFAULT_ROLE_CAPABILITIES``.
     "ROLE_CAPABILITIES": {},
+    # ``{% levelchat_call %}`` for anonymous users: False shows a sign-in card; True lets them join as "Guest".
+    "GUEST_ACCESS": False,
     # A second session of the same identity replaces the first (close 4409) instead of being refused.
     "REPLACE_DUPLICATE_IDENTITY": True,
     # --- Signaling timing and limits ---

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI of /levelchat/v1/docs served locally, no CDN
     "django_levelchat",
     "example_project.demo",
 ]

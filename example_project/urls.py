@@ -5,6 +5,9 @@ from example_project.demo import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("rooms/<str:public_id>/", views.room, name="room"),
+    path("live/<str:public_id>/", views.live, name="live"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("levelchat/", include("django_levelchat.urls")),  # REST API: /levelchat/v1/rooms, /levelchat/v1/docs
 ]

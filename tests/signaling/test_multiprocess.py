@@ -158,6 +158,26 @@ async def test_close_codes_over_real_sockets(cluster):
     assert await alice.closed() == (4400, "binary_frame")
 
 
+async def test_t11_tokens_never_reach_the_logs(cluster):
+    room = cluster.create_room()
+    by_protocol = WSClient(cluster.a, token(room, "p"))
+    await by_protocol.join()
+    by_query = WSClient(cluster.a, None)
+    query_token = token(room, "q")
+    by_query.ws = await websockets.connect(
+        f"ws://127.0.0.1:{cluster.a}/levelchat/v1/signal?token={query_token}",
+        subprotocols=["levelchat.v1"],
+        origin=by_query.origin,
+    )
+    await by_query.send({"type": "hello", "protocol": 1})
+    await by_query.recv("welcome")
+    await by_protocol.close()
+    await by_query.close()
+    log = cluster.log(cluster.a)
+    for secret in (by_protocol.token.rsplit(".", 1)[1], query_token.rsplit(".", 1)[1]):
+        assert secret not in log
+
+
 async def test_no_1011_in_server_logs(cluster):
     await asyncio.sleep(0)
     for port in (cluster.a, cluster.b):

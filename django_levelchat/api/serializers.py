@@ -1,0 +1,407 @@
+"""Request and response shapes of the REST API.
+
+Input is strict: a field of the wrong JSON type is refused (DRF would turn ``123`` into ``"123"``), and a body
+key the serializer does not accept (an unknown field, or a read-only one such as ``status`` or ``id``) is a 400,
+so a typo never silently widens what a token grants and mass assignment cannot happen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from django_levelchat import capabilities as caps
+from django_levelchat.models import CapabilityPolicy, Participant, Recording, Room
+
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8
+MAX_CHAT_LEN = 2000  # the signaling protocol's limit (code points)
+MAX_IDENTITY_LEN = 128
+TRACK_KINDS = ("audio", "video")
+
+# Single-line text: no C0/C1 controls, no lone surrogates (they cannot be stored or sent as UTF-8).
+_LINE_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Multi-line text (chat): tab, LF and CR are allowed.
+_TEXT_BAD_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+IDENTITY_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
+TRACK_SID_PATTERN = r"^TR_[A-Za-z0-9_-]{1,40}$"
+
+
+# --- strict fields ---------------------------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only (numbers are refused), without control characters or lone surrogates."""
+
+    default_error_messages = {
+        "not_a_string": "Must be a string.",
+        "control": "Control characters are not allowed.",
+    }
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        if (_TEXT_BAD_RE if self.multiline else _LINE_BAD_RE).search(data):
+            self.fail("control")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField):
+    def __init__(self, regex: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # drf-spectacular turns the RegexValidator into the schema's ``pattern``.
+        self.validators.append(RegexValidator(regex, message="This value does not match the pattern."))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: strings, floats and booleans are refused."""
+
+    default_error_messages = {"not_an_integer": "Must be an integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_integer")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictSlugRelatedField(serializers.SlugRelatedField):
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":  # DRF reads "" as null for relations; here it is just no such name
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "enum": list(Room.Status.values)}, component_name="RoomStatus")
+class RoomStatusField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Room.Status.choices, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": list(Room.RoomType.values)}, component_name="RoomType")
+class RoomTypeField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Room.RoomType.choices, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": list(Recording.Status.values)}, component_name="RecordingStatus")
+class RecordingStatusField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Recording.Status.choices, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": list(TRACK_KINDS)}, component_name="TrackKind")
+class TrackKindField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[(k, k) for k in TRACK_KINDS], **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(caps.VOCABULARY)}, component_name="Capability")
+class CapabilityField(StrictCharField):
+    """A capability name; unknown names are refused by the view with code ``bad_capability``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=32, **kwargs)
+
+
+def _check_json_value(value: Any, depth: int = 0) -> None:
+    if depth > MAX_METADATA_DEPTH:
+        raise serializers.ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
+    if isinstance(value, str):
+        if "\x00" in value or re.search("[\ud800-\udfff]", value):
+            raise serializers.ValidationError("Strings may not contain NUL characters or lone surrogates.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json_value(key, depth + 1)
+            _check_json_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_value(item, depth + 1)
+
+
+class MetadataField(serializers.DictField):
+    """A JSON object of at most 4 KiB (compact UTF-8), stored as given and returned as is."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        _check_json_value(value)
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON ({size} given).")
+        return value
+
+
+# --- base serializer -------------------------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses body keys that are not writable fields (unknown or read-only) with a 400."""
+
+    #: Extra JSON Schema keywords for the request body (``LevelChatAutoSchema`` adds them).
+    schema_extra: dict[str, Any] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(k) for k in data if k not in writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        key: ["This field is read-only." if key in self.fields else "Unknown field."]
+                        for key in unknown[:20]
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer."""
+
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`, `room_ended`.")
+    detail = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        required=False, help_text="400 validation errors only: field name → list of messages (or nested errors)."
+    )
+
+
+# --- rooms -----------------------------------------------------------------------------------------------------
+
+
+class RoomSerializer(StrictSerializer):
+    id = serializers.CharField(source="public_id", read_only=True, help_text="Public id (`RM_…`).")
+    name = StrictCharField(max_length=200)
+    room_type = RoomTypeField(required=False, help_text="Defaults to `meeting`.")
+    status = RoomStatusField(read_only=True, help_text="Changed only by `…/end` and `…/archive` (and joins).")
+    max_participants = StrictIntegerField(min_value=1, max_value=10_000, required=False)
+    empty_timeout = StrictIntegerField(
+        min_value=0, max_value=7 * 24 * 3600, required=False, help_text="Seconds an empty active room waits."
+    )
+    metadata = MetadataField(required=False, help_text="Free JSON object, at most 4 KiB.")
+    policy = StrictSlugRelatedField(
+        slug_field="name",
+        queryset=CapabilityPolicy.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Name of a capability policy (the per-role ceiling), or null for the defaults.",
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    ended_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    archived_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    end_reason = serializers.CharField(read_only=True)
+
+    def create(self, validated_data: dict[str, Any]) -> Room:
+        return Room.objects.create(**validated_data)
+
+    def update(self, instance: Room, validated_data: dict[str, Any]) -> Room:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        # Only the edited columns: a full save would write back a status that a concurrent end_room changed.
+        instance.save(update_fields=list(validated_data))
+        return instance
+
+
+class RoomUpdateSerializer(RoomSerializer):
+    """PATCH body: the room type is fixed at creation."""
+
+    room_type = RoomTypeField(read_only=True)
+
+
+class RoomFilterSerializer(serializers.Serializer):
+    """Query parameters of the room list."""
+
+    status = RoomStatusField(required=False)
+    room_type = RoomTypeField(required=False)
+
+
+class BooleanQueryField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[("true", "true"), ("false", "false")], **kwargs)
+
+    def to_internal_value(self, data: Any) -> bool:
+        return super().to_internal_value(data) == "true"
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class LiveQueryField(BooleanQueryField):
+    pass
+
+
+class ParticipantFilterSerializer(serializers.Serializer):
+    live = LiveQueryField(required=False, help_text="`true`: only open sessions; `false`: only closed ones.")
+
+
+# --- tokens ----------------------------------------------------------------------------------------------------
+
+
+class TokenCreateSerializer(StrictSerializer):
+    identity = StrictRegexField(
+        IDENTITY_PATTERN,
+        max_length=MAX_IDENTITY_LEN,
+        trim_whitespace=False,
+        help_text="Your user's stable id in this room (the token's `sub`); no `/`.",
+    )
+    name = StrictCharField(max_length=128, required=False, allow_blank=True, help_text="Display name.")
+    role = StrictCharField(
+        max_length=32,
+        required=False,
+        help_text=f"Default `participant`; built in: {', '.join(caps.ROLES)} (or roles named in the settings/policy).",
+    )
+    capabilities = serializers.ListField(
+        child=CapabilityField(),
+        max_length=32,
+        required=False,
+        help_text="Defaults to everything the role is granted; more than the room's policy grants is a 400.",
+    )
+    ttl = StrictIntegerField(
+        required=False,
+        help_text="Lifetime in seconds, default 600; above LEVELCHAT['TOKEN_MAX_TTL'] (3600) is a 400 `token_ttl`.",
+    )
+    metadata = MetadataField(required=False, help_text="Carried in the token; at most 4 KiB.")
+    region = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="A key of LEVELCHAT['REGIONS'] (`\"\"` = none); default LEVELCHAT['DEFAULT_REGION'].",
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The room JWT; give it to the client, which opens the signaling socket.")
+    expires_at = serializers.DateTimeField()
+    signaling_url = serializers.CharField(help_text="`ws://` or `wss://` URL of the signaling socket.")
+    ice_servers = serializers.ListField(child=serializers.DictField())
+    room = serializers.CharField(help_text="Room public id.")
+    identity = serializers.CharField()
+
+
+# --- participants ----------------------------------------------------------------------------------------------
+
+
+class ParticipantSerializer(serializers.Serializer):
+    """One session of one identity (a rejoin is a new session)."""
+
+    id = serializers.CharField(source="public_id", help_text="Session id (`PA_…`).")
+    identity = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+    capabilities = serializers.ListField(child=serializers.CharField())
+    metadata = serializers.DictField()
+    joined_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+    leave_reason = serializers.CharField()
+    live = serializers.BooleanField(source="is_live", help_text="The session is open (not left yet).")
+    tracks = serializers.SerializerMethodField(help_text="Published tracks of a live session (from presence).")
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_tracks(self, obj: Participant) -> list[dict[str, Any]]:
+        if not obj.is_live:
+            return []
+        return self.context.get("tracks", {}).get(obj.public_id, [])
+
+
+class ParticipantDetailSerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    live = serializers.BooleanField(help_text="One of the sessions is open.")
+    sessions = ParticipantSerializer(many=True, help_text="Newest first, at most 100.")
+
+
+class CapabilitiesUpdateSerializer(StrictSerializer):
+    # A PATCH body whose field stays required: drf-spectacular would document every PATCH body as partial.
+    partial = property(lambda self: False, lambda self, value: None)
+
+    capabilities = serializers.ListField(
+        child=CapabilityField(),
+        max_length=32,
+        help_text="The new full capability list; within the room policy's ceiling for the participant's role.",
+    )
+
+
+class CapabilitiesResultSerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    capabilities = serializers.ListField(child=serializers.CharField())
+
+
+class MuteSerializer(StrictSerializer):
+    schema_extra = {"maxProperties": 1}
+
+    track = StrictRegexField(TRACK_SID_PATTERN, max_length=43, required=False, help_text="One track sid (`TR_…`).")
+    kind = TrackKindField(required=False, help_text="Every track of this kind.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "track" in attrs and "kind" in attrs:
+            raise serializers.ValidationError({"kind": ["Give kind or track, not both."]})
+        return attrs
+
+
+class RemoveResultSerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    removed = serializers.BooleanField(help_text="Always true on 200: their socket was closed (4403 `removed`).")
+
+
+class MuteResultSerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    muted = serializers.BooleanField(help_text="Always true on 200.")
+    track = serializers.CharField(allow_null=True)
+    kind = serializers.CharField(allow_null=True)
+
+
+class MessageSerializer(StrictSerializer):
+    text = StrictCharField(multiline=True, max_length=MAX_CHAT_LEN, trim_whitespace=False)
+    to = StrictRegexField(
+        IDENTITY_PATTERN,
+        max_length=MAX_IDENTITY_LEN,
+        trim_whitespace=False,
+        required=False,
+        help_text="Identity of the one recipient; omitted = the whole room.",
+    )
+
+    def validate_text(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Text must not be blank.")
+        return value
+
+
+# --- recordings ------------------------------------------------------------------------------------------------
+
+
+class RecordingSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Public id (`RC_…`).")
+    room = serializers.CharField(source="room.public_id")
+    status = RecordingStatusField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True, help_text="Seconds.")
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    error = serializers.CharField()
+    downloadable = serializers.SerializerMethodField(help_text="A file can be downloaded from `…/download`.")
+
+    def get_downloadable(self, obj: Recording) -> bool:
+        return obj.status in DOWNLOADABLE_STATUSES and bool(obj.file_path)
+
+
+DOWNLOADABLE_STATUSES = frozenset({Recording.Status.COMPLETED, Recording.Status.FAILED_PARTIAL})

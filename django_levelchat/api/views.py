@@ -1,0 +1,537 @@
+"""REST API v1 views. Objects are addressed by public id only (``RM_…``, ``RC_…``); unknown ids are 404.
+
+The live actions (remove, mute, capabilities, messages) call ``django_levelchat.signaling.control``, imported
+lazily (a missing control plane is a 503, not an import error); of the signaling layer only the pure
+``protocol`` module is imported at load, for ``SIGNAL_PATH``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jwt
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_levelchat import capabilities as caps
+from django_levelchat import lifecycle, tokens
+from django_levelchat.api import serializers as s
+from django_levelchat.api.authentication import ApiKeyAuthentication
+from django_levelchat.api.exceptions import (
+    Conflict,
+    NotConnected,
+    SfuUnavailable,
+    SignalingUnavailable,
+    exception_handler,
+)
+from django_levelchat.api.pagination import StrictLimitOffsetPagination
+from django_levelchat.api.permissions import IsApiKeyOrStaff
+from django_levelchat.api.schema import LevelChatAutoSchema, errors
+from django_levelchat.api.throttling import TokenMintThrottle
+from django_levelchat.conf import levelchat_settings
+from django_levelchat.exceptions import CapabilityError
+from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.signaling.protocol import SIGNAL_PATH
+
+logger = logging.getLogger(__name__)
+
+SESSIONS_PER_IDENTITY = 100
+
+ROOM_ID = OpenApiParameter("room_id", str, OpenApiParameter.PATH, description="Room public id (`RM_…`).")
+IDENTITY = OpenApiParameter("identity", str, OpenApiParameter.PATH, description="Participant identity.")
+RECORDING_ID = OpenApiParameter("recording_id", str, OpenApiParameter.PATH, description="Recording public id (`RC_…`).")
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser, plus a 400 (not a 500) for JSON nested deeper than the interpreter can parse."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
+class ApiPolicy:
+    """The policies shared by every v1 view (set here, so the host project's REST_FRAMEWORK cannot loosen them)."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsApiKeyOrStaff]
+    throttle_classes: list[type] = []
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONBodyParser]
+    metadata_class = None  # OPTIONS answers 405 like any undocumented method
+    pagination_class = StrictLimitOffsetPagination
+    schema = LevelChatAutoSchema()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+
+class ApiView(ApiPolicy, APIView):
+    pass
+
+
+def get_room(room_id: str) -> Room:
+    return get_object_or_404(Room.objects.select_related("policy"), public_id=room_id)
+
+
+def _control() -> ModuleType:
+    """The signaling control plane (synchronous helpers that reach the live sockets)."""
+    name = "django_levelchat.signaling.control"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise SignalingUnavailable() from None
+
+
+# --- rooms -----------------------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["rooms"])
+class RoomListView(ApiPolicy, generics.ListCreateAPIView):
+    serializer_class = s.RoomSerializer
+
+    def get_queryset(self) -> QuerySet[Room]:
+        rooms = Room.objects.select_related("policy").order_by("-created_at", "-pk")
+        if getattr(self, "swagger_fake_view", False):
+            return rooms
+        filters = s.RoomFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        return rooms.filter(**filters.validated_data)
+
+    @extend_schema(operation_id="rooms_list", summary="List rooms", parameters=[s.RoomFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="rooms_create", summary="Create a room", responses={201: s.RoomSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+@extend_schema(tags=["rooms"], parameters=[ROOM_ID])
+class RoomDetailView(ApiView):
+    @extend_schema(operation_id="rooms_retrieve", summary="Get a room", responses={200: s.RoomSerializer})
+    def get(self, request: Request, room_id: str) -> Response:
+        return Response(s.RoomSerializer(get_room(room_id)).data)
+
+    @extend_schema(
+        operation_id="rooms_partial_update",
+        summary="Change a room",
+        description="name, max_participants, empty_timeout, metadata, policy (the type is fixed at creation). "
+        "`status` changes only through `…/end` and `…/archive`; an archived room cannot be changed (409 "
+        "`room_archived`). Read-only or unknown keys are a 400.",
+        request=s.RoomUpdateSerializer,
+        responses={200: s.RoomSerializer, **errors(409)},
+    )
+    def patch(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        serializer = s.RoomUpdateSerializer(room, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if room.status == Room.Status.ARCHIVED:
+            raise Conflict(f"Room {room.public_id} is archived; it cannot be changed.", code="room_archived")
+        serializer.save()
+        return Response(s.RoomSerializer(room).data)
+
+    @extend_schema(
+        operation_id="rooms_destroy",
+        summary="Delete an ended or archived room",
+        description="Deletes the room with its participant sessions and recording records (409 `room_not_ended` "
+        "while it is created or active; end it first).",
+        responses={204: None, **errors(409)},
+    )
+    def delete(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        # Conditional, so a room that a concurrent request re-activates is never deleted.
+        deleted, _ = Room.objects.filter(pk=room.pk, status__in=[Room.Status.ENDED, Room.Status.ARCHIVED]).delete()
+        if not deleted:
+            raise Conflict(f"Room {room.public_id} is {room.status}; end it before deleting it.", code="room_not_ended")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["rooms"], parameters=[ROOM_ID], request=None)
+class RoomEndView(ApiView):
+    @extend_schema(
+        operation_id="rooms_end",
+        summary="End a room",
+        description="created|active → ended (reason `ended_by_api`); closes every open session. Idempotent on an "
+        "ended room; 409 `illegal_transition` on an archived one.",
+        responses={200: s.RoomSerializer, **errors(409)},
+    )
+    def post(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        lifecycle.end_room(room, "ended_by_api")
+        return Response(s.RoomSerializer(room).data)
+
+
+@extend_schema(tags=["rooms"], parameters=[ROOM_ID], request=None)
+class RoomArchiveView(ApiView):
+    @extend_schema(
+        operation_id="rooms_archive",
+        summary="Archive an ended room",
+        description="ended → archived. Idempotent on an archived room; 409 `illegal_transition` otherwise.",
+        responses={200: s.RoomSerializer, **errors(409)},
+    )
+    def post(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        lifecycle.archive_room(room)
+        return Response(s.RoomSerializer(room).data)
+
+
+# --- tokens ----------------------------------------------------------------------------------------------------
+
+
+def signaling_url(request: Request, region: str) -> str:
+    """The region's configured URL, else the ws(s):// URL of the signaling socket on this host."""
+    configured = (levelchat_settings.REGIONS or {}).get(region) if region else None
+    if configured:
+        return str(configured)
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}{SIGNAL_PATH}"
+
+
+@extend_schema(tags=["tokens"], parameters=[ROOM_ID])
+class TokenView(ApiView):
+    throttle_classes = [TokenMintThrottle]
+
+    @extend_schema(
+        operation_id="tokens_create",
+        summary="Mint a room token",
+        description="A short-lived JWT for one identity in this room. Capabilities default to the role's ceiling "
+        "(the room policy); asking for more is a 400 `capability_ceiling`, a ttl above the cap a 400 `token_ttl`, "
+        "an ended or archived room a 409 `room_ended`. Session callers are throttled (scope `levelchat_token`); "
+        "API keys are not.",
+        request=s.TokenCreateSerializer,
+        responses={201: s.TokenSerializer, **errors(409, 429)},
+    )
+    def post(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        serializer = s.TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        regions = levelchat_settings.REGIONS or {}
+        region = data.get("region")
+        if region and region not in regions:
+            raise exceptions.ValidationError({"region": [f"Unknown region; known: {', '.join(sorted(regions))}."]})
+        if region is None:
+            region = str(levelchat_settings.DEFAULT_REGION or "")
+        lifecycle.ensure_joinable(room)
+        token = tokens.issue_token(
+            room,
+            data["identity"],
+            name=data.get("name", ""),
+            role=data.get("role"),
+            capabilities=data.get("capabilities"),
+            ttl=data.get("ttl"),
+            metadata=data.get("metadata"),
+            region=region,
+        )
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        body = {
+            "token": token,
+            "expires_at": datetime.fromtimestamp(exp, tz=UTC),
+            "signaling_url": signaling_url(request, region),
+            "ice_servers": list(levelchat_settings.ICE_SERVERS or []),
+            "room": room.public_id,
+            "identity": data["identity"],
+        }
+        return Response(s.TokenSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+# --- participants ----------------------------------------------------------------------------------------------
+
+
+def live_tracks(room: Room) -> dict[str, list[dict[str, Any]]]:
+    """Participant session id → published tracks, from the signaling presence (best effort)."""
+    try:
+        roster = _control().live_roster(room)
+    except Exception:  # the tracks are a bonus: a presence outage must not fail the listing
+        logger.warning("levelchat: live roster of %s unavailable", room.public_id, exc_info=True)
+        return {}
+    return {
+        entry["id"]: [t for t in entry.get("tracks") or [] if isinstance(t, dict)]
+        for entry in roster
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    }
+
+
+@extend_schema(tags=["participants"], parameters=[ROOM_ID])
+class ParticipantListView(ApiPolicy, generics.ListAPIView):
+    serializer_class = s.ParticipantSerializer
+
+    def get_queryset(self) -> QuerySet[Participant]:
+        if getattr(self, "swagger_fake_view", False):
+            return Participant.objects.none()
+        self.room = get_room(self.kwargs["room_id"])
+        filters = s.ParticipantFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        sessions = Participant.objects.filter(room=self.room).order_by("-joined_at", "-pk")
+        if "live" in filters.validated_data:
+            sessions = sessions.filter(left_at__isnull=filters.validated_data["live"])
+        return sessions
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        room = getattr(self, "room", None)
+        if room is not None and room.status == Room.Status.ACTIVE:
+            context["tracks"] = live_tracks(room)
+        return context
+
+    @extend_schema(
+        operation_id="participants_list",
+        summary="List a room's participant sessions",
+        description="The live roster (sessions with `live: true`, with their published tracks) and past sessions, "
+        "newest first. A rejoin is a new session.",
+        parameters=[s.ParticipantFilterSerializer],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+def _live_session(room: Room, identity: str) -> Participant:
+    session = Participant.objects.filter(room=room, identity=identity, left_at__isnull=True).order_by("-joined_at")
+    participant = session.first()
+    if participant is None:
+        raise NotConnected()
+    return participant
+
+
+@extend_schema(tags=["participants"], parameters=[ROOM_ID, IDENTITY])
+class ParticipantDetailView(ApiView):
+    @extend_schema(
+        operation_id="participants_retrieve",
+        summary="Get one identity's sessions in a room",
+        responses={200: s.ParticipantDetailSerializer},
+    )
+    def get(self, request: Request, room_id: str, identity: str) -> Response:
+        room = get_room(room_id)
+        sessions = list(
+            Participant.objects.filter(room=room, identity=identity).order_by("-joined_at", "-pk")[
+                :SESSIONS_PER_IDENTITY
+            ]
+        )
+        if not sessions:
+            raise exceptions.NotFound("This identity has no session in this room.")
+        tracks = live_tracks(room) if any(p.is_live for p in sessions) else {}
+        body = {"identity": identity, "live": any(p.is_live for p in sessions), "sessions": sessions}
+        return Response(s.ParticipantDetailSerializer(body, context={"tracks": tracks}).data)
+
+    @extend_schema(
+        operation_id="participants_update_capabilities",
+        summary="Change a connected participant's capabilities",
+        description="Replaces the capability list mid-call (revoking `publish:*` unpublishes their tracks; the client "
+        "is told). Must stay within the room policy's ceiling for the participant's role (400 "
+        "`capability_ceiling`); 404 `not_connected` if they have no live session.",
+        request=s.CapabilitiesUpdateSerializer,
+        responses={200: s.CapabilitiesResultSerializer, **errors(409, 503)},
+    )
+    def patch(self, request: Request, room_id: str, identity: str) -> Response:
+        room = get_room(room_id)
+        serializer = s.CapabilitiesUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        requested = caps.parse_capabilities(serializer.validated_data["capabilities"])
+        lifecycle.ensure_joinable(room)
+        participant = _live_session(room, identity)
+        ceiling = room.capabilities_for(participant.role)
+        if not caps.within(requested, ceiling):
+            extra = sorted(caps.expand(requested) - caps.expand(ceiling))
+            raise CapabilityError(
+                f"Role {participant.role!r} may not be granted: {', '.join(extra)}.", code="capability_ceiling"
+            )
+        names = sorted(requested)
+        if not _control().update_capabilities(room, identity, names):
+            raise NotConnected()
+        Participant.objects.filter(room=room, identity=identity, left_at__isnull=True).update(capabilities=names)
+        return Response(s.CapabilitiesResultSerializer({"identity": identity, "capabilities": names}).data)
+
+
+@extend_schema(tags=["participants"], parameters=[ROOM_ID, IDENTITY], request=None)
+class ParticipantRemoveView(ApiView):
+    @extend_schema(
+        operation_id="participants_remove",
+        summary="Remove a connected participant",
+        description="Their socket closes with 4403, reason `removed`; 404 `not_connected` if they are not in the room.",
+        responses={200: s.RemoveResultSerializer, **errors(409, 503)},
+    )
+    def post(self, request: Request, room_id: str, identity: str) -> Response:
+        room = get_room(room_id)
+        lifecycle.ensure_joinable(room)
+        if not _control().remove_participant(room, identity):
+            raise NotConnected()
+        return Response(s.RemoveResultSerializer({"identity": identity, "removed": True}).data)
+
+
+@extend_schema(tags=["participants"], parameters=[ROOM_ID, IDENTITY])
+class ParticipantMuteView(ApiView):
+    @extend_schema(
+        operation_id="participants_mute",
+        summary="Mute a connected participant's track(s)",
+        description='Body `{"track": "TR_…"}` for one track, `{"kind": "audio"}` for every track of a kind, or '
+        "`{}` for all. There is no remote unmute.",
+        request=s.MuteSerializer,
+        responses={200: s.MuteResultSerializer, **errors(409, 503)},
+    )
+    def post(self, request: Request, room_id: str, identity: str) -> Response:
+        room = get_room(room_id)
+        serializer = s.MuteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        track, kind = serializer.validated_data.get("track"), serializer.validated_data.get("kind")
+        lifecycle.ensure_joinable(room)
+        if not _control().mute_track(room, identity, track=track, kind=kind):
+            raise NotConnected()
+        body = {"identity": identity, "muted": True, "track": track, "kind": kind}
+        return Response(s.MuteResultSerializer(body).data)
+
+
+# --- messages --------------------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["messages"], parameters=[ROOM_ID])
+class MessageView(ApiView):
+    @extend_schema(
+        operation_id="messages_create",
+        summary="Send a server message into the room",
+        description="A chat message from the server, to the whole room or (`to`) to one connected identity. "
+        "Answers the chat-message frame that was sent.",
+        request=s.MessageSerializer,
+        responses={
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="The chat-message frame."),
+            **errors(409, 503),
+        },
+    )
+    def post(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        serializer = s.MessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        text, to = serializer.validated_data["text"], serializer.validated_data.get("to")
+        lifecycle.ensure_joinable(room)
+        if to is not None:
+            _live_session(room, to)
+        frame = _control().send_message(room, text, to=to)
+        if not frame:
+            raise NotConnected()
+        return Response(frame, status=status.HTTP_201_CREATED)
+
+
+# --- recordings ------------------------------------------------------------------------------------------------
+
+ACTIVE_RECORDING = frozenset({Recording.Status.PENDING, Recording.Status.RECORDING, Recording.Status.STOPPING})
+
+
+@extend_schema(tags=["recordings"], parameters=[ROOM_ID])
+class RoomRecordingsView(ApiPolicy, generics.ListAPIView):
+    serializer_class = s.RecordingSerializer
+
+    def get_queryset(self) -> QuerySet[Recording]:
+        if getattr(self, "swagger_fake_view", False):
+            return Recording.objects.none()
+        room = get_room(self.kwargs["room_id"])
+        return Recording.objects.filter(room=room).select_related("room").order_by("-created_at", "-pk")
+
+    @extend_schema(operation_id="recordings_list", summary="List a room's recordings")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="recordings_start",
+        summary="Start recording the room",
+        description="Needs the SFU media server: answers 503 `sfu_unavailable` until it is available. 409 "
+        "`room_ended` for an ended or archived room.",
+        request=None,
+        responses={201: s.RecordingSerializer, **errors(409, 503)},
+    )
+    def post(self, request: Request, room_id: str) -> Response:
+        room = get_room(room_id)
+        lifecycle.ensure_joinable(room)
+        raise SfuUnavailable()
+
+
+def _room_recording(room_id: str, recording_id: str) -> Recording:
+    room = get_room(room_id)
+    return get_object_or_404(Recording.objects.select_related("room"), public_id=recording_id, room=room)
+
+
+@extend_schema(tags=["recordings"], parameters=[ROOM_ID, RECORDING_ID], request=None)
+class RecordingStopView(ApiView):
+    @extend_schema(
+        operation_id="recordings_stop",
+        summary="Stop a recording",
+        description="Needs the SFU media server: 503 `sfu_unavailable` until it is available. 409 "
+        "`recording_not_active` for a recording that has already finished.",
+        responses={200: s.RecordingSerializer, **errors(409, 503)},
+    )
+    def post(self, request: Request, room_id: str, recording_id: str) -> Response:
+        recording = _room_recording(room_id, recording_id)
+        if recording.status not in ACTIVE_RECORDING:
+            raise Conflict(f"Recording {recording.public_id} is {recording.status}.", code="recording_not_active")
+        raise SfuUnavailable()
+
+
+@extend_schema(tags=["recordings"], parameters=[RECORDING_ID])
+class RecordingDetailView(ApiView):
+    @extend_schema(
+        operation_id="recordings_retrieve", summary="Get a recording", responses={200: s.RecordingSerializer}
+    )
+    def get(self, request: Request, recording_id: str) -> Response:
+        recording = get_object_or_404(Recording.objects.select_related("room"), public_id=recording_id)
+        return Response(s.RecordingSerializer(recording).data)
+
+
+def recording_file(recording: Recording) -> Path | None:
+    """The recording's file if it resolves inside LEVELCHAT['RECORDINGS_DIR'] (symlinks included) and exists."""
+    base_setting = levelchat_settings.RECORDINGS_DIR
+    if not base_setting or not recording.file_path:
+        return None
+    try:
+        base = Path(base_setting).resolve()
+        target = (base / recording.file_path).resolve()
+        if not target.is_relative_to(base) or not target.is_file():
+            return None
+    except (OSError, ValueError):  # e.g. a NUL byte in the stored path
+        return None
+    return target
+
+
+@extend_schema(tags=["recordings"], parameters=[RECORDING_ID])
+class RecordingDownloadView(ApiView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The file is not rendered by DRF; error bodies fall back to JSON whatever the Accept header says.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="recordings_download",
+        summary="Download a recording's file",
+        description="409 `recording_not_ready` until the recording has finished with a file; 404 `file_missing` "
+        "when the file is gone or lies outside LEVELCHAT['RECORDINGS_DIR'].",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(409)},
+    )
+    def get(self, request: Request, recording_id: str) -> Any:
+        recording = get_object_or_404(Recording.objects.select_related("room"), public_id=recording_id)
+        if recording.status not in s.DOWNLOADABLE_STATUSES or not recording.file_path:
+            raise Conflict(f"Recording {recording.public_id} has no file yet.", code="recording_not_ready")
+        path = recording_file(recording)
+        if path is None:
+            raise exceptions.NotFound("The recording file is not available.", code="file_missing")
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"{recording.public_id}{path.suffix}",
+            content_type="application/octet-stream",
+        )
