@@ -1,17 +1,15 @@
 """REST API v1 views. Objects are addressed by public id only (``RM_…``, ``RC_…``); unknown ids are 404.
 
-The live actions (remove, mute, capabilities, messages) call ``django_levelchat.signaling.control``, imported
-lazily (a missing control plane is a 503, not an import error); of the signaling layer only the pure
-``protocol`` module is imported at load, for ``SIGNAL_PATH``.
+The live actions (remove, mute, capabilities, messages) call ``django_levelchat.signaling.control``, which
+reaches the sockets over the channel layer; a channel layer or Redis that is down answers 503.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jwt
@@ -46,7 +44,9 @@ from django_levelchat.api.throttling import TokenMintThrottle
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.exceptions import CapabilityError
 from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.signaling import control
 from django_levelchat.signaling.protocol import SIGNAL_PATH
+from django_levelchat.signaling.rooms import LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +91,12 @@ def get_room(room_id: str) -> Room:
     return get_object_or_404(Room.objects.select_related("policy"), public_id=room_id)
 
 
-def _control() -> ModuleType:
-    """The signaling control plane (synchronous helpers that reach the live sockets)."""
-    name = "django_levelchat.signaling.control"
+def _live(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a signaling control action; a channel layer or presence backend that is down is a 503."""
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
+        return action(*args, **kwargs)
+    except LAYER_ERRORS:
+        logger.warning("signaling backend unavailable for %s", getattr(action, "__name__", action))
         raise SignalingUnavailable() from None
 
 
@@ -259,17 +257,16 @@ class TokenView(ApiView):
 
 
 def live_tracks(room: Room) -> dict[str, list[dict[str, Any]]]:
-    """Participant session id → published tracks, from the signaling presence (best effort)."""
+    """Participant session id → published tracks, from the signaling presence.
+
+    The tracks are a bonus: with the presence backend down the listing still answers, without them.
+    """
     try:
-        roster = _control().live_roster(room)
-    except Exception:  # the tracks are a bonus: a presence outage must not fail the listing
-        logger.warning("levelchat: live roster of %s unavailable", room.public_id, exc_info=True)
+        roster = control.live_roster(room)
+    except LAYER_ERRORS:
+        logger.warning("levelchat: live roster of %s unavailable", room.public_id)
         return {}
-    return {
-        entry["id"]: [t for t in entry.get("tracks") or [] if isinstance(t, dict)]
-        for entry in roster
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
-    }
+    return {entry["id"]: entry["tracks"] for entry in roster}
 
 
 @extend_schema(tags=["participants"], parameters=[ROOM_ID])
@@ -356,7 +353,7 @@ class ParticipantDetailView(ApiView):
                 f"Role {participant.role!r} may not be granted: {', '.join(extra)}.", code="capability_ceiling"
             )
         names = sorted(requested)
-        if not _control().update_capabilities(room, identity, names):
+        if not _live(control.update_capabilities, room, identity, names):
             raise NotConnected()
         Participant.objects.filter(room=room, identity=identity, left_at__isnull=True).update(capabilities=names)
         return Response(s.CapabilitiesResultSerializer({"identity": identity, "capabilities": names}).data)
@@ -373,7 +370,7 @@ class ParticipantRemoveView(ApiView):
     def post(self, request: Request, room_id: str, identity: str) -> Response:
         room = get_room(room_id)
         lifecycle.ensure_joinable(room)
-        if not _control().remove_participant(room, identity):
+        if not _live(control.remove_participant, room, identity):
             raise NotConnected()
         return Response(s.RemoveResultSerializer({"identity": identity, "removed": True}).data)
 
@@ -394,7 +391,7 @@ class ParticipantMuteView(ApiView):
         serializer.is_valid(raise_exception=True)
         track, kind = serializer.validated_data.get("track"), serializer.validated_data.get("kind")
         lifecycle.ensure_joinable(room)
-        if not _control().mute_track(room, identity, track=track, kind=kind):
+        if not _live(control.mute_track, room, identity, track=track, kind=kind):
             raise NotConnected()
         body = {"identity": identity, "muted": True, "track": track, "kind": kind}
         return Response(s.MuteResultSerializer(body).data)
@@ -424,7 +421,7 @@ class MessageView(ApiView):
         lifecycle.ensure_joinable(room)
         if to is not None:
             _live_session(room, to)
-        frame = _control().send_message(room, text, to=to)
+        frame = _live(control.send_message, room, text, to=to)
         if not frame:
             raise NotConnected()
         return Response(frame, status=status.HTTP_201_CREATED)
