@@ -989,40 +989,36 @@ def _subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {"participant": participant, "kind": kind, "track": track}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ParticipantTracks(ClientMessage):
+    """A request about another participant's tracks: all of them, one kind, or one track."""
+
+    participant: str
+    kind: str | None = None
+    track: str | None = None
+
+    @classmethod
+    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
+        return _subscription_fields(obj)
+
+    def wire_fields(self) -> dict[str, Any]:
+        return _drop_none({"participant": self.participant, "kind": self.kind, "track": self.track})
+
+
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Subscribe(ClientMessage):
+class Subscribe(_ParticipantTracks):
     """Receive a participant's tracks: all, one kind, or one track."""
 
     TYPE: ClassVar[str] = "subscribe"
-    participant: str
-    kind: str | None = None
-    track: str | None = None
-
-    @classmethod
-    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
-        return _subscription_fields(obj)
-
-    def wire_fields(self) -> dict[str, Any]:
-        return _drop_none({"participant": self.participant, "kind": self.kind, "track": self.track})
 
 
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unsubscribe(ClientMessage):
+class Unsubscribe(_ParticipantTracks):
     """Stop receiving a participant's tracks: all, one kind, or one track."""
 
     TYPE: ClassVar[str] = "unsubscribe"
-    participant: str
-    kind: str | None = None
-    track: str | None = None
-
-    @classmethod
-    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
-        return _subscription_fields(obj)
-
-    def wire_fields(self) -> dict[str, Any]:
-        return _drop_none({"participant": self.participant, "kind": self.kind, "track": self.track})
 
 
 @_register
@@ -1178,20 +1174,10 @@ class Leave(ClientMessage):
 
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MuteParticipant(ClientMessage):
+class MuteParticipant(_ParticipantTracks):
     """Admin: mute another participant's tracks (all, one kind or one track). There is no remote unmute."""
 
     TYPE: ClassVar[str] = "mute-participant"
-    participant: str
-    kind: str | None = None
-    track: str | None = None
-
-    @classmethod
-    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
-        return _subscription_fields(obj)
-
-    def wire_fields(self) -> dict[str, Any]:
-        return _drop_none({"participant": self.participant, "kind": self.kind, "track": self.track})
 
 
 @_register

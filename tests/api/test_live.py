@@ -8,8 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from django_levelchat.models import ApiKey, Participant, Room
-from django_levelchat.signaling import janitor, presence
-from tests.signaling.conftest import Client
+from tests.signaling.conftest import Client, fresh_presence, stop_janitor  # noqa: F401  (autouse fixtures)
 
 from .conftest import BASE, JsonClient
 
@@ -17,19 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CAMERA = {"sid": "TR_cam1", "kind": "video", "source": "camera"}
 MIC = {"sid": "TR_mic1", "kind": "audio", "source": "microphone"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_presence():
-    presence._store = None
-    yield
-    presence._store = None
-
-
-@pytest.fixture(autouse=True)
-async def stop_janitor():
-    yield
-    await janitor.stop()
 
 
 class Api:
