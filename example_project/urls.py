@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from example_project.demo import views
 
@@ -10,4 +11,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("levelchat/", include("django_levelchat.urls")),  # REST API: /levelchat/v1/rooms, /levelchat/v1/docs
+    # A bare page that loads the browser SDK and nothing else: the SDK's browser tests and benchmark drive it.
+    path("sdk-test/", TemplateView.as_view(template_name="demo/sdk_test.html"), name="sdk-test"),
 ]

@@ -689,7 +689,7 @@ class SignalingConsumer(AsyncConsumer):
                 room_id, protocol.chat_message, id=message_id, from_=self._me(), text=msg.text, ts=ts
             )
             await get_presence().push_chat(room_id, frame, int(levelchat_settings.CHAT_HISTORY))
-        await self.ack(msg, message=message_id)
+        await self.ack(msg, id=message_id, ts=ts)
 
     async def on_reaction(self, msg: protocol.Reaction) -> None:
         assert self.room is not None

@@ -126,7 +126,7 @@ async def test_chat_history_private_and_reactions(client_for):
     await bob.join()
     await alice.drain()
     reply = await alice.request({"type": "chat", "text": "hello <b>all</b>", "from": "mallory"})
-    assert reply["type"] == "ack" and reply["message"].startswith("CM_")
+    assert reply["type"] == "ack" and reply["id"].startswith("CM_") and reply["ts"] > 0
     message = await bob.recv("chat-message")
     assert message["text"] == "hello <b>all</b>" and message["from"]["id"] == alice.id
     assert message["from"]["name"] == "Alice" and message["to"] is None and message["ts"] > 0
