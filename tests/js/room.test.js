@@ -196,7 +196,7 @@ test('chat, reactions, active speaker, remote quality, recording', async () => {
   const { room, ws, events } = await joined({ roster: [{ id: BOB, identity: 'bob', tracks: [] }] });
   const sent = room.sendChat('hello');
   await flush();
-  ws.receive({ type: 'ack', ref: ws.sentOf('chat')[0].id, message: 'CM_9' });
+  ws.receive({ type: 'ack', ref: ws.sentOf('chat')[0].id, id: 'CM_9', ts: 5 });
   assert.deepEqual(await sent, { id: 'CM_9' });
   await assert.rejects(room.sendChat('   '), { code: 'invalid_argument' });
   await assert.rejects(room.sendChat('x'.repeat(2001)), { code: 'invalid_argument' });
