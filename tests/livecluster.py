@@ -28,7 +28,8 @@ def free_port() -> int:
 class Cluster:
     """N daphne processes serving ``example_project.asgi`` with ``tests.live_settings``."""
 
-    def __init__(self, tmp: Path, *, redis_url: str | None) -> None:
+    def __init__(self, tmp: Path, *, redis_url: str | None, asgi: str = "example_project.asgi:application") -> None:
+        self.asgi = asgi
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.live_settings",
@@ -56,17 +57,17 @@ class Cluster:
         port = free_port()
         log = open(self.logs / f"daphne-{port}.log", "wb")  # noqa: SIM115  (lives as long as the process)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "example_project.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), self.asgi],
             cwd=ROOT,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.procs[port] = proc
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited: {(self.logs / f'daphne-{port}.log').read_text()}")
+                raise RuntimeError(f"daphne exited: {self.log(port)[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return port

@@ -182,19 +182,32 @@ class SignalingConsumer(AsyncConsumer):
             await self.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send_text(protocol.encode(frame))
+
+    async def send_text(self, text: str) -> None:
+        """Send one encoded frame; a client that is already gone is not an error (its disconnect follows)."""
         if self.state == "closed":
             return
-        await self.base_send({"type": "websocket.send", "text": protocol.encode(frame)})
+        try:
+            await self.base_send({"type": "websocket.send", "text": text})
+        except Exception as exc:  # the transport's own "disconnected" error (autobahn Disconnected under daphne)
+            logger.info("dropping a frame for a closed socket: %r", exc)
+            self.state = "closed"
 
     async def close(self, reason: str, message: str = "") -> None:
         if self.state == "closed":
             return
         code = protocol.CLOSE_REASON_CODES.get(reason, protocol.CloseCode.PROTOCOL_ERROR)
         await self.send_frame(protocol.closing(code=code, reason=reason, message=message))
+        if self.state == "closed":
+            return  # the client was already gone
         self.state = "closed"
         self.closing = True
         self.resumable_close = code in protocol.RETRYABLE_CLOSE_CODES
-        await self.base_send({"type": "websocket.close", "code": int(code), "reason": str(reason)})
+        try:
+            await self.base_send({"type": "websocket.close", "code": int(code), "reason": str(reason)})
+        except Exception as exc:
+            logger.info("close on a closed socket: %r", exc)
 
     # ------------------------------------------------------------------ connect / hello
 
@@ -471,12 +484,13 @@ class SignalingConsumer(AsyncConsumer):
     # ------------------------------------------------------------------ channel-layer events
 
     async def on_event(self, message: dict[str, Any]) -> None:
-        frame = message["frame"]
-        if frame.get("seq", self.snapshot_seq + 1) <= self.snapshot_seq:
+        """A frame for this client, encoded once by the sender for every receiver."""
+        seq = message.get("seq")
+        if seq is not None and seq <= self.snapshot_seq:
             return  # already part of the welcome/resync snapshot this client got
-        if frame.get("type") == "room-ended":
+        if message.get("event") == "room-ended":
             self.departed = True
-        await self.send_frame(frame)
+        await self.send_text(message["text"])
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True

@@ -84,17 +84,22 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     return task
 
 
+def _event_message(frame: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message carrying a frame: encoded once here, not once per receiver."""
+    return {"type": EVENT, "event": frame["type"], "seq": frame.get("seq"), "text": protocol.encode(frame)}
+
+
 async def broadcast(room_id: str, build: Callable[..., dict[str, Any]], **fields: Any) -> dict[str, Any]:
     """Stamp the next room ``seq`` on a frame and send it to every socket of the room."""
     seq = await get_presence().next_seq(room_id)
     frame = build(**fields, seq=seq)
-    await get_channel_layer().group_send(room_group(room_id), {"type": EVENT, "frame": frame})
+    await get_channel_layer().group_send(room_group(room_id), _event_message(frame))
     return frame
 
 
 async def send_frame(channel: str, frame: dict[str, Any]) -> None:
     """Send one frame to one socket (by channel name), e.g. a relayed ``signal`` or a private chat."""
-    await get_channel_layer().send(channel, {"type": EVENT, "frame": frame})
+    await get_channel_layer().send(channel, _event_message(frame))
 
 
 async def close_channel(channel: str, reason: str) -> None:

@@ -379,3 +379,20 @@ async def test_created_room_becomes_active_on_first_join(client_for, signal_room
     await client_for("a").join()
     await sync_to_async(signal_room.refresh_from_db)()
     assert signal_room.status == Room.Status.ACTIVE and signal_room.started_at
+
+
+async def test_sending_to_a_vanished_client_is_quiet():
+    from django_levelchat.signaling.consumers import SignalingConsumer
+
+    class Disconnected(Exception):
+        pass
+
+    async def gone(message):
+        raise Disconnected("transport closed")
+
+    consumer = SignalingConsumer()
+    consumer.base_send = gone
+    consumer.state = "joined"
+    await consumer.send_frame({"type": "pong"})
+    assert consumer.state == "closed"
+    await consumer.close("left")  # no second attempt, no exception
