@@ -83,7 +83,7 @@ DATABASES = {"default": _database()}
 
 _redis = os.environ.get("LEVELCHAT_REDIS_URL")
 CHANNEL_LAYERS = {
-    "default": redis_channel_layer(_redis) if _redis else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    "default": redis_channel_layer(_redis) if _redis else {"BACKEND": "django_levelchat.layers.InMemoryChannelLayer"}
 }
 
 AUTH_PASSWORD_VALIDATORS: list = []  # the demo users have the password "demo"
