@@ -113,3 +113,17 @@ def test_example_live_page_roles(client, db, alice):
     assert verify_token(config_of(page)["token"]).role == "broadcaster"
     page = client.get(f"/live/{live.public_id}/?role=viewer").content.decode()
     assert verify_token(config_of(page)["token"]).role == "viewer"
+
+
+def test_ui_options_reach_the_config(room, alice):
+    config = config_of(render(room, alice))
+    assert config["people"] is True and config["screenshare"] is True and config["backUrl"] is None
+    assert config["prejoin"] is True and config["chat"] is True and config["reactions"] is True
+    assert config["user"] == {"identity": str(alice.pk), "name": "Alice Liddell", "role": "participant"}
+    config = config_of(render(room, alice, 'people=False screenshare=False chat=False back_url="/" prejoin=False'))
+    assert (config["people"], config["screenshare"], config["chat"], config["prejoin"]) == (False, False, False, False)
+    assert config["backUrl"] == "/"
+    assert config_of(render(room, alice, 'back_url="home"'))["backUrl"] == "/"  # a URL name is resolved
+    html = render(room, alice, 'height="480px"')
+    assert 'style="height: 480px"' in html
+    assert '<link rel="stylesheet" href="/static/levelchat/ui/call-ui.css">' in html

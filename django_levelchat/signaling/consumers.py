@@ -473,13 +473,11 @@ class SignalingConsumer(AsyncConsumer):
         raise StopConsumer
 
     async def _mark_reconnecting(self, room_id: str, pid: str) -> None:
-        presence = get_presence()
-        entry = await presence.get(room_id, pid)
-        if entry is None or entry.get("channel") != self.channel_name:
-            return
-        entry.update(state="reconnecting", disconnected_at=time.time())
-        await presence.put(room_id, entry)
-        rooms.spawn(_announce_reconnecting(room_id, pid, self.channel_name))
+        changed = await get_presence().update_if(
+            room_id, pid, {"channel": self.channel_name}, {"state": "reconnecting", "disconnected_at": time.time()}
+        )
+        if changed is not None:
+            rooms.spawn(_announce_reconnecting(room_id, pid, self.channel_name))
 
     # ------------------------------------------------------------------ channel-layer events
 
@@ -761,11 +759,8 @@ class SignalingConsumer(AsyncConsumer):
 
 async def _announce_reconnecting(room_id: str, pid: str, channel: str) -> None:
     await asyncio.sleep(RECONNECTING_NOTICE_AFTER)
-    presence = get_presence()
-    entry = await presence.get(room_id, pid)
-    if entry is None or entry.get("state") != "reconnecting" or entry.get("channel") != channel:
-        return
-    entry["announced_reconnecting"] = True
-    await presence.put(room_id, entry)
-    if not entry.get("hidden"):
+    entry = await get_presence().update_if(
+        room_id, pid, {"channel": channel, "state": "reconnecting"}, {"announced_reconnecting": True}
+    )
+    if entry is not None and not entry.get("hidden"):
         await rooms.broadcast(room_id, protocol.participant_reconnecting, participant={"id": pid})

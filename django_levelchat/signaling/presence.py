@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from django.conf import settings
+from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.deploy import redis_connection_options
@@ -32,6 +33,7 @@ class Presence(Protocol):
     async def add(self, room: str, entry: Entry) -> None: ...
     async def get(self, room: str, pid: str) -> Entry | None: ...
     async def put(self, room: str, entry: Entry) -> bool: ...
+    async def update_if(self, room: str, pid: str, expect: dict[str, Any], changes: dict[str, Any]) -> Entry | None: ...
     async def remove(self, room: str, pid: str) -> Entry | None: ...
     async def was_removed(self, room: str, pid: str) -> bool: ...
     async def roster(self, room: str) -> list[Entry]: ...
@@ -87,6 +89,13 @@ class MemoryPresence:
             return False
         state.entries[entry["id"]] = dict(entry)
         return True
+
+    async def update_if(self, room: str, pid: str, expect: dict[str, Any], changes: dict[str, Any]) -> Entry | None:
+        entry = self._room(room).entries.get(pid)
+        if entry is None or any(entry.get(k) != v for k, v in expect.items()):
+            return None
+        entry.update(changes)
+        return dict(entry)
 
     async def remove(self, room: str, pid: str) -> Entry | None:
         state = self._room(room)
@@ -208,6 +217,28 @@ class RedisPresence:
 
     async def put(self, room: str, entry: Entry) -> bool:
         return bool(await self.redis.eval(_PUT_IF_PRESENT, 1, self._k(room, "roster"), entry["id"], json.dumps(entry)))
+
+    async def update_if(self, room: str, pid: str, expect: dict[str, Any], changes: dict[str, Any]) -> Entry | None:
+        """Change an entry only while it still matches ``expect`` (optimistic WATCH/MULTI, retried on conflict):
+        a consumer whose socket dropped must not overwrite the entry its own resumed session already took over."""
+        key = self._k(room, "roster")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _ in range(20):
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hget(key, pid)
+                    entry = json.loads(raw) if raw else None
+                    if entry is None or any(entry.get(k) != v for k, v in expect.items()):
+                        await pipe.reset()
+                        return None
+                    entry.update(changes)
+                    pipe.multi()
+                    pipe.hset(key, pid, json.dumps(entry))
+                    await pipe.execute()
+                    return entry
+                except WatchError:
+                    continue
+        return None
 
     async def remove(self, room: str, pid: str) -> Entry | None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -64,11 +64,16 @@ def levelchat_call(
     reactions: bool = True,
     start_audio_off: bool = False,
     start_video_off: bool = False,
+    people: bool = True,
+    screenshare: bool = True,
+    back_url: str | None = None,
 ) -> SafeString:
     """Render the call UI for ``room`` (a Room or its public id).
 
     ``role`` defaults to ``participant`` (``broadcaster``/``viewer`` for live and webinar rooms: the UI then uses
     ``joinLive``). ``token`` replaces the minted token, e.g. one your backend made with extra metadata.
+    ``people``/``screenshare``/``chat``/``reactions`` switch those controls off; ``back_url`` is where the "Back"
+    action of the end cards (ended, removed, full) leads.
     """
     request = context.get("request")
     room_obj = _room(room)
@@ -103,6 +108,9 @@ def levelchat_call(
         "prejoin": bool(prejoin) and claims.role != caps.VIEWER,
         "chat": bool(chat),
         "reactions": bool(reactions),
+        "people": bool(people),
+        "screenshare": bool(screenshare),
+        "backUrl": resolve_url(back_url) if back_url else None,
         "startAudioOff": bool(start_audio_off),
         "startVideoOff": bool(start_video_off),
         "sdkUrl": static("levelchat/levelchat.js"),

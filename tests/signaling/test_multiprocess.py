@@ -183,3 +183,23 @@ async def test_no_1011_in_server_logs(cluster):
     for port in (cluster.a, cluster.b):
         log = cluster.log(port)
         assert "1011" not in log and "Traceback" not in log, log[-3000:]
+
+
+async def test_stale_disconnect_cannot_overwrite_a_resumed_session(cluster):
+    """The old socket's 'reconnecting' mark may land after the resume on another process: it must not win."""
+    from django_levelchat.signaling.presence import RedisPresence
+
+    room = cluster.create_room()
+    bob = WSClient(cluster.a, token(room, "bob"))
+    await bob.join()
+    presence = RedisPresence(REDIS_URL)
+    entry = await presence.get(room, bob.id)
+    old_channel = entry["channel"]
+    bob.abort()
+    again = WSClient(cluster.b, bob.token)
+    await again.join(resume={"session": bob.id, "credential": bob.welcome["resume"]["credential"]})
+    late = await presence.update_if(room, bob.id, {"channel": old_channel}, {"state": "reconnecting"})
+    assert late is None
+    current = await presence.get(room, bob.id)
+    assert current["state"] == "connected" and current["channel"] != old_channel
+    await again.close()

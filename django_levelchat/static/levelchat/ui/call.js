@@ -1,0 +1,1572 @@
+/**
+ * The call controller: one per `[data-levelchat-call]` root. It drives the public SDK (`../levelchat.js`) and
+ * renders pre-join, the call (stage, control bar, chat and participants panels, banners) and the end states.
+ *
+ * Root attributes (the test contract, see docs/ui.md): `data-lc-state` = prejoin | connecting | connected |
+ * reconnecting | ended | error, `data-lc-layout` = grid | speaker | presenter | one-on-one.
+ * DOM events on the root: `levelchat:joined`, `levelchat:left` {reason}, `levelchat:error` {code, message},
+ * `levelchat:recording` {state}.
+ * @module
+ */
+
+import { ConnectionState, LevelChat, readToken, RoomEvent } from '../levelchat.js';
+import { ChatPanel } from './chat.js';
+import { Toolbar } from './controls.js';
+import { confirmDialog, Menu, Modal } from './dialogs.js';
+import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
+import { Stage, Tile } from './grid.js';
+import { icon, qualityBars } from './icons.js';
+import { PeoplePanel } from './people.js';
+import { canPickSpeaker, fillDeviceSelect, LevelMeter, PreJoin } from './prejoin.js';
+import { Banner, card, endStateFor } from './states.js';
+import { REACTIONS, t } from './strings.js';
+
+/** @import { Room, Participant, Track, LevelChatError } from '../levelchat.js' */
+/** @import { JoinChoice } from './prejoin.js' */
+/** @import { ViewName, SortInfo } from './layout.js' */
+
+/**
+ * The configuration the template tag renders (`json_script`).
+ * @typedef {object} CallConfig
+ * @property {string} token
+ * @property {string | null} [signalingUrl]
+ * @property {RTCIceServer[]} [iceServers]
+ * @property {{ id: string, name: string, type: string }} room
+ * @property {{ identity: string, name: string, role: string }} user
+ * @property {boolean} [live]
+ * @property {'grid' | 'speaker'} [layout]
+ * @property {boolean} [prejoin]
+ * @property {boolean} [chat]
+ * @property {boolean} [people]
+ * @property {boolean} [reactions]
+ * @property {boolean} [screenshare]
+ * @property {boolean} [startAudioOff]
+ * @property {boolean} [startVideoOff]
+ * @property {string | null} [backUrl]
+ * @property {string} [sdkUrl]
+ */
+
+/** @typedef {'prejoin' | 'connecting' | 'connected' | 'reconnecting' | 'ended' | 'error'} UIState */
+
+/**
+ * What the UI reads from a `chat-message` event (the SDK's public entry does not re-export its payload types).
+ * @typedef {{ id: string, from: { id: string, identity: string, name?: string } | null, participant?: Participant,
+ *   text: string, to: string | null, ts: number }} ChatMessageLike
+ */
+
+/**
+ * What the UI reads from a `reaction` event.
+ * @typedef {{ emoji: string, from: { id: string, identity: string, name?: string } | null, participant?: Participant }} ReactionLike
+ */
+
+const NARROW_PX = 600;
+const TINY_PX = 512;
+const ICON_ONLY_PX = 760;
+const ICON_ONLY_WITH_PANEL_PX = 1000;
+const STAGE_HOLD_MS = 1500;
+const REACTION_MS = 3000;
+const REACTION_GAP_MS = 500;
+const QUIET_ANNOUNCE_ABOVE = 30;
+
+/** The call UI instance that owns the keyboard shortcuts (the first one mounted). @type {CallUI | null} */
+let shortcutOwner = null;
+
+export class CallUI {
+  /** @type {Room | null} */
+  room = null;
+  /** @type {UIState} */
+  state = 'prejoin';
+  /** @type {Map<string, Tile>} */
+  #tiles = new Map();
+  /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
+  #audio = new Map();
+  /** Captures this UI opened and handed to the SDK (pre-join previews): stopped at every end. @type {Set<MediaStreamTrack>} */
+  #owned = new Set();
+  /** @type {(() => void)[]} */
+  #offRoom = [];
+  /** @type {PreJoin | null} */
+  #prejoin = null;
+  /** @type {'grid' | 'speaker'} */
+  #choice = 'grid';
+  /** @type {string | null} */
+  #pinned = null;
+  /** @type {string | null} */
+  #pinBeforeShare = null;
+  /** Screen share tile keys, oldest first. @type {string[]} */
+  #shares = [];
+  /** @type {string | null} */
+  #stageSpeaker = null;
+  #stageChangedAt = 0;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #stageTimer = null;
+  /** @type {'chat' | 'people' | null} */
+  #panel = null;
+  #unread = 0;
+  #renderQueued = false;
+  #peopleQueued = false;
+  #lastReactionAt = 0;
+  /** @type {Map<string, 'high' | 'low'>} */
+  #preferred = new Map();
+  /** Participants whose video we stopped receiving because no tile of theirs is on screen. @type {Set<string>} */
+  #videoOff = new Set();
+  /** @type {Set<string>} */
+  #pending = new Set();
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #levelTimer = null;
+  /** @type {LevelMeter | null} */
+  #mutedMeter = null;
+  /** @type {MediaStreamTrack | null} */
+  #mutedMeterTrack = null;
+  #mutedLoudSince = 0;
+  #mutedWarnedAt = 0;
+  #reconnectingShown = false;
+  #recordingRequested = false;
+  #ended = false;
+  #narrow = false;
+  /** @type {Modal | null} */
+  #settings = null;
+  /** @type {Modal | null} */
+  #help = null;
+  /** @type {HTMLDialogElement | null} */
+  #sheet = null;
+  #onKeydown = (/** @type {KeyboardEvent} */ e) => this.#shortcut(e);
+
+  /**
+   * @param {HTMLElement} root  the `[data-levelchat-call]` element
+   * @param {CallConfig} config
+   */
+  constructor(root, config) {
+    this.root = root;
+    this.config = config;
+    // The user's own grid/speaker choice (remembered) wins over the tag's default layout.
+    this.#choice = prefs.get('layout', config.layout === 'speaker' ? 'speaker' : 'grid') === 'speaker' ? 'speaker' : 'grid';
+    this.lc = new LevelChat(config.iceServers && config.iceServers.length ? { iceServers: config.iceServers } : {});
+    this.claims = readToken(config.token);
+    this.isViewer = Boolean(config.live) && config.user.role === 'viewer';
+
+    // Skeleton: live regions, the current screen, a layer for menus/reactions/toasts.
+    this.polite = h('div', { class: 'lc-sr-only', role: 'status', 'aria-live': 'polite', 'data-lc-live': 'status' });
+    this.assertive = h('div', { class: 'lc-sr-only', role: 'alert', 'data-lc-live': 'alert' });
+    this.announcer = new Announcer(this.polite, this.assertive);
+    this.screen = h('div', { class: 'lc-screen' });
+    this.toasts = h('div', { class: 'lc-toasts', 'aria-hidden': 'true' });
+    this.layer = h('div', { class: 'lc-layer' }, this.toasts);
+    this.app = h('div', { class: 'lc-app' }, this.screen, this.layer, this.polite, this.assertive);
+    this.joined = new NameBatcher((names) => this.#announceNames(names, 'joinedOne', 'joinedMany'));
+    this.left = new NameBatcher((names) => this.#announceNames(names, 'leftOne', 'leftMany'));
+    this.resizeObserver = new ResizeObserver(() => this.#onResize());
+  }
+
+  /** Replace the server-rendered loading card and start (pre-join, or join at once). */
+  mount() {
+    this.root.querySelector('[data-lc-boot]')?.remove();
+    this.root.append(this.app);
+    this.resizeObserver.observe(this.root);
+    this.#onResize();
+    shortcutOwner ??= this;
+    document.addEventListener('keydown', this.#onKeydown);
+    if (!LevelChat.isSupported()) {
+      this.#showCard(card({ state: 'unsupported', title: t('notSupportedTitle'), text: t('notSupportedText'), role: 'alert' }), 'error');
+      this.#dispatch('levelchat:error', { code: 'not_supported', message: t('notSupportedText') });
+      return;
+    }
+    this.#start();
+  }
+
+  /** Stop everything and remove the UI (e.g. before a host page removes the root). */
+  async destroy() {
+    document.removeEventListener('keydown', this.#onKeydown);
+    if (shortcutOwner === this) shortcutOwner = null;
+    this.resizeObserver.disconnect();
+    await this.room?.leave().catch(() => {});
+    this.#teardownCall();
+    this.#prejoin?.dispose(true);
+    this.app.remove();
+  }
+
+  // ============================================================================================== flow
+
+  #start() {
+    this.#ended = false;
+    if (this.config.prejoin !== false && !this.isViewer) this.#showPrejoin();
+    else this.#connect(null);
+  }
+
+  #showPrejoin() {
+    this.#setState('prejoin');
+    const prejoin = new PreJoin({
+      lc: this.lc,
+      roomName: this.config.room.name,
+      user: this.config.user,
+      startAudioOff: Boolean(this.config.startAudioOff),
+      startVideoOff: Boolean(this.config.startVideoOff),
+      onJoin: (choice) => this.#connect(choice),
+    });
+    this.#prejoin = prejoin;
+    this.screen.replaceChildren(prejoin.el);
+    void prejoin.start();
+  }
+
+  /**
+   * Join the room; `choice` is what the pre-join screen hands over (null without pre-join).
+   * @param {JoinChoice | null} choice
+   */
+  async #connect(choice) {
+    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.#owned.add(track);
+    this.#setState('connecting');
+    if (!choice) {
+      this.#showCard(
+        card({
+          state: 'connecting',
+          title: t('connectingTitle', { room: this.config.room.name }),
+          text: t('connectingText'),
+          spinner: true,
+          actions: [{ label: t('cancel'), onClick: () => void this.room?.leave() }],
+        }),
+        'connecting',
+        false,
+      );
+    }
+    /** @type {Room} */
+    let room;
+    try {
+      const options = { token: this.config.token, signalingUrl: this.config.signalingUrl || undefined };
+      room = this.config.live
+        ? this.lc.joinLive({ ...options, role: this.isViewer ? 'viewer' : 'broadcaster', roomType: /** @type {any} */ (this.config.room.type || 'live') })
+        : this.lc.joinRoom(options);
+    } catch (err) {
+      this.#end(/** @type {LevelChatError} */ (err).code ?? 'token_invalid');
+      return;
+    }
+    this.room = room;
+    this.#wire(room);
+    try {
+      await room.ready;
+    } catch (err) {
+      if (this.room === room) this.#end(/** @type {LevelChatError} */ (err)?.code ?? room.disconnectError?.code ?? 'connection_failed');
+      return;
+    }
+    if (this.room !== room || this.#ended) return;
+    this.#prejoin?.dispose(false);
+    this.#prejoin = null;
+    this.#buildCall();
+    this.#setState(room.state === 'reconnecting' ? 'reconnecting' : 'connected');
+    for (const p of room.allParticipants) this.#sync(p);
+    for (const message of room.chatHistory) this.#addChat(message, true);
+    if (room.recording) this.#showRecording(true, false);
+    this.#renderPeople();
+    this.#scheduleRender();
+    focus(this.title);
+    this.#dispatch('levelchat:joined', { room: room.id, participant: room.localParticipant.id, identity: room.localParticipant.identity });
+    await this.#publishInitial(choice);
+  }
+
+  /** @param {JoinChoice | null} choice */
+  async #publishInitial(choice) {
+    const room = this.room;
+    if (!room || this.isViewer) return;
+    const local = room.localParticipant;
+    const camWanted = choice ? choice.camOn : !this.config.startVideoOff && prefs.get('camOn', true);
+    const micWanted = choice ? choice.micOn : !this.config.startAudioOff && prefs.get('micOn', true);
+    const tasks = [];
+    if (camWanted && local.can('publish:camera')) {
+      tasks.push(this.#publish('camera', choice?.camTrack ?? undefined));
+    } else if (choice?.camTrack) this.#stopOwned(choice.camTrack);
+    if (micWanted && local.can('publish:mic')) {
+      tasks.push(this.#publish('microphone', choice?.micTrack ?? undefined));
+    } else if (choice?.micTrack) this.#stopOwned(choice.micTrack);
+    await Promise.all(tasks);
+  }
+
+  /**
+   * Publish the camera or mic (a given capture, else a fresh one on the remembered device).
+   * @param {'camera' | 'microphone'} source
+   * @param {MediaStreamTrack} [track]
+   */
+  async #publish(source, track) {
+    const room = this.room;
+    if (!room) return;
+    const id = source === 'camera' ? 'camera' : 'mic';
+    this.#setPending(id, true);
+    this.toolbar?.setPressed(id, true); // show what was asked for while it happens (aria-busy says it is pending)
+    try {
+      const deviceId = prefs.get(source === 'camera' ? 'camId' : 'micId', '') || undefined;
+      if (source === 'camera') await room.publishCamera(track ? { track } : { deviceId, resolution: '720p' });
+      else await room.publishMic(track ? { track } : { deviceId });
+    } catch (err) {
+      const code = /** @type {LevelChatError} */ (err)?.code;
+      if (track) this.#stopOwned(track);
+      if (code === 'device_not_found' && !track) {
+        // The remembered device is gone: fall back to the default one.
+        try {
+          if (source === 'camera') await room.publishCamera({ resolution: '720p' });
+          else await room.publishMic();
+          return;
+        } catch (again) {
+          this.#mediaProblem(source, /** @type {LevelChatError} */ (again)?.code);
+          return;
+        }
+      }
+      if (code !== 'not_connected') this.#mediaProblem(source, code);
+    } finally {
+      this.#setPending(id, false);
+      this.#refreshControls();
+    }
+  }
+
+  /** @param {'camera' | 'microphone' | 'screen'} source @param {string | undefined} code */
+  #mediaProblem(source, code) {
+    const device = source === 'camera' ? t('camera').toLowerCase() : source === 'microphone' ? t('microphone').toLowerCase() : t('shareScreen').toLowerCase();
+    const text =
+      code === 'permission_denied'
+        ? t('mediaBlocked', { device })
+        : code === 'device_not_found'
+          ? t('mediaNotFound', { device })
+          : code === 'device_in_use'
+            ? t('mediaInUse', { device })
+            : t('mediaFailed', { device });
+    this.#toast(text, 'alert');
+    this.announcer.alert(text);
+    this.#dispatch('levelchat:error', { code: code ?? 'media_error', message: text });
+  }
+
+  /** @param {MediaStreamTrack} track */
+  #stopOwned(track) {
+    track.stop();
+    this.#owned.delete(track);
+  }
+
+  /**
+   * The call is over: stop every capture, show the card for `code`.
+   * @param {string} code
+   */
+  #end(code) {
+    if (this.#ended) return;
+    this.#ended = true;
+    const room = this.room;
+    this.#teardownCall();
+    this.#prejoin?.dispose(true);
+    this.#prejoin = null;
+    const end = endStateFor(code, this.config.room.name);
+    /** @type {import('./states.js').CardAction[]} */
+    const actions = [];
+    if (end.action === 'rejoin') actions.push({ label: end.actionLabel ?? t('rejoin'), primary: true, onClick: () => this.#rejoin() });
+    else if (end.action === 'reload') actions.push({ label: t('reload'), primary: true, onClick: () => location.reload() });
+    else if (end.action === 'back' && this.config.backUrl) actions.push({ label: t('back'), href: this.config.backUrl, onClick: () => {} });
+    const isError = end.state === 'lost' || end.state === 'expired' || end.state === 'error';
+    this.#showCard(card({ state: end.state, title: end.title, text: end.text, actions, role: end.alert ? 'alert' : 'status' }), isError ? 'error' : 'ended');
+    this.root.dataset.lcEnd = end.state;
+    if (room) this.room = null;
+    if (isError) this.#dispatch('levelchat:error', { code, message: end.text });
+    this.#dispatch('levelchat:left', { reason: code });
+  }
+
+  #rejoin() {
+    const expiresAt = this.claims.expiresAt;
+    if (expiresAt !== null && expiresAt - Date.now() < 10_000) {
+      location.reload(); // the page mints a fresh token
+      return;
+    }
+    delete this.root.dataset.lcEnd;
+    this.#start();
+  }
+
+  /** Stop media and listeners of the current room (idempotent). */
+  #teardownCall() {
+    for (const off of this.#offRoom) off();
+    this.#offRoom = [];
+    for (const track of this.#owned) track.stop();
+    this.#owned.clear();
+    for (const tile of this.#tiles.values()) tile.destroy();
+    this.#tiles.clear();
+    for (const { el, track } of this.#audio.values()) {
+      track.detach(el);
+      el.remove();
+    }
+    this.#audio.clear();
+    this.#shares = [];
+    this.#pinned = null;
+    this.#pinBeforeShare = null;
+    this.#stageSpeaker = null;
+    this.#preferred.clear();
+    this.#videoOff.clear();
+    this.#pending.clear();
+    if (this.#stageTimer) clearTimeout(this.#stageTimer);
+    if (this.#levelTimer) clearInterval(this.#levelTimer);
+    this.#levelTimer = null;
+    this.#stopMutedMeter();
+    this.joined.dispose();
+    this.left.dispose();
+    this.#settings?.close();
+    this.#help?.close();
+    this.#sheet?.close();
+    this.stage?.destroy();
+    this.reactionMenu?.el.remove();
+    this.moreMenu?.el.remove();
+    this.#panel = null;
+    delete this.root.dataset.lcPanel;
+    delete this.root.dataset.lcLayout;
+  }
+
+  /** @param {UIState} state */
+  #setState(state) {
+    this.state = state;
+    this.root.dataset.lcState = state;
+  }
+
+  /**
+   * Show a card as the whole screen.
+   * @param {{ el: HTMLElement, heading: HTMLElement }} c
+   * @param {UIState} state
+   * @param {boolean} [focusHeading]
+   */
+  #showCard(c, state, focusHeading = true) {
+    this.#setState(state);
+    this.screen.replaceChildren(h('div', { class: 'lc-cardwrap' }, c.el));
+    if (focusHeading) focus(c.heading);
+  }
+
+  /** @param {string} name @param {Record<string, unknown>} detail */
+  #dispatch(name, detail) {
+    this.root.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  // ======================================================================================== call view
+
+  #buildCall() {
+    const room = /** @type {Room} */ (this.room);
+    const local = room.localParticipant;
+    const titleId = uid('lc-call-title');
+    this.title = h('h2', { class: 'lc-topbar__title', id: titleId, tabindex: '-1', text: this.config.room.name });
+    this.recBadge = h('span', { class: 'lc-badge lc-badge--rec', hidden: true }, h('span', { class: 'lc-badge__dot', 'aria-hidden': 'true' }), t('recordingLabel'));
+    this.liveBadge = h('span', { class: 'lc-badge lc-badge--live', hidden: !this.config.live, text: t('live') });
+    this.qualityEl = h('span', { class: 'lc-topbar__quality', role: 'img' });
+    this.#setOwnQuality(local.connectionQuality);
+    const topbar = h('header', { class: 'lc-topbar' }, this.title, this.liveBadge, this.recBadge, h('span', { class: 'lc-topbar__spacer' }), this.qualityEl);
+
+    this.banners = {
+      reconnecting: new Banner({ kind: 'reconnecting', text: t('reconnectingBanner'), secondary: t('reconnectingText'), role: null }),
+      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.#stopShare() } }),
+      watching: new Banner({ kind: 'watching', text: t('watching'), role: null, iconName: 'people' }),
+      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.#toggleCamera() } }),
+      audio: new Banner({ kind: 'audio', text: t('startAudioHint'), role: null, iconName: 'volume', action: { label: t('startAudio'), onClick: () => this.#startAudio() } }),
+    };
+    this.banners.watching.show(this.isViewer);
+    const bannerBox = h('div', { class: 'lc-banners' }, ...Object.values(this.banners).map((b) => b.el));
+
+    this.stage = new Stage({ onLayout: (view) => this.#onLayout(view), onVisible: (visible) => this.#onVisible(visible) });
+    this.reactionLayer = h('div', { class: 'lc-reactions', 'aria-hidden': 'true' });
+    this.stage.el.append(this.reactionLayer);
+    this.side = h('aside', { class: 'lc-side', hidden: true });
+    this.chat = new ChatPanel({
+      canSend: local.can('chat:send'),
+      onSend: async (text, to) => {
+        await this.room?.sendChat(text, to ? { to } : {});
+      },
+      onClose: () => this.#closePanel(),
+    });
+    this.people = new PeoplePanel({
+      isAdmin: local.can('room:admin'),
+      onMute: (id) => void this.room?.muteParticipant(id, { kind: 'audio' }).catch((err) => this.#requestFailed(err)),
+      onRemove: (id, name) => void this.#remove(id, name),
+      onClose: () => this.#closePanel(),
+    });
+    for (const panel of [this.chat.el, this.people.el]) {
+      panel.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape' && !this.#narrow) {
+          e.preventDefault();
+          this.#closePanel();
+        }
+      });
+    }
+    this.audioBox = h('div', { class: 'lc-audio', hidden: true });
+    this.toolbar = this.#buildToolbar();
+    this.callEl = h(
+      'div',
+      { class: 'lc-call', 'aria-labelledby': titleId, role: 'group' },
+      topbar,
+      bannerBox,
+      h('div', { class: 'lc-call__body' }, this.stage.el, this.side),
+      this.toolbar.el,
+      this.audioBox,
+    );
+    this.screen.replaceChildren(this.callEl);
+    this.#refreshControls();
+    this.#levelTimer = setInterval(() => this.#tickLevel(), 100);
+  }
+
+  #buildToolbar() {
+    const bar = new Toolbar({ label: t('callControls') });
+    this.toolbar = bar;
+    if (!this.isViewer) {
+      const micWrap = bar.split('left');
+      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.#toggleMic() }, 'left', micWrap);
+      bar.add({ id: 'mic-options', label: t('micOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'mic') }, 'left', micWrap);
+      const camWrap = bar.split('left');
+      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.#toggleCamera() }, 'left', camWrap);
+      bar.add({ id: 'camera-options', label: t('cameraOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'camera') }, 'left', camWrap);
+      if (this.config.screenshare !== false) {
+        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.#toggleShare() });
+      }
+    }
+    if (this.config.reactions !== false) {
+      const button = bar.add({ id: 'reactions', label: t('reactions'), icon: 'smile', onClick: () => {} });
+      this.reactionMenu = new Menu({
+        button,
+        label: t('reactions'),
+        layer: this.layer,
+        horizontal: true,
+        className: 'lc-menu--reactions',
+        items: () =>
+          REACTIONS.map((r, i) => ({ label: t('reactWith', { label: r.label }), text: r.emoji, shortcut: `Alt+${i + 1}`, onSelect: () => void this.#react(r.emoji) })),
+      });
+    }
+    if (this.config.chat !== false) {
+      bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.#togglePanel('chat') });
+    }
+    if (this.config.people !== false) {
+      bar.add({ id: 'people', label: t('participants'), icon: 'people', shortcut: 'P', toggle: true, onClick: () => this.#togglePanel('people') });
+    }
+    const more = bar.add({ id: 'more', label: t('more'), icon: 'more', onClick: () => {} }, 'right');
+    this.moreMenu = new Menu({
+      button: more,
+      label: t('more'),
+      layer: this.layer,
+      items: () => {
+        const r = this.room;
+        /** @type {import('./dialogs.js').MenuItem[]} */
+        const items = [
+          { id: 'settings', label: t('settings'), icon: 'settings', onSelect: () => this.#openSettings(more, null) },
+          { id: 'layout-grid', label: t('layoutGrid'), icon: 'grid', checked: this.#choice === 'grid', shortcut: 'W', onSelect: () => this.#setChoice('grid') },
+          { id: 'layout-speaker', label: t('layoutSpeaker'), icon: 'speakerLayout', checked: this.#choice === 'speaker', shortcut: 'W', onSelect: () => this.#setChoice('speaker') },
+        ];
+        if (r?.localParticipant.can('record:control')) {
+          items.push(
+            r.recording
+              ? { id: 'record', label: t('stopRecording'), icon: 'stop', onSelect: () => void this.#toggleRecording() }
+              : { id: 'record', label: t('startRecording'), icon: 'record', onSelect: () => void this.#toggleRecording() },
+          );
+        }
+        items.push({ id: 'shortcuts', label: t('keyboardShortcuts'), icon: 'keyboard', shortcut: '?', onSelect: () => this.#openHelp(more) });
+        if (r?.localParticipant.can('room:admin')) {
+          items.push({ id: 'end', label: t('endForEveryone'), icon: 'powerOff', danger: true, onSelect: () => void this.#endForEveryone(more) });
+        }
+        return items;
+      },
+    });
+    bar.add({ id: 'leave', label: t('leave'), icon: 'leave', variant: 'danger', onClick: () => void this.#leave() }, 'right');
+    return bar;
+  }
+
+  /** Show/hide controls by capability and reflect the local tracks' state. */
+  #refreshControls() {
+    const room = this.room;
+    const bar = this.toolbar;
+    if (!room || !bar) return;
+    const local = room.localParticipant;
+    const mic = local.getTrack('microphone');
+    const cam = local.getTrack('camera');
+    const screen = local.getTrack('screen');
+    bar.setHidden('mic', !local.can('publish:mic'));
+    bar.setHidden('mic-options', !local.can('publish:mic'));
+    bar.setHidden('camera', !local.can('publish:camera'));
+    bar.setHidden('camera-options', !local.can('publish:camera'));
+    bar.setHidden('share', !local.can('publish:screen') || typeof navigator.mediaDevices?.getDisplayMedia !== 'function');
+    bar.setHidden('reactions', !local.can('react:send'));
+    bar.setPressed('mic', Boolean(mic && !mic.muted));
+    bar.setPressed('camera', Boolean(cam && !cam.muted));
+    bar.setPressed('share', Boolean(screen));
+    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.#pending.has(id));
+    this.banners?.presenting.show(Boolean(screen));
+    if (this.chat) this.chat.form.hidden = !local.can('chat:send');
+    if (this.people) this.people.isAdmin = local.can('room:admin');
+    this.#syncMutedMeter();
+    this.#fitToolbar();
+  }
+
+  /** @param {string} id @param {boolean} pending */
+  #setPending(id, pending) {
+    if (pending) this.#pending.add(id);
+    else this.#pending.delete(id);
+    this.toolbar?.setDisabled(id, pending);
+    this.toolbar?.get(id)?.setAttribute('aria-busy', String(pending));
+  }
+
+  // ==================================================================================== room events
+
+  /** @param {Room} room */
+  #wire(room) {
+    const on = this.#offRoom;
+    on.push(
+      room.on(RoomEvent.ParticipantJoined, (p) => {
+        this.#sync(p);
+        if (this.#showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
+      }),
+      room.on(RoomEvent.ParticipantLeft, (p) => {
+        this.#removeParticipant(p);
+        if (room.participants.size < QUIET_ANNOUNCE_ABOVE) this.left.add(p.name || p.identity);
+      }),
+      room.on(RoomEvent.ParticipantUpdated, (p) => {
+        this.#sync(p);
+        if (p.isLocal) this.#refreshControls();
+      }),
+      room.on(RoomEvent.ParticipantReconnecting, (p) => this.#sync(p)),
+      room.on(RoomEvent.ParticipantReconnected, (p) => this.#sync(p)),
+      room.on(RoomEvent.TrackPublished, (track, p) => {
+        this.#sync(p);
+        if (track.source === 'screen') this.announcer.say(t('presenting', { name: p.name || p.identity }));
+      }),
+      room.on(RoomEvent.TrackUnpublished, (track, p) => {
+        this.#sync(p);
+        if (track.source === 'screen') this.announcer.say(t('stoppedPresenting', { name: p.name || p.identity }));
+      }),
+      room.on(RoomEvent.TrackSubscribed, (track, p) => {
+        this.#sync(p);
+        if (track.kind === 'audio') this.#playAudio(track.sid);
+      }),
+      room.on(RoomEvent.TrackUnsubscribed, (_track, p) => this.#sync(p)),
+      room.on(RoomEvent.TrackMuted, (track, p, by) => {
+        this.#sync(p);
+        if (p.isLocal) {
+          this.#refreshControls();
+          if (by && track.muted) {
+            this.announcer.say(t('mutedByHost'));
+            this.#toast(t('mutedByHost'));
+          }
+        }
+      }),
+      room.on(RoomEvent.LocalTrackPublished, () => {
+        this.#sync(room.localParticipant);
+        this.#refreshControls();
+      }),
+      room.on(RoomEvent.LocalTrackUnpublished, (track) => {
+        const mst = track.mediaStreamTrack;
+        if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
+        this.#sync(room.localParticipant);
+        this.#refreshControls();
+      }),
+      room.on(RoomEvent.LocalTrackEnded, (track) => void this.#onLocalEnded(track)),
+      room.on(RoomEvent.ActiveSpeaker, (p) => this.#onActiveSpeaker(p)),
+      room.on(RoomEvent.SpeakingChanged, (p, speaking) => {
+        this.#tiles.get(`${this.#base(p)}:camera`)?.setSpeaking(speaking);
+        this.#renderPeople();
+        this.#scheduleRender();
+      }),
+      room.on(RoomEvent.ConnectionQuality, (band, p) => {
+        for (const source of ['camera', 'screen']) this.#tiles.get(`${this.#base(p)}:${source}`)?.setQuality(band);
+        if (p.isLocal) this.#setOwnQuality(band);
+        this.#renderPeople();
+      }),
+      room.on(RoomEvent.ChatMessage, (message) => this.#addChat(message, false)),
+      room.on(RoomEvent.Reaction, (reaction) => this.#showReaction(reaction)),
+      room.on(RoomEvent.Recording, (state, details) => this.#onRecording(state, details)),
+      room.on(RoomEvent.ConnectionState, (state, error) => this.#onConnectionState(state, error)),
+      room.on(RoomEvent.Error, (error) => this.#onError(error)),
+    );
+  }
+
+  /** @param {string} state @param {LevelChatError | null} error */
+  #onConnectionState(state, error) {
+    if (state === ConnectionState.Reconnecting) {
+      if (!this.callEl) return;
+      this.#setState('reconnecting');
+      this.banners?.reconnecting.show(true);
+      if (!this.#reconnectingShown) this.announcer.say(t('reconnectingBanner'));
+      this.#reconnectingShown = true;
+    } else if (state === ConnectionState.Connected) {
+      if (!this.callEl || this.state === 'connecting') return;
+      this.#setState('connected');
+      this.banners?.reconnecting.show(false);
+      if (this.#reconnectingShown) this.announcer.say(t('reconnected'));
+      this.#reconnectingShown = false;
+    } else if (state === ConnectionState.Disconnected || state === ConnectionState.Failed) {
+      this.#end(error?.code ?? this.room?.disconnectError?.code ?? (state === ConnectionState.Failed ? 'connection_failed' : 'left'));
+    }
+  }
+
+  /** @param {LevelChatError} error */
+  #onError(error) {
+    const code = error?.code ?? 'internal';
+    if (this.#ended || this.room?.state === 'failed' || this.room?.state === 'disconnected') return; // the end card says it
+    if (code === 'rate_limited') this.#toast(t('rateLimited'));
+    this.#dispatch('levelchat:error', { code, message: error?.message ?? code });
+  }
+
+  /** @param {unknown} err */
+  #requestFailed(err) {
+    const code = /** @type {LevelChatError} */ (err)?.code ?? 'internal';
+    const text = code === 'rate_limited' ? t('rateLimited') : t('actionFailed');
+    this.#toast(text, 'alert');
+    this.announcer.alert(text);
+    this.#dispatch('levelchat:error', { code, message: /** @type {Error} */ (err)?.message ?? code });
+  }
+
+  // ======================================================================================== tiles
+
+  /** @param {Participant} p */
+  #base(p) {
+    return p.isLocal ? 'local' : p.id;
+  }
+
+  /**
+   * Whether this participant gets a camera tile. Live rooms show broadcasters (and anyone publishing), not the
+   * audience; a viewer never sees a self tile.
+   * @param {Participant} p
+   */
+  #showsTile(p) {
+    if (p.isLocal) return !this.isViewer;
+    if (!this.config.live) return true;
+    return p.role !== 'viewer' || p.tracks.size > 0;
+  }
+
+  /**
+   * Bring a participant's tiles and audio in line with the SDK's state (idempotent; called on every event).
+   * @param {Participant} p
+   */
+  #sync(p) {
+    if (!this.room || !this.stage) return;
+    const base = this.#base(p);
+    const camKey = `${base}:camera`;
+    let cam = this.#tiles.get(camKey);
+    if (this.#showsTile(p) && !cam) {
+      cam = new Tile({ key: camKey, participant: p, source: 'camera', onPin: (tile) => this.#togglePin(tile.key) });
+      cam.setQuality(p.connectionQuality);
+      this.#tiles.set(camKey, cam);
+    } else if (!this.#showsTile(p) && cam) {
+      cam.destroy();
+      this.#tiles.delete(camKey);
+      cam = undefined;
+    }
+    cam?.setVideoTrack(p.getTrack('camera') ?? null);
+    const screenTrack = p.getTrack('screen');
+    const screenKey = `${base}:screen`;
+    let screen = this.#tiles.get(screenKey);
+    if (screenTrack && !screen) {
+      screen = new Tile({ key: screenKey, participant: p, source: 'screen', onPin: (tile) => this.#togglePin(tile.key) });
+      screen.setQuality(p.connectionQuality);
+      this.#tiles.set(screenKey, screen);
+      this.#shareStarted(screenKey);
+    } else if (!screenTrack && screen) {
+      screen.destroy();
+      this.#tiles.delete(screenKey);
+      this.#shareEnded(screenKey);
+      screen = undefined;
+    }
+    screen?.setVideoTrack(screenTrack ?? null);
+    if (!p.isLocal) this.#syncAudio(p);
+    this.#scheduleRender();
+    this.#renderPeople();
+  }
+
+  /** @param {Participant} p */
+  #removeParticipant(p) {
+    const base = this.#base(p);
+    for (const source of ['camera', 'screen']) {
+      const key = `${base}:${source}`;
+      const tile = this.#tiles.get(key);
+      if (!tile) continue;
+      tile.destroy();
+      this.#tiles.delete(key);
+      if (source === 'screen') this.#shareEnded(key);
+      if (this.#pinned === key) this.#pinned = null;
+    }
+    if (this.#stageSpeaker === `${base}:camera`) this.#stageSpeaker = null;
+    this.#preferred.delete(p.id);
+    this.#videoOff.delete(p.id);
+    this.#pruneAudio();
+    this.#scheduleRender();
+    this.#renderPeople();
+  }
+
+  /** @param {string} key */
+  #shareStarted(key) {
+    if (!this.#shares.includes(key)) this.#shares.push(key);
+    if (this.#pinned && !this.#pinned.endsWith(':screen')) this.#pinBeforeShare = this.#pinned;
+    this.#pinned = null;
+  }
+
+  /** @param {string} key */
+  #shareEnded(key) {
+    this.#shares = this.#shares.filter((k) => k !== key);
+    if (this.#pinned === key) this.#pinned = null;
+    if (!this.#shares.length && this.#pinBeforeShare && this.#tiles.has(this.#pinBeforeShare)) this.#pinned = this.#pinBeforeShare;
+    if (!this.#shares.length) this.#pinBeforeShare = null;
+  }
+
+  /** @param {string} key */
+  #togglePin(key) {
+    this.#pinned = this.#pinned === key ? null : key;
+    this.#scheduleRender();
+  }
+
+  /** @param {Participant | null} p */
+  #onActiveSpeaker(p) {
+    if (!p || p.isLocal) return; // you never take the stage as the active speaker
+    const key = `${this.#base(p)}:camera`;
+    const apply = () => {
+      this.#stageTimer = null;
+      const current = this.room?.activeSpeaker;
+      if (!current || current.isLocal) return;
+      const next = `${this.#base(current)}:camera`;
+      if (next === this.#stageSpeaker) return;
+      this.#stageSpeaker = next;
+      this.#stageChangedAt = Date.now();
+      this.#scheduleRender();
+    };
+    if (key === this.#stageSpeaker) return;
+    const wait = this.#stageChangedAt + STAGE_HOLD_MS - Date.now();
+    if (wait <= 0) apply();
+    else this.#stageTimer ??= setTimeout(apply, wait);
+  }
+
+  #scheduleRender() {
+    if (this.#renderQueued) return;
+    this.#renderQueued = true;
+    requestAnimationFrame(() => {
+      this.#renderQueued = false;
+      this.#render();
+    });
+  }
+
+  #render() {
+    if (!this.room || !this.stage) return;
+    /** @type {SortInfo[]} */
+    const sortInfo = [];
+    for (const tile of this.#tiles.values()) {
+      const p = tile.participant;
+      sortInfo.push({
+        key: tile.key,
+        isLocal: p.isLocal && tile.source === 'camera',
+        isScreen: tile.source === 'screen',
+        speaking: p.isSpeaking,
+        lastSpokeAt: p.lastSpokeAt ?? 0,
+        videoOn: tile.videoOn,
+        joinedAt: p.joinedAt ?? 0,
+      });
+    }
+    const share = this.#shares[this.#shares.length - 1] ?? null;
+    this.stage.update({
+      tiles: this.#tiles,
+      sortInfo,
+      choice: this.#choice,
+      pinned: this.#pinned && this.#tiles.has(this.#pinned) ? this.#pinned : null,
+      share: share && this.#tiles.has(share) ? share : null,
+      speaker: this.#stageSpeaker,
+      localKey: this.#tiles.has('local:camera') ? 'local:camera' : null,
+      waiting: this.isViewer ? this.#tiles.size === 0 : this.room.participants.size === 0,
+      waitingText: this.isViewer ? t('waitingForBroadcast') : t('waitingForOthers'),
+    });
+  }
+
+  /** @param {ViewName} view */
+  #onLayout(view) {
+    this.root.dataset.lcLayout = view;
+  }
+
+  /**
+   * Off-screen people: stop receiving their video (audio stays); small tiles ask for low quality.
+   * @param {Map<string, 'high' | 'low'>} visible  tile key → wanted quality
+   */
+  #onVisible(visible) {
+    const room = this.room;
+    if (!room) return;
+    /** @type {Map<string, 'high' | 'low'>} */
+    const byParticipant = new Map();
+    for (const [key, quality] of visible) {
+      const tile = this.#tiles.get(key);
+      if (!tile || tile.participant.isLocal) continue;
+      const id = tile.participant.id;
+      if (byParticipant.get(id) !== 'high') byParticipant.set(id, quality);
+    }
+    for (const p of room.participants.values()) {
+      const wanted = byParticipant.get(p.id);
+      const hasVideo = [...p.tracks.values()].some((tr) => tr.kind === 'video');
+      if (!wanted && hasVideo && !this.#videoOff.has(p.id) && this.#tiles.has(`${p.id}:camera`)) {
+        this.#videoOff.add(p.id);
+        room.unsubscribe(p.id, 'video').catch(() => this.#videoOff.delete(p.id));
+      } else if (wanted && this.#videoOff.has(p.id)) {
+        this.#videoOff.delete(p.id);
+        room.subscribe(p.id, 'video').catch(() => {});
+      }
+      if (wanted && this.#preferred.get(p.id) !== wanted) {
+        this.#preferred.set(p.id, wanted);
+        room.setPreferredQuality(wanted === 'high' ? 'high' : 'low', { participant: p.id }).catch(() => {});
+      }
+    }
+  }
+
+  // ======================================================================================== audio
+
+  /** @param {Participant} p */
+  #syncAudio(p) {
+    for (const track of p.tracks.values()) {
+      if (track.kind !== 'audio' || this.#audio.has(track.sid)) continue;
+      const el = track.attach();
+      el.dataset.lcParticipant = p.identity;
+      el.dataset.lcSource = track.source;
+      this.audioBox?.append(el);
+      this.#applySink(el);
+      this.#audio.set(track.sid, { el, track, pid: p.id });
+    }
+    this.#pruneAudio();
+  }
+
+  #pruneAudio() {
+    const room = this.room;
+    for (const [sid, entry] of this.#audio) {
+      const p = room?.participants.get(entry.pid);
+      if (p && p.tracks.get(sid) === entry.track) continue;
+      entry.track.detach(entry.el);
+      entry.el.remove();
+      this.#audio.delete(sid);
+    }
+  }
+
+  /** @param {string} sid */
+  #playAudio(sid) {
+    const entry = this.#audio.get(sid);
+    if (!entry?.el.srcObject) return;
+    entry.el.play().catch((err) => {
+      if (/** @type {Error} */ (err)?.name === 'NotAllowedError') this.banners?.audio.show(true);
+    });
+  }
+
+  #startAudio() {
+    for (const { el } of this.#audio.values()) el.play().catch(() => {});
+    this.banners?.audio.show(false);
+  }
+
+  /** @param {HTMLMediaElement} el */
+  #applySink(el) {
+    const sink = prefs.get('speakerId', '');
+    if (sink && canPickSpeaker()) /** @type {any} */ (el).setSinkId(sink).catch(() => {});
+  }
+
+  // ====================================================================================== controls
+
+  async #toggleMic() {
+    const room = this.room;
+    if (!room || this.#pending.has('mic')) return;
+    const track = room.localParticipant.getTrack('microphone');
+    if (!track) {
+      prefs.set('micOn', true);
+      await this.#publish('microphone');
+      if (room.localParticipant.getTrack('microphone')) this.announcer.say(t('micOnAnnounce'));
+      return;
+    }
+    this.#setPending('mic', true);
+    try {
+      const muting = !track.muted;
+      this.toolbar?.setPressed('mic', !muting);
+      if (muting) await track.mute();
+      else await track.unmute();
+      prefs.set('micOn', !muting);
+      this.announcer.say(muting ? t('micOffAnnounce') : t('micOnAnnounce'));
+    } catch (err) {
+      this.#requestFailed(err);
+    } finally {
+      this.#setPending('mic', false);
+      this.#refreshControls();
+      this.#sync(room.localParticipant);
+    }
+  }
+
+  /** Camera on = publish (camera light on); off = unpublish and stop the capture (light off). */
+  async #toggleCamera() {
+    const room = this.room;
+    if (!room || this.#pending.has('camera')) return;
+    const track = room.localParticipant.getTrack('camera');
+    if (!track) {
+      prefs.set('camOn', true);
+      await this.#publish('camera');
+      if (room.localParticipant.getTrack('camera')) this.announcer.say(t('cameraOnAnnounce'));
+      return;
+    }
+    this.#setPending('camera', true);
+    this.toolbar?.setPressed('camera', false);
+    try {
+      const mst = track.mediaStreamTrack;
+      await room.unpublish(track);
+      if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
+      prefs.set('camOn', false);
+      this.announcer.say(t('cameraOffAnnounce'));
+    } catch (err) {
+      this.#requestFailed(err);
+    } finally {
+      this.#setPending('camera', false);
+      this.#refreshControls();
+      this.#sync(room.localParticipant);
+    }
+  }
+
+  async #toggleShare() {
+    const room = this.room;
+    if (!room || this.#pending.has('share')) return;
+    if (room.localParticipant.getTrack('screen')) {
+      await this.#stopShare();
+      return;
+    }
+    this.#setPending('share', true);
+    try {
+      await room.publishScreen({ withAudio: true });
+    } catch (err) {
+      const code = /** @type {LevelChatError} */ (err)?.code;
+      if (code !== 'permission_denied') this.#mediaProblem('screen', code); // a cancelled picker is not an error
+    } finally {
+      this.#setPending('share', false);
+      this.#refreshControls();
+      this.#sync(room.localParticipant);
+    }
+  }
+
+  async #stopShare() {
+    const room = this.room;
+    if (!room) return;
+    for (const track of [...room.localParticipant.tracks.values()]) {
+      if (track.source === 'screen' || track.source === 'screen_audio') await room.unpublish(track).catch(() => {});
+    }
+    this.#refreshControls();
+    this.#sync(room.localParticipant);
+  }
+
+  /** A capture ended outside the UI (browser "Stop sharing", unplugged device): fall back where it makes sense. @param {Track} track */
+  async #onLocalEnded(track) {
+    if (track.source === 'screen' || track.source === 'screen_audio') return; // the SDK unpublishes it
+    const device = track.source === 'camera' ? t('camera').toLowerCase() : t('microphone').toLowerCase();
+    this.#toast(t('deviceLost', { device }));
+    this.announcer.say(t('deviceLost', { device }));
+    const wasOn = !track.muted;
+    // Wait for the SDK's own unpublish, then try the default device.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (!wasOn || !this.room || this.room.localParticipant.getTrack(track.source)) return;
+    prefs.set(track.source === 'camera' ? 'camId' : 'micId', '');
+    await this.#publish(/** @type {'camera' | 'microphone'} */ (track.source));
+  }
+
+  /** @param {string} emoji */
+  async #react(emoji) {
+    const now = Date.now();
+    if (now - this.#lastReactionAt < REACTION_GAP_MS) return; // client-side batching: one every 0.5 s
+    this.#lastReactionAt = now;
+    try {
+      await this.room?.react(emoji);
+    } catch (err) {
+      this.#requestFailed(err);
+    }
+  }
+
+  async #toggleRecording() {
+    const room = this.room;
+    if (!room) return;
+    const stopping = Boolean(room.recording);
+    this.#recordingRequested = !stopping;
+    try {
+      if (stopping) await room.stopRecording();
+      else await room.record();
+    } catch (err) {
+      const code = /** @type {LevelChatError} */ (err)?.code ?? 'internal';
+      const text = code === 'sfu_unavailable' ? t('recordingUnavailable') : code === 'forbidden' ? t('recordingNotAllowed') : t('recordingError');
+      this.#toast(text, 'alert');
+      this.announcer.alert(text);
+      this.#dispatch('levelchat:error', { code, message: text });
+    }
+  }
+
+  /** @param {'started' | 'stopped' | 'failed'} state @param {{ reason?: string }} details */
+  #onRecording(state, details) {
+    this.#showRecording(state === 'started', true);
+    if (state === 'failed' && this.#recordingRequested) {
+      this.#toast(t('recordingFailed'), 'alert');
+      this.announcer.alert(t('recordingFailed'));
+    }
+    this.#dispatch('levelchat:recording', { state, reason: details?.reason ?? null });
+  }
+
+  /** @param {boolean} on @param {boolean} announce */
+  #showRecording(on, announce) {
+    if (!this.recBadge) return;
+    const was = !this.recBadge.hidden;
+    this.recBadge.hidden = !on;
+    this.root.dataset.lcRecording = String(on);
+    if (announce && was !== on) this.announcer.say(on ? t('recordingStarted') : t('recordingStopped'));
+  }
+
+  /** @param {HTMLElement} opener */
+  async #endForEveryone(opener) {
+    const ok = await confirmDialog(this.app, { title: t('endConfirmTitle'), text: t('endConfirmText'), confirm: t('endConfirm'), danger: true });
+    if (!ok) {
+      focus(opener);
+      return;
+    }
+    const room = this.room;
+    try {
+      await room?.endRoom();
+    } catch (err) {
+      this.#requestFailed(err);
+      return;
+    }
+    // The server closes every socket 4403 room_ended; if ours is not closed soon, leave and say so anyway.
+    setTimeout(() => {
+      if (room && this.room === room && !this.#ended) {
+        void room.leave().catch(() => {});
+        this.#end('room_ended');
+      }
+    }, 3000);
+  }
+
+  /** @param {string} id @param {string} name */
+  async #remove(id, name) {
+    const ok = await confirmDialog(this.app, { title: t('removeConfirmTitle', { name }), text: t('removeConfirmText'), confirm: t('remove'), danger: true });
+    if (!ok) return;
+    try {
+      await this.room?.removeParticipant(id);
+    } catch (err) {
+      this.#requestFailed(err);
+    }
+  }
+
+  async #leave() {
+    const room = this.room;
+    if (!room) return;
+    try {
+      await room.leave();
+    } catch {
+      /* the end card follows from connection-state */
+    }
+    if (!this.#ended) this.#end('left');
+  }
+
+  /** @param {'grid' | 'speaker'} choice */
+  #setChoice(choice) {
+    this.#choice = choice;
+    prefs.set('layout', choice);
+    if (this.#pinned) this.#pinned = null;
+    this.#scheduleRender();
+    this.announcer.say(choice === 'grid' ? t('layoutGrid') : t('layoutSpeaker'));
+  }
+
+  // ======================================================================================= panels
+
+  /** @param {'chat' | 'people'} name */
+  #togglePanel(name) {
+    if (this.#panel === name) this.#closePanel();
+    else this.#openPanel(name);
+  }
+
+  /** @param {'chat' | 'people'} name */
+  #openPanel(name) {
+    if (!this.side || !this.chat || !this.people) return;
+    if (this.#panel && this.#panel !== name) this.#closePanel(false);
+    this.#panel = name;
+    const panel = name === 'chat' ? this.chat : this.people;
+    this.root.dataset.lcPanel = name;
+    this.toolbar?.setPressed(name, true);
+    if (name === 'chat') {
+      this.#unread = 0;
+      this.#renderUnread();
+      for (const toast of this.toasts.querySelectorAll('[data-lc-toast="chat"]')) toast.remove();
+    }
+    this.#placePanel();
+    if (name === 'chat') this.chat.scrollToEnd();
+    focus(panel.initialFocus);
+    this.#onResize();
+  }
+
+  /** Put the open panel beside the stage, or in a modal sheet when narrow. */
+  #placePanel() {
+    if (!this.#panel || !this.side || !this.chat || !this.people) return;
+    const panel = this.#panel === 'chat' ? this.chat.el : this.people.el;
+    if (this.#narrow) {
+      const sheet = this.#sheet ?? this.#makeSheet();
+      this.side.hidden = true;
+      if (panel.parentElement !== sheet) sheet.replaceChildren(panel);
+      sheet.setAttribute('aria-label', this.#panel === 'chat' ? t('chat') : t('participants'));
+      if (!sheet.open) sheet.showModal();
+    } else {
+      if (this.#sheet?.open) {
+        this.#sheet.dataset.lcMoving = 'true';
+        this.#sheet.close();
+      }
+      if (panel.parentElement !== this.side) this.side.replaceChildren(panel);
+      this.side.hidden = false;
+    }
+  }
+
+  #makeSheet() {
+    const sheet = h('dialog', { class: 'lc-sheet', 'aria-label': t('chat') });
+    sheet.addEventListener('close', () => {
+      if (sheet.dataset.lcMoving === 'true') {
+        delete sheet.dataset.lcMoving;
+        return;
+      }
+      if (this.#panel) this.#closePanel();
+    });
+    sheet.addEventListener('keydown', (e) => {
+      if (e.key !== 'Tab') return;
+      // Keep Tab inside the sheet.
+      const items = [...sheet.querySelectorAll('button, textarea, input, select, [tabindex="0"]')].filter((el) => !el.closest('[hidden]'));
+      if (!items.length) return;
+      const first = /** @type {HTMLElement} */ (items[0]);
+      const last = /** @type {HTMLElement} */ (items[items.length - 1]);
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    });
+    this.app.append(sheet);
+    this.#sheet = sheet;
+    return sheet;
+  }
+
+  /** @param {boolean} [returnFocus] */
+  #closePanel(returnFocus = true) {
+    const name = this.#panel;
+    if (!name) return;
+    this.#panel = null;
+    delete this.root.dataset.lcPanel;
+    this.toolbar?.setPressed(name, false);
+    if (this.side) this.side.hidden = true;
+    if (this.#sheet?.open) {
+      this.#sheet.dataset.lcMoving = 'true';
+      this.#sheet.close();
+    }
+    if (returnFocus) focus(this.toolbar?.get(name));
+    this.#onResize();
+  }
+
+  /**
+   * @param {ChatMessageLike} message
+   * @param {boolean} history
+   */
+  #addChat(message, history) {
+    const room = this.room;
+    if (!room || !this.chat) return;
+    const mine = message.from?.id === room.localParticipant.id;
+    const fromName = mine ? t('you') : message.participant?.name || message.from?.name || message.from?.identity || '?';
+    /** @type {string | null} */
+    let toName = null;
+    if (message.to) {
+      const other = mine ? room.participants.get(message.to) : null;
+      toName = mine ? other?.name || other?.identity || '?' : t('you');
+    }
+    this.chat.add({
+      id: message.id,
+      fromId: message.from?.id ?? '',
+      fromKey: message.from?.identity ?? '',
+      fromName,
+      text: String(message.text ?? ''),
+      ts: message.ts || Date.now(),
+      mine,
+      toName,
+    });
+    if (history || mine || this.#panel === 'chat') return;
+    this.#unread++;
+    this.#renderUnread();
+    this.announcer.say(t('newMessageFrom', { name: fromName }));
+    this.#toast(`${fromName}: ${String(message.text ?? '').slice(0, 80)}`, 'info', 'chat');
+  }
+
+  #renderUnread() {
+    const n = this.#unread;
+    this.toolbar?.setBadge('chat', n ? (n > 9 ? '9+' : String(n)) : '', n ? t('unreadCount', { n }) : '');
+  }
+
+  #renderPeople() {
+    if (this.#peopleQueued) return;
+    this.#peopleQueued = true;
+    requestAnimationFrame(() => {
+      this.#peopleQueued = false;
+      const room = this.room;
+      if (!room || !this.people || !this.chat) return;
+      const everyone = room.allParticipants;
+      const listed = everyone.filter((p) => p.isLocal || !this.config.live || p.role !== 'viewer' || p.tracks.size > 0);
+      const viewers = everyone.length - listed.length;
+      this.people.update(
+        listed.map((p) => {
+          const mic = p.getTrack('microphone');
+          const cam = p.getTrack('camera');
+          return { participant: p, speaking: p.isSpeaking, micOn: Boolean(mic && !mic.muted), camOn: Boolean(cam && !cam.muted), sharing: Boolean(p.getTrack('screen')) };
+        }),
+        viewers,
+      );
+      this.toolbar?.setBadge('people', String(everyone.length), t('participantCount', { n: everyone.length }));
+      this.chat.setRecipients([...room.participants.values()].map((p) => ({ id: p.id, name: p.name || p.identity })));
+    });
+  }
+
+  // ==================================================================================== reactions
+
+  /** @param {ReactionLike} reaction */
+  #showReaction(reaction) {
+    const room = this.room;
+    if (!room || !this.reactionLayer || !this.chat) return;
+    const mine = reaction.from?.id === room.localParticipant.id;
+    const name = mine ? t('you') : reaction.participant?.name || reaction.from?.name || reaction.from?.identity || '?';
+    const bubble = h('div', { class: 'lc-float', 'data-lc-reaction': reaction.emoji }, h('span', { class: 'lc-float__emoji', text: reaction.emoji }), h('span', { class: 'lc-float__name', text: name }));
+    bubble.style.setProperty('--lc-x', `${10 + Math.random() * 70}%`);
+    if (prefersReducedMotion()) bubble.dataset.lcStill = 'true';
+    this.reactionLayer.append(bubble);
+    setTimeout(() => bubble.remove(), REACTION_MS + 200);
+    this.chat.add({ id: '', fromId: reaction.from?.id ?? '', fromKey: reaction.from?.identity ?? '', fromName: name, text: t('reactedWith', { name, emoji: reaction.emoji }), ts: Date.now(), mine, toName: null, system: true });
+  }
+
+  // ====================================================================================== settings
+
+  /**
+   * Device settings: camera, microphone (with a level meter), speaker; keyboard shortcuts on/off.
+   * @param {HTMLElement} opener
+   * @param {'mic' | 'camera' | null} focusOn
+   */
+  async #openSettings(opener, focusOn) {
+    const room = this.room;
+    if (!room) return;
+    const camSelect = h('select', { class: 'lc-select', id: uid('lc-set-cam') });
+    const micSelect = h('select', { class: 'lc-select', id: uid('lc-set-mic') });
+    const spkSelect = h('select', { class: 'lc-select', id: uid('lc-set-spk') });
+    const meterFill = h('span', { class: 'lc-meter__fill' });
+    const meter = h('div', { class: 'lc-meter', 'aria-hidden': 'true' }, meterFill);
+    const shortcuts = h('input', { type: 'checkbox', id: uid('lc-set-keys'), checked: prefs.get('shortcuts', true) });
+    const refresh = async () => {
+      const devices = await this.lc.listDevices().catch(() => /** @type {MediaDeviceInfo[]} */ ([]));
+      const camId = room.localParticipant.getTrack('camera')?.mediaStreamTrack?.getSettings?.().deviceId ?? prefs.get('camId', '');
+      const micId = room.localParticipant.getTrack('microphone')?.mediaStreamTrack?.getSettings?.().deviceId ?? prefs.get('micId', '');
+      fillDeviceSelect(camSelect, devices.filter((d) => d.kind === 'videoinput'), camId, t('cameraSelect'));
+      fillDeviceSelect(micSelect, devices.filter((d) => d.kind === 'audioinput'), micId, t('micSelect'));
+      fillDeviceSelect(spkSelect, devices.filter((d) => d.kind === 'audiooutput'), prefs.get('speakerId', ''), t('speakerSelect'));
+    };
+    /** @param {'camera' | 'microphone'} source @param {HTMLSelectElement} select */
+    const pick = async (source, select) => {
+      const deviceId = select.value;
+      prefs.set(source === 'camera' ? 'camId' : 'micId', deviceId);
+      const current = room.localParticipant.getTrack(source);
+      if (!current || !deviceId) return;
+      const previous = current.mediaStreamTrack;
+      try {
+        await room.switchDevice(source, deviceId);
+        // A pre-join capture is ours to stop (the SDK only stops captures it opened).
+        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
+        this.announcer.say(t('deviceSwitched', { device: select.selectedOptions[0]?.text ?? '' }));
+      } catch (err) {
+        this.#mediaProblem(source, /** @type {LevelChatError} */ (err)?.code);
+      }
+    };
+    camSelect.addEventListener('change', () => void pick('camera', camSelect));
+    micSelect.addEventListener('change', () => void pick('microphone', micSelect));
+    spkSelect.addEventListener('change', () => {
+      prefs.set('speakerId', spkSelect.value);
+      for (const { el } of this.#audio.values()) this.#applySink(el);
+    });
+    shortcuts.addEventListener('change', () => prefs.set('shortcuts', shortcuts.checked));
+    const field = (/** @type {HTMLSelectElement} */ select, /** @type {string} */ label, /** @type {string} */ iconName, /** @type {Node | null} */ extra = null) =>
+      h('div', { class: 'lc-field' }, h('label', { class: 'lc-field__label', for: select.id }, icon(iconName), label), select, extra);
+    const speakerField = field(spkSelect, t('speakerSelect'), 'volume');
+    speakerField.hidden = !canPickSpeaker();
+    const timer = setInterval(() => {
+      meterFill.style.transform = `scaleX(${Math.min(1, room.localParticipant.audioLevel * 3).toFixed(3)})`;
+    }, 100);
+    const ondevicechange = () => void refresh();
+    navigator.mediaDevices?.addEventListener?.('devicechange', ondevicechange);
+    this.#settings?.el.remove();
+    this.#settings = new Modal({
+      title: t('settingsTitle'),
+      className: 'lc-dialog--settings',
+      body: [
+        h('h3', { class: 'lc-dialog__subtitle', text: t('devicesHeading') }),
+        field(camSelect, t('cameraSelect'), 'camera'),
+        field(micSelect, t('micSelect'), 'mic', meter),
+        speakerField,
+        h('div', { class: 'lc-check' }, shortcuts, h('label', { for: shortcuts.id, text: t('shortcutsEnabled') })),
+      ],
+      onClose: () => {
+        clearInterval(timer);
+        navigator.mediaDevices?.removeEventListener?.('devicechange', ondevicechange);
+      },
+    });
+    for (const select of [camSelect, micSelect, spkSelect]) fillDeviceSelect(select, [], '', '');
+    this.#settings.open(this.app, opener, focusOn === 'camera' ? camSelect : focusOn === 'mic' ? micSelect : null);
+    await refresh();
+  }
+
+  /** @param {HTMLElement | null} opener */
+  #openHelp(opener) {
+    const rows = [
+      ['M', t('shortcutToggleMic')],
+      ['V', t('shortcutToggleCamera')],
+      ['C', t('shortcutToggleChat')],
+      ['P', t('shortcutTogglePeople')],
+      ['D', t('shortcutShare')],
+      ['W', t('shortcutLayout')],
+      ['Alt+1…6', t('shortcutReact')],
+      ['PageUp / PageDown', t('shortcutPages')],
+      ['?', t('shortcutHelp')],
+    ];
+    this.#help ??= new Modal({
+      title: t('shortcutsTitle'),
+      className: 'lc-dialog--help',
+      body: [
+        h(
+          'table',
+          { class: 'lc-shortcuts' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('shortcutKeys') }), h('th', { scope: 'col', text: t('shortcutAction') }))),
+          h('tbody', {}, ...rows.map(([key, text]) => h('tr', {}, h('td', {}, h('kbd', { text: key })), h('td', { text })))),
+        ),
+      ],
+    });
+    this.#help.open(this.app, opener ?? /** @type {HTMLElement | null} */ (document.activeElement), null);
+  }
+
+  // ================================================================================= keyboard
+
+  /** @param {KeyboardEvent} e */
+  #shortcut(e) {
+    if (shortcutOwner !== this || e.defaultPrevented || e.ctrlKey || e.metaKey || isTypingTarget(e)) return;
+    if (this.state !== 'connected' && this.state !== 'reconnecting') return;
+    if (e.key === 'Escape' && this.#panel && !this.#narrow && !e.altKey) {
+      // Esc closes the open side panel from anywhere (the panel's own handler covers focus inside it).
+      e.preventDefault();
+      this.#closePanel();
+      return;
+    }
+    if (!prefs.get('shortcuts', true)) return;
+    if (this.app.querySelector('dialog[open]:not(.lc-sheet)')) return;
+    if (e.altKey) {
+      const digit = /^Digit([1-9])$/.exec(e.code);
+      const reaction = digit ? REACTIONS[Number(digit[1]) - 1] : undefined;
+      if (reaction && this.config.reactions !== false && this.room?.localParticipant.can('react:send')) {
+        e.preventDefault();
+        void this.#react(reaction.emoji);
+      }
+      return;
+    }
+    const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    /** @type {Record<string, () => void>} */
+    const actions = {
+      m: () => this.#clickControl('mic'),
+      v: () => this.#clickControl('camera'),
+      c: () => this.#clickControl('chat'),
+      p: () => this.#clickControl('people'),
+      d: () => this.#clickControl('share'),
+      w: () => this.#setChoice(this.#choice === 'grid' ? 'speaker' : 'grid'),
+      '?': () => this.#openHelp(null),
+    };
+    const action = actions[key];
+    if (!action) return;
+    e.preventDefault();
+    action();
+  }
+
+  /** @param {string} id */
+  #clickControl(id) {
+    const button = this.toolbar?.get(id);
+    if (button && !button.hidden) button.click();
+  }
+
+  // ====================================================================================== feedback
+
+  /**
+   * A short visual notice (screen readers get the live regions instead).
+   * @param {string} text
+   * @param {'info' | 'alert'} [kind]
+   * @param {string} [topic]  e.g. `chat`: such toasts go away when the chat opens
+   */
+  #toast(text, kind = 'info', topic = '') {
+    const el = h('div', { class: `lc-toast lc-toast--${kind}`, 'data-lc-toast': topic || kind, text });
+    this.toasts.append(el);
+    while (this.toasts.children.length > 3) this.toasts.firstElementChild?.remove();
+    setTimeout(() => el.remove(), kind === 'alert' ? 7000 : 4000);
+  }
+
+  /** @param {string[]} names @param {'joinedOne' | 'leftOne'} one @param {'joinedMany' | 'leftMany'} many */
+  #announceNames(names, one, many) {
+    if (!names.length) return;
+    this.announcer.say(names.length === 1 ? t(one, { name: names[0] }) : t(many, { name: names[0], n: names.length - 1 }));
+  }
+
+  /** @param {string} band */
+  #setOwnQuality(band) {
+    if (!this.qualityEl) return;
+    const label = t('yourConnection', { quality: t(/** @type {any} */ (`quality_${band}`)) });
+    this.qualityEl.replaceChildren(qualityBars(band));
+    this.qualityEl.setAttribute('aria-label', label);
+    this.qualityEl.title = label;
+    this.qualityEl.dataset.lcQuality = band;
+    this.root.dataset.lcQuality = band;
+    const poor = band === 'poor' || band === 'bad';
+    this.banners?.poor.show(poor && Boolean(this.room?.localParticipant.getTrack('camera')));
+  }
+
+  /** The mic button's level indicator and the talking-while-muted hint. */
+  #tickLevel() {
+    const room = this.room;
+    const button = this.toolbar?.get('mic');
+    if (!room || !button) return;
+    const mic = room.localParticipant.getTrack('microphone');
+    const level = mic && !mic.muted ? room.localParticipant.audioLevel : 0;
+    button.style.setProperty('--lc-level', Math.min(1, level * 3).toFixed(2));
+    if (mic?.muted && this.#mutedMeter) {
+      const loud = this.#mutedMeter.level() > 0.25;
+      const now = Date.now();
+      if (!loud) this.#mutedLoudSince = 0;
+      else if (!this.#mutedLoudSince) this.#mutedLoudSince = now;
+      else if (now - this.#mutedLoudSince > 1500 && now - this.#mutedWarnedAt > 30_000) {
+        this.#mutedWarnedAt = now;
+        this.#toast(t('mutedWhileTalking'));
+        this.announcer.say(t('mutedWhileTalking'));
+      }
+    }
+  }
+
+  /** Listen to a clone of the muted mic (its own `enabled`), to warn about talking while muted. */
+  #syncMutedMeter() {
+    const mic = this.room?.localParticipant.getTrack('microphone');
+    const source = mic?.muted ? mic.mediaStreamTrack : null;
+    if (source && this.#mutedMeterTrack && this.#mutedMeterTrack.label === source.label && this.#mutedMeterTrack.readyState === 'live') return;
+    this.#stopMutedMeter();
+    if (!source || source.readyState !== 'live') return;
+    const clone = source.clone();
+    clone.enabled = true;
+    this.#mutedMeterTrack = clone;
+    this.#mutedMeter = new LevelMeter(clone);
+  }
+
+  #stopMutedMeter() {
+    this.#mutedMeter?.stop();
+    this.#mutedMeter = null;
+    this.#mutedMeterTrack?.stop();
+    this.#mutedMeterTrack = null;
+    this.#mutedLoudSince = 0;
+  }
+
+  /**
+   * Labels only when they fit: first the secondary controls lose their visible label (`partial`), then all of
+   * them (`true`). Names stay for screen readers, tooltips show them.
+   */
+  #fitToolbar() {
+    const bar = this.toolbar?.el;
+    if (!bar || !bar.isConnected || this.root.dataset.lcIconOnly === 'true' || this.root.dataset.lcTiny === 'true') return;
+    const overflows = () => bar.scrollWidth > bar.clientWidth + 1;
+    if (!overflows()) return;
+    this.root.dataset.lcIconOnly = 'partial';
+    if (overflows()) this.root.dataset.lcIconOnly = 'true';
+  }
+
+  #onResize() {
+    const width = this.root.getBoundingClientRect().width;
+    if (!width) return;
+    const narrow = width <= NARROW_PX;
+    const panelOpen = Boolean(this.#panel);
+    this.root.dataset.lcNarrow = String(narrow);
+    this.root.dataset.lcTiny = String(width <= TINY_PX);
+    this.root.dataset.lcIconOnly = String(width <= (panelOpen && !narrow ? ICON_ONLY_WITH_PANEL_PX : ICON_ONLY_PX));
+    this.#fitToolbar();
+    if (narrow !== this.#narrow) {
+      this.#narrow = narrow;
+      if (this.#panel) this.#placePanel();
+    }
+    this.reactionMenu?.close(false);
+    this.moreMenu?.close(false);
+  }
+}
