@@ -10,6 +10,7 @@ import re
 from unittest.mock import ANY
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_until
 from tests.e2e.ui_fixtures import *  # noqa: F403 - the UI fixtures (ui_pages, ui_room_factory, ui_users)
@@ -300,3 +301,23 @@ def test_phone_width_and_live_viewer(ui_pages, ui_room_factory, levelchat_server
     assert viewer.control("Microphone").count() == 0 and viewer.control("Camera").count() == 0
     assert viewer.page.locator(".lc-tile").count() == 0
     assert not bob.errors and not viewer.errors and not alice.errors
+
+
+def test_join_before_the_preview_opens_still_publishes(ui_pages, ui_room_factory, levelchat_server):
+    """A quick click on Join while the preview capture is still opening joins with mic and camera on."""
+    room = ui_room_factory("Quick")
+    alice = ui_pages("alice")
+    alice.context.add_init_script(
+        """const slow = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+           let first = true;
+           navigator.mediaDevices.getUserMedia = (c) => first
+             ? (first = false, new Promise((ok) => setTimeout(() => ok(slow(c)), 1500)))
+             : slow(c);"""
+    )
+    alice.page.goto(f"{levelchat_server.url}/rooms/{room.public_id}/")
+    alice.wait_state("prejoin")
+    alice.page.get_by_role("button", name="Join", exact=True).click()
+    alice.wait_state("connected")
+    expect(alice.control("Microphone")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(alice.control("Camera")).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    assert not alice.errors

@@ -392,11 +392,12 @@ export class PreJoin {
       this.#drop('camera');
       this.#drop('microphone');
     }
+    // A device whose preview is still opening counts as on: the call opens its own capture instead.
     const choice = {
       camTrack: this.camOn ? this.camTrack : null,
       micTrack: this.micOn ? this.micTrack : null,
-      camOn: !withoutDevices && this.camOn && Boolean(this.camTrack),
-      micOn: !withoutDevices && this.micOn && Boolean(this.micTrack),
+      camOn: !withoutDevices && this.camOn && (Boolean(this.camTrack) || this.#problems.camera === 'ok'),
+      micOn: !withoutDevices && this.micOn && (Boolean(this.micTrack) || this.#problems.microphone === 'ok'),
     };
     this.setJoining(true);
     this.onJoin(choice);
