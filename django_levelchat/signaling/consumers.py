@@ -710,6 +710,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
         assert self.room is not None and self.pid is not None
+        await self.ack(msg)
         if self.hidden or not self.level_bucket.take(time.monotonic()):
             return  # over 10 reports/s: dropped quietly, the next one carries the same information
         now = time.time()

@@ -396,3 +396,31 @@ async def test_sending_to_a_vanished_client_is_quiet():
     await consumer.send_frame({"type": "pong"})
     assert consumer.state == "closed"
     await consumer.close("left")  # no second attempt, no exception
+
+
+async def test_every_request_with_an_id_gets_an_answer(client_for):
+    host, bob = client_for("host", role="host"), client_for("bob")
+    await host.join()
+    await bob.join()
+    requests = [
+        {"type": "publish", "track": {"sid": "TR_x", "kind": "video", "source": "camera"}},
+        {"type": "mute", "track": "TR_x", "muted": True},
+        {"type": "unpublish", "track": "TR_x"},
+        {"type": "subscribe", "participant": bob.id, "kind": "video"},
+        {"type": "unsubscribe", "participant": bob.id},
+        {"type": "set-preferred-quality", "quality": "low"},
+        {"type": "chat", "text": "hi"},
+        {"type": "reaction", "emoji": "🎉"},
+        {"type": "audio-level", "level": 0.3},
+        {"type": "quality-report", "quality": "good"},
+        {"type": "signal", "to": bob.id, "candidate": {"candidate": ""}},
+        {"type": "mute-participant", "participant": bob.id},
+        {"type": "record-start"},
+    ]
+    for frame in requests:
+        reply = await host.request(frame)
+        assert reply["type"] in ("ack", "error") and reply["ref"] == "r1", frame
+    await host.send({"type": "ping", "id": "p1", "ts": 1})
+    assert (await host.recv("pong"))["ref"] == "p1"
+    await host.send({"type": "resync", "id": "s1"})
+    assert (await host.recv("resync"))["ref"] == "s1"
