@@ -28,7 +28,14 @@ def free_port() -> int:
 class Cluster:
     """N daphne processes serving ``example_project.asgi`` with ``tests.live_settings``."""
 
-    def __init__(self, tmp: Path, *, redis_url: str | None, asgi: str = "example_project.asgi:application") -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        redis_url: str | None,
+        asgi: str = "example_project.asgi:application",
+        database_url: str | None = None,
+    ) -> None:
         self.asgi = asgi
         self.env = {
             **os.environ,
@@ -38,6 +45,8 @@ class Cluster:
         }
         if redis_url:
             self.env["LEVELCHAT_REDIS_URL"] = redis_url
+        if database_url:
+            self.env["LEVELCHAT_DATABASE_URL"] = database_url
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.logs = tmp
 
@@ -92,6 +101,27 @@ class Cluster:
 
     def log(self, port: int) -> str:
         return (self.logs / f"daphne-{port}.log").read_text(errors="replace")
+
+
+class PostgresDatabase:
+    """A throwaway database on the machine's PostgreSQL (127.0.0.1:5432), dropped afterwards."""
+
+    ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    def __init__(self, name: str) -> None:
+        import psycopg
+
+        self.name = name
+        with psycopg.connect(self.ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.url = f"postgres://postgres@127.0.0.1:5432/{name}"
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 class WSClient:

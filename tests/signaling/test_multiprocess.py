@@ -1,4 +1,4 @@
-"""Two (or three) daphne processes sharing Redis and one database, driven by real WebSocket clients."""
+"""Two (or three) daphne processes sharing Redis and PostgreSQL, driven by real WebSocket clients."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import redis
 import websockets
 
 from django_levelchat.tokens import issue_token
-from tests.livecluster import Cluster, WSClient
+from tests.livecluster import Cluster, PostgresDatabase, WSClient
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -19,12 +19,15 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    """The deployment shape: daphne processes sharing Redis (channel layer + presence) and PostgreSQL."""
     redis.Redis.from_url(REDIS_URL).flushdb()
-    c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=REDIS_URL)
+    database = PostgresDatabase("levelchat_multiprocess")
+    c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=REDIS_URL, database_url=database.url)
     c.manage("migrate", "--verbosity", "0")
     c.a, c.b = c.start(), c.start()
     yield c
     c.stop()
+    database.drop()
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
