@@ -16,3 +16,7 @@ export { Logger } from './logger.js';
 export { PROTOCOL_VERSION, QUALITY_BANDS, RETRYABLE_CLOSE_CODES, CloseCode } from './protocol.js';
 export { SDK_VERSION } from './signaling.js';
 export { RESOLUTIONS } from './media.js';
+
+/** @typedef {import('./events.js').ChatMessageEvent} ChatMessageEvent */
+/** @typedef {import('./events.js').ReactionEvent} ReactionEvent */
+/** @typedef {import('./events.js').RecordingDetails} RecordingDetails */

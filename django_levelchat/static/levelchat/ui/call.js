@@ -21,7 +21,7 @@ import { canPickSpeaker, fillDeviceSelect, LevelMeter, PreJoin } from './prejoin
 import { Banner, card, endStateFor } from './states.js';
 import { REACTIONS, t } from './strings.js';
 
-/** @import { Room, Participant, Track, LevelChatError } from '../levelchat.js' */
+/** @import { Room, Participant, Track, LevelChatError, ChatMessageEvent, ReactionEvent } from '../levelchat.js' */
 /** @import { JoinChoice } from './prejoin.js' */
 /** @import { ViewName, SortInfo } from './layout.js' */
 
@@ -47,17 +47,6 @@ import { REACTIONS, t } from './strings.js';
  */
 
 /** @typedef {'prejoin' | 'connecting' | 'connected' | 'reconnecting' | 'ended' | 'error'} UIState */
-
-/**
- * What the UI reads from a `chat-message` event (the SDK's public entry does not re-export its payload types).
- * @typedef {{ id: string, from: { id: string, identity: string, name?: string } | null, participant?: Participant,
- *   text: string, to: string | null, ts: number }} ChatMessageLike
- */
-
-/**
- * What the UI reads from a `reaction` event.
- * @typedef {{ emoji: string, from: { id: string, identity: string, name?: string } | null, participant?: Participant }} ReactionLike
- */
 
 const NARROW_PX = 600;
 const TINY_PX = 512;
@@ -1238,7 +1227,7 @@ export class CallUI {
   }
 
   /**
-   * @param {ChatMessageLike} message
+   * @param {ChatMessageEvent} message
    * @param {boolean} history
    */
   #addChat(message, history) {
@@ -1299,7 +1288,7 @@ export class CallUI {
 
   // ==================================================================================== reactions
 
-  /** @param {ReactionLike} reaction */
+  /** @param {ReactionEvent} reaction */
   #showReaction(reaction) {
     const room = this.room;
     if (!room || !this.reactionLayer || !this.chat) return;
