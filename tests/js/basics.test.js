@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Emitter } from '../../django_levelchat/static/levelchat/sdk/emitter.js';
-import { ErrorCode, LevelChatError, closeError, frameError } from '../../django_levelchat/static/levelchat/sdk/errors.js';
+import {
+  ConnectionFailedError,
+  DeviceError,
+  ErrorCode,
+  ForbiddenError,
+  LevelChatError,
+  RoomAccessError,
+  TokenError,
+  closeError,
+  createError,
+  frameError,
+} from '../../django_levelchat/static/levelchat/sdk/errors.js';
 import { decodeJwt, readToken } from '../../django_levelchat/static/levelchat/sdk/jwt.js';
 import { Logger } from '../../django_levelchat/static/levelchat/sdk/logger.js';
 import { joinedAtFromId, LocalParticipant } from '../../django_levelchat/static/levelchat/sdk/participant.js';
@@ -88,7 +99,24 @@ test('errors: close reasons become codes; unknown reasons connection_closed; err
   const f = frameError({ code: 'rate_limited', message: 'slow down', retry_after: 1.5, field: 'text' });
   assert.deepEqual([f.code, f.message, f.retryAfter, f.field], ['rate_limited', 'slow down', 1.5, 'text']);
   assert.ok(e instanceof Error);
-  assert.equal(e.name, 'LevelChatError');
+  assert.ok(e instanceof LevelChatError && e instanceof TokenError);
+  assert.equal(e.name, 'TokenError');
+});
+
+test('errors: each code family has its class, all of them LevelChatError', () => {
+  const cases = [
+    [closeError(4403, 'room_ended'), RoomAccessError, 'RoomAccessError'],
+    [closeError(4409, 'replaced'), RoomAccessError, 'RoomAccessError'],
+    [frameError({ code: 'forbidden', message: 'no' }), ForbiddenError, 'ForbiddenError'],
+    [createError('permission_denied'), DeviceError, 'DeviceError'],
+    [createError('timeout'), ConnectionFailedError, 'ConnectionFailedError'],
+    [frameError({ code: 'bad_request' }), LevelChatError, 'LevelChatError'],
+  ];
+  for (const [error, Cls, name] of cases) {
+    assert.ok(error instanceof Cls && error instanceof LevelChatError, error.code);
+    assert.equal(error.name, name);
+  }
+  assert.ok(!(frameError({ code: 'bad_request' }) instanceof TokenError));
 });
 
 test('logger: silent below its level, default warn, child shares the sink', () => {

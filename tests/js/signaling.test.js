@@ -70,7 +70,7 @@ test('requests: ack resolves, error rejects with its code, no answer times out',
   ws.receive({ type: 'ack', ref: 'r1', id: 'CM_1', ts: 5 });
   ws.receive({ type: 'error', ref: 'r2', code: 'forbidden', message: 'publish:screen is not in your capabilities' });
   assert.deepEqual(await p1, { type: 'ack', ref: 'r1', id: 'CM_1', ts: 5 });
-  await assert.rejects(p2, { name: 'LevelChatError', code: 'forbidden' });
+  await assert.rejects(p2, { name: 'ForbiddenError', code: 'forbidden' });
   await clock.advance(10_001);
   await assert.rejects(p3, { code: 'timeout' });
 });

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { ErrorCode, LevelChatError } from './errors.js';
+import { ErrorCode, createError } from './errors.js';
 import { readToken } from './jwt.js';
 import { Logger } from './logger.js';
 import { captureCamera, captureMic, listDevices } from './media.js';
@@ -99,12 +99,12 @@ export class LevelChat {
   async issueToken({ room, identity, ...rest }) {
     const { apiKey } = this.options;
     if (!apiKey) {
-      throw new LevelChatError(
+      throw createError(
         ErrorCode.API_KEY_MISSING,
         'issueToken() needs `apiKey` in the LevelChat options (development only: in production your server mints tokens)',
       );
     }
-    if (!room || !identity) throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, 'issueToken() needs `room` and `identity`');
+    if (!room || !identity) throw createError(ErrorCode.INVALID_ARGUMENT, 'issueToken() needs `room` and `identity`');
     const base = (this.options.apiUrl ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
     const url = `${base}/levelchat/v1/rooms/${encodeURIComponent(room)}/tokens`;
     const fetchImpl = this.options.fetchImpl ?? globalThis.fetch;
@@ -117,7 +117,7 @@ export class LevelChat {
         body: JSON.stringify({ identity, ...rest }),
       });
     } catch (cause) {
-      throw new LevelChatError(ErrorCode.TOKEN_REQUEST_FAILED, `could not reach ${url}`, { cause });
+      throw createError(ErrorCode.TOKEN_REQUEST_FAILED, `could not reach ${url}`, { cause });
     }
     /** @type {any} */
     let body = null;
@@ -128,7 +128,7 @@ export class LevelChat {
     }
     if (!response.ok || !body || typeof body.token !== 'string') {
       const detail = body && typeof body.detail === 'string' ? body.detail : `HTTP ${response.status}`;
-      throw new LevelChatError(ErrorCode.TOKEN_REQUEST_FAILED, `the token request was refused: ${detail}`, {
+      throw createError(ErrorCode.TOKEN_REQUEST_FAILED, `the token request was refused: ${detail}`, {
         status: response.status,
         serverCode: body && typeof body.code === 'string' ? body.code : undefined,
       });
@@ -162,7 +162,7 @@ export class LevelChat {
    */
   joinLive({ token, signalingUrl, role, roomType = 'live' }) {
     if (role !== 'viewer' && role !== 'broadcaster') {
-      throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, "joinLive role must be 'viewer' or 'broadcaster'");
+      throw createError(ErrorCode.INVALID_ARGUMENT, "joinLive role must be 'viewer' or 'broadcaster'");
     }
     return this.#join(token, signalingUrl, { viewer: role === 'viewer', roomType });
   }
@@ -204,7 +204,7 @@ export class LevelChat {
     else if (!url && configured && typeof configured === 'object') url = configured[region] ?? configured.default;
     const location = globalThis.location;
     if (!url) {
-      if (!location?.host) throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, 'no signalingUrl and no page location to derive it from');
+      if (!location?.host) throw createError(ErrorCode.INVALID_ARGUMENT, 'no signalingUrl and no page location to derive it from');
       url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SIGNAL_PATH}`;
     }
     url = url.replace('{region}', encodeURIComponent(region));

@@ -146,6 +146,48 @@ export class LevelChatError extends Error {
   }
 }
 
+/** 4401 family: the token (or resume credential) cannot open a session: ask the application for a new token. */
+export class TokenError extends LevelChatError {}
+/** A capability is missing (`forbidden`): the server or the SDK refused the action for this token. */
+export class ForbiddenError extends LevelChatError {}
+/** Camera, microphone or screen capture failed (`permission_denied`, `device_not_found`, `device_in_use`, …). */
+export class DeviceError extends LevelChatError {}
+/** This session may not be in the room any more (`room_ended`, `room_full`, `removed`, `replaced`): final. */
+export class RoomAccessError extends LevelChatError {}
+/** The connection failed, timed out or was interrupted (retrying may help). */
+export class ConnectionFailedError extends LevelChatError {}
+
+/** @type {Array<[typeof LevelChatError, string, string[]]>} */
+const FAMILIES = [
+  [
+    TokenError,
+    'TokenError',
+    ['token_missing', 'token_invalid', 'token_expired', 'token_not_yet_valid', 'token_ttl', 'wrong_room', 'unknown_key',
+      'missing_claim', 'bad_capabilities', 'resume_invalid', 'resume_expired', 'hello_timeout'],
+  ],
+  [ForbiddenError, 'ForbiddenError', ['forbidden']],
+  [DeviceError, 'DeviceError', ['permission_denied', 'device_not_found', 'device_in_use', 'media_error']],
+  [RoomAccessError, 'RoomAccessError', ['room_ended', 'room_full', 'removed', 'replaced']],
+  [ConnectionFailedError, 'ConnectionFailedError', ['connection_failed', 'connection_closed', 'timeout', 'interrupted', 'not_connected']],
+];
+/** @type {Map<string, [typeof LevelChatError, string]>} */
+const FAMILY_OF = new Map(FAMILIES.flatMap(([cls, name, codes]) => codes.map((code) => /** @type {[string, [typeof LevelChatError, string]]} */ ([code, [cls, name]]))));
+
+/**
+ * A `LevelChatError` of the subclass its code belongs to (`TokenError`, `ForbiddenError`, `DeviceError`,
+ * `RoomAccessError`, `ConnectionFailedError`; `LevelChatError` itself for the rest). Same arguments as the constructor.
+ * @param {string} code
+ * @param {string} [message]
+ * @param {ConstructorParameters<typeof LevelChatError>[2]} [details]
+ * @returns {LevelChatError}
+ */
+export function createError(code, message, details) {
+  const [Cls, name] = FAMILY_OF.get(code) ?? [LevelChatError, 'LevelChatError'];
+  const error = new Cls(code, message, details);
+  error.name = name;
+  return error;
+}
+
 /**
  * The error for a server close: the reason is the code when it is a known one.
  * @param {number} closeCode
@@ -155,7 +197,7 @@ export class LevelChatError extends Error {
 export function closeError(closeCode, reason, message) {
   const code = reason && LevelChatError.isKnownCode(reason) ? reason : ErrorCode.CONNECTION_CLOSED;
   const text = message || `connection closed ${closeCode}${reason ? ` (${reason})` : ''}`;
-  return new LevelChatError(code, text, { closeCode });
+  return createError(code, text, { closeCode });
 }
 
 /**
@@ -164,7 +206,7 @@ export function closeError(closeCode, reason, message) {
  */
 export function frameError(frame) {
   const code = typeof frame.code === 'string' && frame.code ? frame.code : ErrorCode.INTERNAL;
-  return new LevelChatError(code, typeof frame.message === 'string' ? frame.message : code, {
+  return createError(code, typeof frame.message === 'string' ? frame.message : code, {
     field: typeof frame.field === 'string' ? frame.field : undefined,
     retryAfter: typeof frame.retry_after === 'number' ? frame.retry_after : undefined,
   });

@@ -9,7 +9,7 @@ export { Room } from './room.js';
 export { Participant, LocalParticipant, RemoteParticipant } from './participant.js';
 export { Track } from './track.js';
 export { RoomEvent, ParticipantEvent, ConnectionState } from './events.js';
-export { LevelChatError, ErrorCode } from './errors.js';
+export { LevelChatError, ErrorCode, TokenError, ForbiddenError, DeviceError, RoomAccessError, ConnectionFailedError } from './errors.js';
 export { DefaultReconnectPolicy, isRetryable } from './reconnect.js';
 export { decodeJwt, readToken } from './jwt.js';
 export { Logger } from './logger.js';

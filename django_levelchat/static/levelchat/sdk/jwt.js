@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ErrorCode, LevelChatError } from './errors.js';
+import { ErrorCode, createError } from './errors.js';
 
 /**
  * @typedef {object} TokenClaims
@@ -36,15 +36,15 @@ function base64UrlDecode(segment) {
  */
 export function decodeJwt(token) {
   const parts = typeof token === 'string' ? token.split('.') : [];
-  if (parts.length !== 3 || !parts[1]) throw new LevelChatError(ErrorCode.TOKEN_INVALID, 'the token is not a JWT');
+  if (parts.length !== 3 || !parts[1]) throw createError(ErrorCode.TOKEN_INVALID, 'the token is not a JWT');
   let payload;
   try {
     payload = JSON.parse(base64UrlDecode(parts[1]));
   } catch (cause) {
-    throw new LevelChatError(ErrorCode.TOKEN_INVALID, 'the token payload is not base64url JSON', { cause });
+    throw createError(ErrorCode.TOKEN_INVALID, 'the token payload is not base64url JSON', { cause });
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new LevelChatError(ErrorCode.TOKEN_INVALID, 'the token payload is not a JSON object');
+    throw createError(ErrorCode.TOKEN_INVALID, 'the token payload is not a JSON object');
   }
   return payload;
 }
@@ -60,7 +60,7 @@ export function readToken(token) {
   const str = (v) => (typeof v === 'string' ? v : '');
   const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
   const room = str(payload.room) || str(aud);
-  if (!room) throw new LevelChatError(ErrorCode.TOKEN_INVALID, 'the token names no room');
+  if (!room) throw createError(ErrorCode.TOKEN_INVALID, 'the token names no room');
   return {
     room,
     region: str(payload.region),

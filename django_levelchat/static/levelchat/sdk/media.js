@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ErrorCode, LevelChatError } from './errors.js';
+import { ErrorCode, LevelChatError, createError } from './errors.js';
 
 /** @typedef {'180p' | '360p' | '720p' | '1080p'} Resolution */
 
@@ -55,14 +55,14 @@ export function mediaError(err) {
         : name === 'NotReadableError' || name === 'AbortError'
           ? ErrorCode.DEVICE_IN_USE
           : ErrorCode.MEDIA_ERROR;
-  return new LevelChatError(code, `${name || 'media error'}: ${message}`, { cause: err });
+  return createError(code, `${name || 'media error'}: ${message}`, { cause: err });
 }
 
 /** @returns {MediaDevices} */
 function devices() {
   const md = globalThis.navigator?.mediaDevices;
   if (!md) {
-    throw new LevelChatError(ErrorCode.NOT_SUPPORTED, 'no navigator.mediaDevices (the page must be a secure context)');
+    throw createError(ErrorCode.NOT_SUPPORTED, 'no navigator.mediaDevices (the page must be a secure context)');
   }
   return md;
 }
@@ -115,7 +115,7 @@ export async function captureMic({ deviceId } = {}) {
 export async function captureScreen({ withAudio = false } = {}) {
   const md = devices();
   if (typeof md.getDisplayMedia !== 'function') {
-    throw new LevelChatError(ErrorCode.NOT_SUPPORTED, 'this browser cannot share the screen');
+    throw createError(ErrorCode.NOT_SUPPORTED, 'this browser cannot share the screen');
   }
   try {
     const stream = await md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: withAudio });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ErrorCode, LevelChatError } from './errors.js';
+import { ErrorCode, createError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SIGNAL_PATH = '/levelchat/v1/signal';
@@ -367,14 +367,14 @@ export function encode(message) {
   const frame = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (message));
   const type = frame?.type;
   if (typeof type !== 'string' || !(type in CLIENT_FIELDS)) {
-    throw new LevelChatError(ErrorCode.UNKNOWN_TYPE, `unknown client message type ${String(type)}`, { field: 'type' });
+    throw createError(ErrorCode.UNKNOWN_TYPE, `unknown client message type ${String(type)}`, { field: 'type' });
   }
   const bad =
     badField(frame, CLIENT_FIELDS[type]) ?? (type === 'signal' || type === 'sfu-signal' ? checkSignalPayload(frame) : null);
-  if (bad) throw new LevelChatError(ErrorCode.BAD_REQUEST, `${type}: ${bad} is missing or invalid`, { field: bad });
+  if (bad) throw createError(ErrorCode.BAD_REQUEST, `${type}: ${bad} is missing or invalid`, { field: bad });
   const text = JSON.stringify(frame);
   if (text.length > MAX_FRAME_BYTES / 3 && utf8.encode(text).length > MAX_FRAME_BYTES) {
-    throw new LevelChatError(ErrorCode.TOO_LARGE, `${type} frame is larger than ${MAX_FRAME_BYTES} bytes`);
+    throw createError(ErrorCode.TOO_LARGE, `${type} frame is larger than ${MAX_FRAME_BYTES} bytes`);
   }
   return text;
 }
@@ -391,19 +391,19 @@ export function parse(text) {
   try {
     frame = JSON.parse(text);
   } catch (cause) {
-    throw new LevelChatError(ErrorCode.BAD_JSON, 'server frame is not JSON', { cause });
+    throw createError(ErrorCode.BAD_JSON, 'server frame is not JSON', { cause });
   }
   if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) {
-    throw new LevelChatError(ErrorCode.BAD_JSON, 'server frame is not a JSON object');
+    throw createError(ErrorCode.BAD_JSON, 'server frame is not a JSON object');
   }
   const type = frame.type;
   if (typeof type !== 'string' || !(type in SERVER_FIELDS)) {
-    throw new LevelChatError(ErrorCode.UNKNOWN_TYPE, `unknown server message type ${String(type)}`, { field: 'type' });
+    throw createError(ErrorCode.UNKNOWN_TYPE, `unknown server message type ${String(type)}`, { field: 'type' });
   }
   let bad = badField(frame, SERVER_FIELDS[type]);
   if (!bad && (type === 'signal' || type === 'sfu-signal')) bad = checkSignalPayload(frame);
   if (!bad && 'seq' in frame && frame.seq !== undefined && !hasType(frame.seq, 'n')) bad = 'seq';
-  if (bad) throw new LevelChatError(ErrorCode.PROTOCOL_ERROR, `${type}: ${bad} is missing or invalid`, { field: bad });
+  if (bad) throw createError(ErrorCode.PROTOCOL_ERROR, `${type}: ${bad} is missing or invalid`, { field: bad });
   return /** @type {ServerFrame} */ (frame);
 }
 

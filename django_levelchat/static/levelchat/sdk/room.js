@@ -5,7 +5,7 @@
  */
 
 import { Emitter } from './emitter.js';
-import { ErrorCode, LevelChatError } from './errors.js';
+import { ErrorCode, LevelChatError, createError } from './errors.js';
 import { ConnectionState, ParticipantEvent, RoomEvent } from './events.js';
 import { Logger } from './logger.js';
 import { captureCamera, captureMic, captureScreen, RESOLUTIONS, SCREEN_MAX_BITRATE } from './media.js';
@@ -215,7 +215,7 @@ export class Room extends Emitter {
   async publishScreen({ withAudio = false } = {}) {
     await this.#readyToPublish('screen');
     if (this.#publishing.has('screen') || this.localParticipant.getTrack('screen')) {
-      throw new LevelChatError(ErrorCode.BAD_STATE, 'the screen is already shared');
+      throw createError(ErrorCode.BAD_STATE, 'the screen is already shared');
     }
     this.#publishing.add('screen');
     let captured;
@@ -243,7 +243,7 @@ export class Room extends Emitter {
    */
   async unpublish(track, { stop = true } = {}) {
     const entry = this.#local.get(track?.sid);
-    if (!entry) throw new LevelChatError(ErrorCode.UNKNOWN_TRACK, 'not one of your published tracks');
+    if (!entry) throw createError(ErrorCode.UNKNOWN_TRACK, 'not one of your published tracks');
     this.#dropLocal(entry, stop);
     this.#emitLocalUnpublished(entry.track, null);
     if (this.#signaling.state === 'connected' || this.#signaling.state === 'reconnecting') {
@@ -258,7 +258,7 @@ export class Room extends Emitter {
    */
   async switchDevice(source, deviceId) {
     const entry = [...this.#local.values()].find((e) => e.track.source === source);
-    if (!entry) throw new LevelChatError(ErrorCode.BAD_STATE, `no ${source} is published`);
+    if (!entry) throw createError(ErrorCode.BAD_STATE, `no ${source} is published`);
     const old = entry.media.track;
     const next = source === 'camera' ? await captureCamera({ deviceId }) : await captureMic({ deviceId });
     next.enabled = !entry.track.muted;
@@ -310,7 +310,7 @@ export class Room extends Emitter {
    */
   async setPreferredQuality(quality, { participant } = {}) {
     if (!PREFERRED_QUALITIES.includes(quality)) {
-      throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, `quality must be one of ${PREFERRED_QUALITIES.join(', ')}`);
+      throw createError(ErrorCode.INVALID_ARGUMENT, `quality must be one of ${PREFERRED_QUALITIES.join(', ')}`);
     }
     /** @type {ClientMessage} */
     const message = participant ? { type: 'set-preferred-quality', quality, participant } : { type: 'set-preferred-quality', quality };
@@ -327,7 +327,7 @@ export class Room extends Emitter {
    */
   async sendChat(text, { to } = {}) {
     if (typeof text !== 'string' || !text.trim() || codePointLength(text) > MAX_CHAT_LEN) {
-      throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, `a chat message is 1 to ${MAX_CHAT_LEN} characters, not only whitespace`);
+      throw createError(ErrorCode.INVALID_ARGUMENT, `a chat message is 1 to ${MAX_CHAT_LEN} characters, not only whitespace`);
     }
     this.#assertCan('chat:send');
     const ack = /** @type {Record<string, unknown>} */ (await this.#signaling.request(to ? { type: 'chat', text, to } : { type: 'chat', text }));
@@ -341,7 +341,7 @@ export class Room extends Emitter {
    */
   async react(emoji) {
     if (typeof emoji !== 'string' || !emoji.trim() || codePointLength(emoji) > MAX_EMOJI_LEN) {
-      throw new LevelChatError(ErrorCode.INVALID_ARGUMENT, `a reaction is 1 to ${MAX_EMOJI_LEN} characters`);
+      throw createError(ErrorCode.INVALID_ARGUMENT, `a reaction is 1 to ${MAX_EMOJI_LEN} characters`);
     }
     this.#assertCan('react:send');
     await this.#signaling.request({ type: 'reaction', emoji });
@@ -421,9 +421,9 @@ export class Room extends Emitter {
 
   /** @param {TrackSource} source */
   async #readyToPublish(source) {
-    if (this.isViewer) throw new LevelChatError(ErrorCode.FORBIDDEN, 'a joinLive viewer cannot publish');
+    if (this.isViewer) throw createError(ErrorCode.FORBIDDEN, 'a joinLive viewer cannot publish');
     await this.ready;
-    if (FINAL_STATES.has(this.state)) throw new LevelChatError(ErrorCode.NOT_CONNECTED, 'the room is over');
+    if (FINAL_STATES.has(this.state)) throw createError(ErrorCode.NOT_CONNECTED, 'the room is over');
     const cap = source === 'camera' ? 'publish:camera' : source === 'microphone' ? 'publish:mic' : 'publish:screen';
     this.#assertCan(cap);
   }
@@ -431,7 +431,7 @@ export class Room extends Emitter {
   /** @param {string} capability */
   #assertCan(capability) {
     if (this.localParticipant.id && !this.localParticipant.can(capability)) {
-      throw new LevelChatError(ErrorCode.FORBIDDEN, `${capability} is not in your capabilities`);
+      throw createError(ErrorCode.FORBIDDEN, `${capability} is not in your capabilities`);
     }
   }
 
@@ -442,7 +442,7 @@ export class Room extends Emitter {
    */
   async #publishSource(source, capture, { maxBitrate, ownsCapture }) {
     if (this.#publishing.has(source) || this.localParticipant.getTrack(source)) {
-      throw new LevelChatError(ErrorCode.BAD_STATE, `a ${source} track is already published`);
+      throw createError(ErrorCode.BAD_STATE, `a ${source} track is already published`);
     }
     this.#publishing.add(source);
     /** @type {MediaStreamTrack | null} */
@@ -544,7 +544,7 @@ export class Room extends Emitter {
   /** @param {string} id */
   #remote(id) {
     const participant = this.participants.get(id);
-    if (!participant) throw new LevelChatError(ErrorCode.UNKNOWN_PARTICIPANT, `no participant ${id} in this room`);
+    if (!participant) throw createError(ErrorCode.UNKNOWN_PARTICIPANT, `no participant ${id} in this room`);
     return participant;
   }
 
@@ -580,7 +580,7 @@ export class Room extends Emitter {
   /** @param {'disconnected' | 'failed'} state @param {LevelChatError | null} error */
   #end(state, error) {
     if (FINAL_STATES.has(this.state)) return;
-    const reason = error ?? new LevelChatError(ErrorCode.CONNECTION_CLOSED, 'the connection closed');
+    const reason = error ?? createError(ErrorCode.CONNECTION_CLOSED, 'the connection closed');
     this.disconnectError = reason;
     this.#quality.stop();
     this.#transport?.close();
@@ -958,7 +958,7 @@ export class Room extends Emitter {
         this.#log.info('the room ended', frame.reason);
         return;
       case 'error':
-        this.emit(RoomEvent.Error, new LevelChatError(frame.code, frame.message, { field: frame.field, retryAfter: frame.retry_after }));
+        this.emit(RoomEvent.Error, createError(frame.code, frame.message, { field: frame.field, retryAfter: frame.retry_after }));
         return;
       default:
         this.#log.debug('ignoring', frame.type); // sfu-signal, sfu-state, layer-demand: the SFU transport's

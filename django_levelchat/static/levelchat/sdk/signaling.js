@@ -8,7 +8,7 @@
  */
 
 import { realClock } from './clock.js';
-import { ErrorCode, LevelChatError, closeError, frameError } from './errors.js';
+import { ErrorCode, LevelChatError, createError, closeError, frameError } from './errors.js';
 import { Logger } from './logger.js';
 import { encode, parse, PROTOCOL_VERSION, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from './protocol.js';
 import { DefaultReconnectPolicy, isRetryable } from './reconnect.js';
@@ -162,9 +162,9 @@ export class SignalingClient {
    * @returns {Promise<WelcomeFrame>}
    */
   connect() {
-    if (this.state !== 'idle') return Promise.reject(new LevelChatError(ErrorCode.BAD_STATE, 'connect() was already called'));
+    if (this.state !== 'idle') return Promise.reject(createError(ErrorCode.BAD_STATE, 'connect() was already called'));
     if (typeof this.#WebSocket !== 'function') {
-      const error = new LevelChatError(ErrorCode.NOT_SUPPORTED, 'this environment has no WebSocket');
+      const error = createError(ErrorCode.NOT_SUPPORTED, 'this environment has no WebSocket');
       this.#setState('failed', error);
       return Promise.reject(error);
     }
@@ -211,7 +211,7 @@ export class SignalingClient {
       const arm = () => {
         this.#pending.set(id, request);
         request.timer = this.#clock.setTimeout(() => {
-          if (this.#settle(id)) reject(new LevelChatError(ErrorCode.TIMEOUT, `no answer to ${message.type} within ${ms} ms`));
+          if (this.#settle(id)) reject(createError(ErrorCode.TIMEOUT, `no answer to ${message.type} within ${ms} ms`));
         }, ms);
       };
       if (this.isOpen) {
@@ -242,7 +242,7 @@ export class SignalingClient {
         this.#log.debug('leave was not acknowledged', err);
       }
     }
-    this.#finish('disconnected', new LevelChatError(ErrorCode.LEFT, 'left the room'));
+    this.#finish('disconnected', createError(ErrorCode.LEFT, 'left the room'));
     for (const socket of [ws, ...this.#zombies]) {
       try {
         socket?.close(1000, 'left');
@@ -278,7 +278,7 @@ export class SignalingClient {
 
   #assertUsable() {
     if (this.state === 'disconnected' || this.state === 'failed' || this.state === 'idle') {
-      throw new LevelChatError(ErrorCode.NOT_CONNECTED, `the connection is ${this.state}`);
+      throw createError(ErrorCode.NOT_CONNECTED, `the connection is ${this.state}`);
     }
   }
 
@@ -294,7 +294,7 @@ export class SignalingClient {
     if (this.#queue.length >= this.#maxQueue) {
       const dropped = this.#queue.shift();
       this.#log.warn('send queue full; dropping', dropped?.message.type);
-      dropped?.reject?.(new LevelChatError(ErrorCode.INTERRUPTED, 'dropped from a full send queue'));
+      dropped?.reject?.(createError(ErrorCode.INTERRUPTED, 'dropped from a full send queue'));
     }
     this.#queue.push(item);
   }
@@ -423,7 +423,7 @@ export class SignalingClient {
     this.#setState('connected', null);
     if (!first && !resumed) {
       // A new session (the old one expired): what was queued for the old peers is stale.
-      this.#rejectQueue(new LevelChatError(ErrorCode.INTERRUPTED, 'the session was replaced by a new one'));
+      this.#rejectQueue(createError(ErrorCode.INTERRUPTED, 'the session was replaced by a new one'));
     }
     this.onWelcome(welcome, { resumed, first });
     this.#flushQueue();
@@ -530,13 +530,13 @@ export class SignalingClient {
     this.#ws = null;
     this.#welcomed = false;
     this.#stopTimers();
-    this.#rejectPending(new LevelChatError(ErrorCode.INTERRUPTED, `the connection dropped (${code})`));
+    this.#rejectPending(createError(ErrorCode.INTERRUPTED, `the connection dropped (${code})`));
     this.#resyncPending = false;
     if (this.state === 'disconnected' || this.state === 'failed') return;
     if (!isRetryable(code)) {
       const error =
         code === 1000 && !reason
-          ? new LevelChatError(ErrorCode.CONNECTION_CLOSED, 'closed by the server', { closeCode: code })
+          ? createError(ErrorCode.CONNECTION_CLOSED, 'closed by the server', { closeCode: code })
           : closeError(code, reason, closing?.message);
       const final = code === 1000 || code === 4403 || code === 4409 ? 'disconnected' : 'failed';
       this.#finish(final, error);
@@ -559,7 +559,7 @@ export class SignalingClient {
     if (delay === null) {
       this.#finish(
         'failed',
-        new LevelChatError(ErrorCode.CONNECTION_FAILED, `could not reach the signaling server (${code}${reason ? ` ${reason}` : ''})`, {
+        createError(ErrorCode.CONNECTION_FAILED, `could not reach the signaling server (${code}${reason ? ` ${reason}` : ''})`, {
           closeCode: code,
         }),
       );
