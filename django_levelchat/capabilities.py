@@ -104,6 +104,14 @@ def within(requested: Iterable[str], ceiling: Iterable[str]) -> bool:
     return expand(requested) <= expand(ceiling)
 
 
+def ensure_within(requested: Iterable[str], ceiling: Iterable[str], role: str) -> None:
+    """Raise CapabilityError(``capability_ceiling``) naming what ``role`` may not be granted."""
+    requested, ceiling = tuple(requested), tuple(ceiling)
+    if not within(requested, ceiling):
+        extra = sorted(expand(requested) - expand(ceiling))
+        raise CapabilityError(f"Role {role!r} may not be granted: {', '.join(extra)}.", code="capability_ceiling")
+
+
 def role_capabilities(role: str, overrides: Mapping[str, Iterable[str]] | None = None) -> frozenset[str]:
     """The capability set of a role: a policy/settings override if present, else the built-in default."""
     if overrides and role in overrides:

@@ -124,6 +124,11 @@ class LevelChatSettings:
 levelchat_settings = LevelChatSettings(DEFAULTS)
 
 
+def region_signaling_url(region: str) -> str | None:
+    """The signaling URL configured for ``region`` in REGIONS, or None (then: the page's or request's own host)."""
+    return levelchat_settings.REGIONS.get(region) if region else None
+
+
 def derived_signing_key() -> str:
     """The default HS256 key: an HMAC of SECRET_KEY, so the JWT key never equals SECRET_KEY."""
     return hmac.new(settings.SECRET_KEY.encode(), b"django_levelchat.jwt", hashlib.sha256).hexdigest()

@@ -121,9 +121,7 @@ def issue_token(
         granted = ceiling
     else:
         granted = caps.parse_capabilities(capabilities)
-        if not caps.within(granted, ceiling):
-            extra = sorted(caps.expand(granted) - caps.expand(ceiling))
-            raise CapabilityError(f"Role {role!r} may not be granted: {', '.join(extra)}.", code="capability_ceiling")
+        caps.ensure_within(granted, ceiling, role)
     ttl = int(levelchat_settings.TOKEN_TTL if ttl is None else ttl)
     max_ttl = int(levelchat_settings.TOKEN_MAX_TTL)
     if ttl <= 0 or ttl > max_ttl:

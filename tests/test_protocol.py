@@ -184,7 +184,7 @@ def test_token_error_codes_map_to_4401():
 def test_capability_names_come_from_the_capabilities_module():
     from django_levelchat import capabilities as caps
 
-    used = set(p.MESSAGE_CAPABILITY.values()) | set(p.SOURCE_CAPABILITY.values())
+    used = set(p.MESSAGE_CAPABILITY.values()) | set(caps.SOURCE_CAPABILITY.values())
     used |= {cap for caps_ in p.SEND_KIND_CAPABILITIES.values() for cap in caps_}
     assert used <= set(caps.VOCABULARY)
 

@@ -41,8 +41,7 @@ from django_levelchat.api.pagination import StrictLimitOffsetPagination
 from django_levelchat.api.permissions import IsApiKeyOrStaff
 from django_levelchat.api.schema import LevelChatAutoSchema, errors
 from django_levelchat.api.throttling import TokenMintThrottle
-from django_levelchat.conf import levelchat_settings
-from django_levelchat.exceptions import CapabilityError
+from django_levelchat.conf import levelchat_settings, region_signaling_url
 from django_levelchat.models import Participant, Recording, Room
 from django_levelchat.signaling import control
 from django_levelchat.signaling.protocol import SIGNAL_PATH
@@ -198,7 +197,7 @@ class RoomArchiveView(ApiView):
 
 def signaling_url(request: Request, region: str) -> str:
     """The region's configured URL, else the ws(s):// URL of the signaling socket on this host."""
-    configured = (levelchat_settings.REGIONS or {}).get(region) if region else None
+    configured = region_signaling_url(region)
     if configured:
         return str(configured)
     scheme = "wss" if request.is_secure() else "ws"
@@ -346,12 +345,7 @@ class ParticipantDetailView(ApiView):
         requested = caps.parse_capabilities(serializer.validated_data["capabilities"])
         lifecycle.ensure_joinable(room)
         participant = _live_session(room, identity)
-        ceiling = room.capabilities_for(participant.role)
-        if not caps.within(requested, ceiling):
-            extra = sorted(caps.expand(requested) - caps.expand(ceiling))
-            raise CapabilityError(
-                f"Role {participant.role!r} may not be granted: {', '.join(extra)}.", code="capability_ceiling"
-            )
+        caps.ensure_within(requested, room.capabilities_for(participant.role), participant.role)
         names = sorted(requested)
         if not _live(control.update_capabilities, room, identity, names):
             raise NotConnected()

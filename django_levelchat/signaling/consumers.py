@@ -57,7 +57,7 @@ def _load_room(public_id: str) -> Room | None:
 
 
 @database_sync_to_async
-def _join(room: Room, claims: RoomClaims, pid: str) -> Room:
+def _join(room: Room, claims: RoomClaims, pid: str) -> None:
     lifecycle.join(
         room,
         claims.identity,
@@ -67,7 +67,6 @@ def _join(room: Room, claims: RoomClaims, pid: str) -> Room:
         metadata=claims.metadata,
         public_id=pid,
     )
-    return room
 
 
 @database_sync_to_async
@@ -87,7 +86,6 @@ class SignalingConsumer(AsyncConsumer):
 
     def __init__(self) -> None:
         self.state = "connecting"
-        self.token: str | None = None
         self.token_error: TokenError | None = None
         self.claims: RoomClaims | None = None
         self.room: Room | None = None
@@ -230,7 +228,6 @@ class SignalingConsumer(AsyncConsumer):
 
     async def _verify(self, token: str) -> None:
         """Verify the token; an expired one is kept (it may still resume), anything else closes 4401."""
-        self.token = token
         try:
             self.claims = verify_token(token)
         except TokenError as exc:
@@ -506,7 +503,7 @@ class SignalingConsumer(AsyncConsumer):
 
     # ------------------------------------------------------------------ helpers on own state
 
-    async def _entry(self) -> Entry:
+    def _entry(self) -> Entry:
         """Our own presence entry: this consumer is its only writer, so the cached copy is authoritative."""
         assert self.entry is not None
         return self.entry
@@ -517,19 +514,20 @@ class SignalingConsumer(AsyncConsumer):
         if not await get_presence().put(self.room.public_id, entry):
             await self._restore()
 
-    def _me(self, entry: Entry | None = None) -> dict[str, Any]:
+    def _me(self) -> dict[str, Any]:
         claims = self.claims
         assert claims is not None and self.pid is not None
         return {"id": self.pid, "identity": claims.identity, "name": claims.name}
 
     async def _mute_own(self, track: str | None, kind: str | None, *, by: str | None) -> None:
-        entry = await self._entry()
+        entry = self._entry()
         changed = []
         for t in entry["tracks"]:
             if (track is None or t["sid"] == track) and (kind is None or t["kind"] == kind) and not t["muted"]:
                 t["muted"] = True
                 changed.append(t["sid"])
-        await self._save(entry)
+        if changed:
+            await self._save(entry)
         assert self.room is not None and self.pid is not None
         for sid in changed:
             await rooms.broadcast(
@@ -538,7 +536,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def _apply_capabilities(self, granted: frozenset[str]) -> None:
         """Capabilities changed server-side: drop tracks no longer allowed, tell the room and the client."""
-        entry = await self._entry()
+        entry = self._entry()
         self.caps = granted
         entry["caps"] = sorted(granted)
         kept, dropped = [], []
@@ -616,7 +614,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_publish(self, msg: protocol.Publish) -> None:
         assert self.room is not None and self.pid is not None
-        entry = await self._entry()
+        entry = self._entry()
         tracks = entry["tracks"]
         if any(t["sid"] == msg.track.sid for t in tracks):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
@@ -632,7 +630,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
         assert self.room is not None and self.pid is not None
-        entry = await self._entry()
+        entry = self._entry()
         kept = [t for t in entry["tracks"] if t["sid"] != msg.track]
         if len(kept) == len(entry["tracks"]):
             raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
@@ -643,7 +641,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_mute(self, msg: protocol.Mute) -> None:
         assert self.room is not None and self.pid is not None
-        entry = await self._entry()
+        entry = self._entry()
         track = next((t for t in entry["tracks"] if t["sid"] == msg.track), None)
         if track is None:
             raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
@@ -697,10 +695,7 @@ class SignalingConsumer(AsyncConsumer):
             if msg.to != self.pid:
                 await self.send_frame(frame)
         else:
-            frame = await rooms.broadcast(
-                room_id, protocol.chat_message, id=message_id, from_=self._me(), text=msg.text, ts=ts
-            )
-            await get_presence().push_chat(room_id, frame, int(levelchat_settings.CHAT_HISTORY))
+            await rooms.broadcast_chat(room_id, from_=self._me(), text=msg.text, ts=ts, message_id=message_id)
         await self.ack(msg, id=message_id, ts=ts)
 
     async def on_reaction(self, msg: protocol.Reaction) -> None:
@@ -721,7 +716,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_quality_report(self, msg: protocol.QualityReport) -> None:
         assert self.room is not None and self.pid is not None
-        entry = await self._entry()
+        entry = self._entry()
         await self.ack(msg)
         if entry.get("quality") == msg.quality:
             return

@@ -12,7 +12,6 @@ from typing import Any
 from asgiref.sync import async_to_sync
 
 from django_levelchat import capabilities as caps
-from django_levelchat.conf import levelchat_settings
 from django_levelchat.ids import new_message_id
 from django_levelchat.models import Room
 from django_levelchat.signaling import protocol, rooms
@@ -60,11 +59,7 @@ async def _send_message(room_id: str, text: str, to: str | None) -> dict[str, An
     ts = int(time.time() * 1000)
     message_id = new_message_id()
     if to is None:
-        frame = await rooms.broadcast(
-            room_id, protocol.chat_message, id=message_id, from_=SYSTEM_SENDER, text=text, ts=ts
-        )
-        await get_presence().push_chat(room_id, frame, int(levelchat_settings.CHAT_HISTORY))
-        return frame
+        return await rooms.broadcast_chat(room_id, from_=SYSTEM_SENDER, text=text, ts=ts, message_id=message_id)
     frame = protocol.chat_message(id=message_id, from_=SYSTEM_SENDER, text=text, ts=ts, to=to)
     for entry in await rooms.find_identity(room_id, to):
         if entry.get("channel"):

@@ -87,14 +87,11 @@ async def sweep_presence(now: float) -> dict[str, set[str]]:
     return {room_id: ids for room_id, ids in live.items() if ids}
 
 
-async def sweep_database(live: dict[str, set[str]]) -> bool:
+@database_sync_to_async
+def sweep_database(live: dict[str, set[str]]) -> bool:
     """Close sessions no process holds any more, end rooms empty past their timeout; True while an active
     room remains to watch."""
-    return await _sweep_database(live, timezone.now())
-
-
-@database_sync_to_async
-def _sweep_database(live: dict[str, set[str]], now: Any) -> bool:
+    now = timezone.now()
     grace = timedelta(seconds=2 * float(levelchat_settings.PING_TIMEOUT))
     open_sessions = Participant.objects.filter(left_at__isnull=True, joined_at__lt=now - grace)
     absent_now: dict[str, Any] = {}

@@ -49,7 +49,7 @@ class Presence(Protocol):
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
     async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]: ...
     async def dominant(self, room: str) -> str | None: ...
-    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]: ...
+    async def swap_dominant(self, room: str, pid: str | None) -> bool: ...
     async def forget_room(self, room: str) -> None: ...
 
 
@@ -157,10 +157,10 @@ class MemoryPresence:
     async def dominant(self, room: str) -> str | None:
         return self._room(room).dominant
 
-    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]:
+    async def swap_dominant(self, room: str, pid: str | None) -> bool:
         state = self._room(room)
         previous, state.dominant = state.dominant, pid
-        return previous != pid, previous
+        return previous != pid
 
     async def forget_room(self, room: str) -> None:
         self._rooms.pop(room, None)
@@ -318,10 +318,10 @@ class RedisPresence:
     async def dominant(self, room: str) -> str | None:
         return (await self.redis.get(self._k(room, "dominant"))) or None
 
-    async def swap_dominant(self, room: str, pid: str | None) -> tuple[bool, str | None]:
+    async def swap_dominant(self, room: str, pid: str | None) -> bool:
+        """Set the dominant speaker; True only for the caller that changed it (GETSET is atomic)."""
         previous = await self.redis.getset(self._k(room, "dominant"), pid or "")
-        previous = previous or None
-        return previous != pid, previous
+        return (previous or None) != pid
 
     async def forget_room(self, room: str) -> None:
         parts = ("roster", "seen", "seq", "chat", "revoked", "levels", "dominant")

@@ -257,30 +257,21 @@ LEAVE_REASONS = frozenset(reason.value for reason in LeaveReason)
 
 
 # Capability names come from the one vocabulary (capabilities.py imports nothing from Django at module level).
-PUBLISH_CAMERA = caps.PUBLISH_CAMERA
-PUBLISH_MIC = caps.PUBLISH_MIC
-PUBLISH_SCREEN = caps.PUBLISH_SCREEN
-SUBSCRIBE_ALL = caps.SUBSCRIBE_ALL
-CHAT_SEND = caps.CHAT_SEND
-REACT_SEND = caps.REACT_SEND
-RECORD_CONTROL = caps.RECORD_CONTROL
-ROOM_ADMIN = caps.ROOM_ADMIN
-SOURCE_CAPABILITY = caps.SOURCE_CAPABILITY
 #: T24: sending media of a kind in SDP needs one of these (a subscribe-only peer may only receive).
 SEND_KIND_CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "audio": (PUBLISH_MIC, PUBLISH_SCREEN),
-    "video": (PUBLISH_CAMERA, PUBLISH_SCREEN),
+    "audio": (caps.PUBLISH_MIC, caps.PUBLISH_SCREEN),
+    "video": (caps.PUBLISH_CAMERA, caps.PUBLISH_SCREEN),
 }
 #: The capability each message type needs (``publish`` depends on the source: see required_capability).
 MESSAGE_CAPABILITY: dict[str, str] = {
-    "subscribe": SUBSCRIBE_ALL,
-    "chat": CHAT_SEND,
-    "reaction": REACT_SEND,
-    "record-start": RECORD_CONTROL,
-    "record-stop": RECORD_CONTROL,
-    "mute-participant": ROOM_ADMIN,
-    "remove-participant": ROOM_ADMIN,
-    "end-room": ROOM_ADMIN,
+    "subscribe": caps.SUBSCRIBE_ALL,
+    "chat": caps.CHAT_SEND,
+    "reaction": caps.REACT_SEND,
+    "record-start": caps.RECORD_CONTROL,
+    "record-stop": caps.RECORD_CONTROL,
+    "mute-participant": caps.ROOM_ADMIN,
+    "remove-participant": caps.ROOM_ADMIN,
+    "end-room": caps.ROOM_ADMIN,
 }
 
 
@@ -1247,7 +1238,7 @@ def parse_frame(text: str | bytes | None) -> ClientMessage:
 def required_capability(message: ClientMessage) -> str | None:
     """The capability a message needs, or None. Wildcards (``publish:*``) are matched by the caller."""
     if isinstance(message, Publish):
-        return SOURCE_CAPABILITY[message.track.source]
+        return caps.SOURCE_CAPABILITY[message.track.source]
     return MESSAGE_CAPABILITY.get(message.TYPE)
 
 

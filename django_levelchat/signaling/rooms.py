@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
 from django_levelchat import lifecycle
+from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Room
 from django_levelchat.signaling import protocol
 from django_levelchat.signaling.presence import Entry, get_presence
@@ -97,6 +98,13 @@ async def broadcast(room_id: str, build: Callable[..., dict[str, Any]], **fields
     return frame
 
 
+async def broadcast_chat(room_id: str, *, from_: dict[str, Any], text: str, ts: int, message_id: str) -> dict[str, Any]:
+    """A public chat message: to every socket of the room, and into the history replayed in ``welcome``."""
+    frame = await broadcast(room_id, protocol.chat_message, id=message_id, from_=from_, text=text, ts=ts)
+    await get_presence().push_chat(room_id, frame, int(levelchat_settings.CHAT_HISTORY))
+    return frame
+
+
 async def send_frame(channel: str, frame: dict[str, Any]) -> None:
     """Send one frame to one socket (by channel name), e.g. a relayed ``signal`` or a private chat."""
     await get_channel_layer().send(channel, _event_message(frame))
@@ -173,7 +181,5 @@ async def update_active_speaker(room_id: str, now: float) -> None:
     presence = get_presence()
     current = await presence.dominant(room_id)
     dominant = choose_dominant(await presence.speaker_states(room_id), current, now)
-    if dominant != current:
-        changed, _ = await presence.swap_dominant(room_id, dominant)
-        if changed:
-            await broadcast(room_id, protocol.active_speaker, participant=dominant)
+    if dominant != current and await presence.swap_dominant(room_id, dominant):
+        await broadcast(room_id, protocol.active_speaker, participant=dominant)

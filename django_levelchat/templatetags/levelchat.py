@@ -19,7 +19,7 @@ from django.templatetags.static import static
 from django.utils.safestring import SafeString
 
 from django_levelchat import capabilities as caps
-from django_levelchat.conf import levelchat_settings
+from django_levelchat.conf import levelchat_settings, region_signaling_url
 from django_levelchat.models import Room
 from django_levelchat.tokens import issue_token, verify_token
 
@@ -43,11 +43,6 @@ def _identity(request: Any) -> tuple[str, str] | None:
     if levelchat_settings.GUEST_ACCESS:
         return f"guest-{secrets.token_hex(6)}", "Guest"
     return None
-
-
-def _signaling_url(region: str) -> str | None:
-    """The region's absolute URL, or None: the SDK then connects to the page's own origin."""
-    return levelchat_settings.REGIONS.get(region) if region else None
 
 
 @register.simple_tag(takes_context=True)
@@ -99,7 +94,7 @@ def levelchat_call(
     live = room_obj.room_type in LIVE_TYPES
     config = {
         "token": token,
-        "signalingUrl": _signaling_url(claims.region),
+        "signalingUrl": region_signaling_url(claims.region),  # None: the SDK uses the page's origin
         "iceServers": levelchat_settings.ICE_SERVERS,
         "room": {"id": room_obj.public_id, "name": room_obj.name, "type": room_obj.room_type},
         "user": {"identity": claims.identity, "name": claims.name, "role": claims.role},
