@@ -10,39 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django_levelchat.exceptions import CapabilityError
-
-PUBLISH_CAMERA = "publish:camera"
-PUBLISH_MIC = "publish:mic"
-PUBLISH_SCREEN = "publish:screen"
-PUBLISH_ALL = "publish:*"
-SUBSCRIBE_ALL = "subscribe:all"
-CHAT_SEND = "chat:send"
-REACT_SEND = "react:send"
-RECORD_CONTROL = "record:control"
-ROOM_ADMIN = "room:admin"
-PRESENCE_HIDDEN = "presence:hidden"
-
-#: Every capability name and what it allows (docs and error messages read this).
-VOCABULARY: dict[str, str] = {
-    PUBLISH_CAMERA: "publish a camera video track",
-    PUBLISH_MIC: "publish a microphone audio track",
-    PUBLISH_SCREEN: "publish a screen share (video and its audio)",
-    PUBLISH_ALL: "publish any source (camera, mic, screen)",
-    SUBSCRIBE_ALL: "receive every published track of the room",
-    CHAT_SEND: "send chat messages",
-    REACT_SEND: "send reactions",
-    RECORD_CONTROL: "start and stop recordings",
-    ROOM_ADMIN: "moderate: mute or remove participants, end the room",
-    PRESENCE_HIDDEN: "join without appearing in the roster (recorders, monitors)",
-}
-
-#: Which capability a published track source needs.
-SOURCE_CAPABILITY: dict[str, str] = {
-    "camera": PUBLISH_CAMERA,
-    "microphone": PUBLISH_MIC,
-    "screen": PUBLISH_SCREEN,
-    "screen_audio": PUBLISH_SCREEN,
-}
+from django_levelchat.protocol import (  # the wire vocabulary lives with the protocol
+    CHAT_SEND,
+    PRESENCE_HIDDEN,
+    PUBLISH_ALL,
+    REACT_SEND,
+    RECORD_CONTROL,
+    ROOM_ADMIN,
+    SOURCE_CAPABILITY,
+    SUBSCRIBE_ALL,
+    VOCABULARY,
+)
 
 HOST = "host"
 PARTICIPANT = "participant"

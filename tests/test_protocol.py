@@ -1,4 +1,4 @@
-"""The signaling wire protocol (django_levelchat.signaling.protocol): pure unit and property tests, no DB."""
+"""The signaling wire protocol (django_levelchat.protocol): pure unit and property tests, no DB."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_levelchat.signaling import protocol as p
-from django_levelchat.signaling.protocol import ErrorCode, ProtocolError
+from django_levelchat import protocol as p
+from django_levelchat.protocol import ErrorCode, ProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,7 +125,7 @@ def parse_error(obj) -> ProtocolError:
 
 def test_imports_without_django():
     code = (
-        "import sys; import django_levelchat.signaling.protocol as p; "
+        "import sys; import django_levelchat.protocol as p; "
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules), 'django imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})

@@ -43,8 +43,8 @@ from django_levelchat.api.schema import LevelChatAutoSchema, errors
 from django_levelchat.api.throttling import TokenMintThrottle
 from django_levelchat.conf import levelchat_settings, region_signaling_url
 from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.protocol import SIGNAL_PATH
 from django_levelchat.signaling import control
-from django_levelchat.signaling.protocol import SIGNAL_PATH
 from django_levelchat.signaling.rooms import LAYER_ERRORS
 
 logger = logging.getLogger(__name__)

@@ -20,14 +20,14 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 
 from django_levelchat import capabilities as caps
-from django_levelchat import lifecycle
+from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.exceptions import IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
-from django_levelchat.signaling import janitor, protocol, rooms
+from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
+from django_levelchat.signaling import janitor, rooms
 from django_levelchat.signaling.presence import Entry, get_presence
-from django_levelchat.signaling.protocol import CloseReason, ErrorCode, ProtocolError
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
 from django_levelchat.tokens import RoomClaims, issue_resume_credential, verify_resume_credential, verify_token

@@ -12,9 +12,10 @@ from typing import Any
 from asgiref.sync import async_to_sync
 
 from django_levelchat import capabilities as caps
+from django_levelchat import protocol
 from django_levelchat.ids import new_message_id
 from django_levelchat.models import Room
-from django_levelchat.signaling import protocol, rooms
+from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
 
 SYSTEM_SENDER = {"id": None, "identity": "system", "name": "System"}

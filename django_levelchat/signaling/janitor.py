@@ -18,10 +18,10 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 from django.utils import timezone
 
-from django_levelchat import lifecycle
+from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Room
-from django_levelchat.signaling import protocol, rooms
+from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
 
 logger = logging.getLogger("django_levelchat.signaling")

@@ -16,10 +16,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
-from django_levelchat import lifecycle
+from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Room
-from django_levelchat.signaling import protocol
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.speaker import choose_dominant
 

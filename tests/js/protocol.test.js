@@ -1,5 +1,5 @@
 // Protocol frames: every client example of docs/protocol.md §5 encodes, every server example of §6 parses, and
-// the JS names match the server's (django_levelchat/signaling/protocol.py) so the two cannot drift apart.
+// the JS names match the server's (django_levelchat/protocol.py) so the two cannot drift apart.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import * as protocol from '../../django_levelchat/static/levelchat/sdk/protocol.
 
 const root = new URL('../../', import.meta.url);
 const doc = readFileSync(new URL('docs/protocol.md', root), 'utf8');
-const server = readFileSync(new URL('django_levelchat/signaling/protocol.py', root), 'utf8');
+const server = readFileSync(new URL('django_levelchat/protocol.py', root), 'utf8');
 
 /** The JSON lines of the ```json blocks between two headings of docs/protocol.md. */
 function jsonExamples(fromHeading, toHeading) {

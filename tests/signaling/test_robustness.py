@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from django_levelchat.signaling import protocol
+from django_levelchat import protocol
 from tests.signaling.conftest import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,7 +1,7 @@
 /**
  * Errors. Every rejection and every `error` event carries a `LevelChatError` with a stable snake_case `code`.
  *
- * The codes are, 1:1, the server's close reasons (`CloseReason` in `signaling/protocol.py`, docs/protocol.md §11)
+ * The codes are, 1:1, the server's close reasons (`CloseReason` in `protocol.py`, docs/protocol.md §11)
  * and error-frame codes (`ErrorCode`, §10), plus a few that only the client can produce (devices, network, API).
  * @module
  */

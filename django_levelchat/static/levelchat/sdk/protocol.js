@@ -1,6 +1,6 @@
 /**
  * The signaling wire protocol, version 1: the ONE JavaScript definition of every frame, constant and close code.
- * It mirrors docs/protocol.md (the contract) and `django_levelchat/signaling/protocol.py` (the server's
+ * It mirrors docs/protocol.md (the contract) and `django_levelchat/protocol.py` (the server's
  * enforcement); tests/js/protocol.test.js fails when the names drift apart.
  *
  * `encode(message)` checks a client message's required fields and the frame size and returns the JSON text;

@@ -1,7 +1,7 @@
 """The signaling wire protocol: the one definition of every frame, limit, error code and close code.
 
-``docs/protocol.md`` is the prose contract; this module is what enforces it. It is pure Python (stdlib only,
-no Django settings) so the consumer, the SFU worker, a Python client, the fuzzers and the tests share it.
+``docs/protocol.md`` is the prose contract; this module is what enforces it. It is pure Python (stdlib only: it imports nothing
+from the app and needs no Django settings) so the consumer, the SFU worker, a Python client, the fuzzers and the tests share it.
 
 Inbound, two total steps: ``decode_frame`` turns a WebSocket text frame into a dict and ``parse_message``
 turns that dict into a frozen message object. Any input yields a value or a ``ProtocolError``, never another
@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, ClassVar, NoReturn, Self, TypeVar
-
-from django_levelchat import capabilities as caps
 
 # --------------------------------------------------------------------------------------------------------------
 # Version, connection, limits
@@ -256,22 +254,56 @@ class LeaveReason(enum.StrEnum):
 LEAVE_REASONS = frozenset(reason.value for reason in LeaveReason)
 
 
-# Capability names come from the one vocabulary (capabilities.py imports nothing from Django at module level).
+# Capabilities: the wire vocabulary a token's ``caps`` claim uses. ``capabilities.py`` adds roles, wildcard
+# matching and policy ceilings on top of these names.
+PUBLISH_CAMERA = "publish:camera"
+PUBLISH_MIC = "publish:mic"
+PUBLISH_SCREEN = "publish:screen"
+PUBLISH_ALL = "publish:*"
+SUBSCRIBE_ALL = "subscribe:all"
+CHAT_SEND = "chat:send"
+REACT_SEND = "react:send"
+RECORD_CONTROL = "record:control"
+ROOM_ADMIN = "room:admin"
+PRESENCE_HIDDEN = "presence:hidden"
+
+#: Every capability name and what it allows (docs and error messages read this).
+VOCABULARY: dict[str, str] = {
+    PUBLISH_CAMERA: "publish a camera video track",
+    PUBLISH_MIC: "publish a microphone audio track",
+    PUBLISH_SCREEN: "publish a screen share (video and its audio)",
+    PUBLISH_ALL: "publish any source (camera, mic, screen)",
+    SUBSCRIBE_ALL: "receive every published track of the room",
+    CHAT_SEND: "send chat messages",
+    REACT_SEND: "send reactions",
+    RECORD_CONTROL: "start and stop recordings",
+    ROOM_ADMIN: "moderate: mute or remove participants, end the room",
+    PRESENCE_HIDDEN: "join without appearing in the roster (recorders, monitors)",
+}
+
+#: Which capability a published track source needs.
+SOURCE_CAPABILITY: dict[str, str] = {
+    "camera": PUBLISH_CAMERA,
+    "microphone": PUBLISH_MIC,
+    "screen": PUBLISH_SCREEN,
+    "screen_audio": PUBLISH_SCREEN,
+}
+
 #: T24: sending media of a kind in SDP needs one of these (a subscribe-only peer may only receive).
 SEND_KIND_CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "audio": (caps.PUBLISH_MIC, caps.PUBLISH_SCREEN),
-    "video": (caps.PUBLISH_CAMERA, caps.PUBLISH_SCREEN),
+    "audio": (PUBLISH_MIC, PUBLISH_SCREEN),
+    "video": (PUBLISH_CAMERA, PUBLISH_SCREEN),
 }
 #: The capability each message type needs (``publish`` depends on the source: see required_capability).
 MESSAGE_CAPABILITY: dict[str, str] = {
-    "subscribe": caps.SUBSCRIBE_ALL,
-    "chat": caps.CHAT_SEND,
-    "reaction": caps.REACT_SEND,
-    "record-start": caps.RECORD_CONTROL,
-    "record-stop": caps.RECORD_CONTROL,
-    "mute-participant": caps.ROOM_ADMIN,
-    "remove-participant": caps.ROOM_ADMIN,
-    "end-room": caps.ROOM_ADMIN,
+    "subscribe": SUBSCRIBE_ALL,
+    "chat": CHAT_SEND,
+    "reaction": REACT_SEND,
+    "record-start": RECORD_CONTROL,
+    "record-stop": RECORD_CONTROL,
+    "mute-participant": ROOM_ADMIN,
+    "remove-participant": ROOM_ADMIN,
+    "end-room": ROOM_ADMIN,
 }
 
 
@@ -1238,7 +1270,7 @@ def parse_frame(text: str | bytes | None) -> ClientMessage:
 def required_capability(message: ClientMessage) -> str | None:
     """The capability a message needs, or None. Wildcards (``publish:*``) are matched by the caller."""
     if isinstance(message, Publish):
-        return caps.SOURCE_CAPABILITY[message.track.source]
+        return SOURCE_CAPABILITY[message.track.source]
     return MESSAGE_CAPABILITY.get(message.TYPE)
 
 
