@@ -44,6 +44,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
     "RECORDINGS_DIR": (str, type(None)),
+    "SFU_EMBEDDED": (bool, type(None)),
+    "SFU_HEARTBEAT": (int, float),
+    "SFU_LEASE_TTL": (int, float),
+    "SFU_ICE_SERVERS": (list,),
+    "SFU_ALLOW_PRIVATE_CANDIDATES": (bool,),
+    "SFU_START_BITRATE": (int,),
+    "SFU_KEYFRAME_INTERVAL": (int, float),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
 
