@@ -67,6 +67,7 @@ test('every client message type encodes; missing required fields are bad_request
     'set-preferred-quality': { quality: 'low' },
     chat: { text: 'hi' },
     reaction: { emoji: '👍' },
+    hand: { raised: true },
     'audio-level': { level: 0.5 },
     'quality-report': { quality: 'good', score: 80 },
     'record-start': {},

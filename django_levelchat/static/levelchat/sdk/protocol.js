@@ -138,6 +138,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
  * @property {string[]} [capabilities]  only in `welcome.you` and in `participant-updated` about yourself
  * @property {string} [state]  `reconnecting` while their socket is away
  * @property {string} [quality]
+ * @property {number | null} [hand]  when their hand went up (ms); absent or null when it is down
  */
 
 /** @typedef {{ id: string, identity: string, name?: string }} Sender */
@@ -177,6 +178,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
 /** @typedef {{ type: 'set-preferred-quality', id?: string, quality: PreferredQuality, participant?: string }} PreferredQualityMessage */
 /** @typedef {{ type: 'chat', id?: string, text: string, to?: string }} ChatMessage */
 /** @typedef {{ type: 'reaction', id?: string, emoji: string }} ReactionMessage */
+/** @typedef {{ type: 'hand', id?: string, raised: boolean, participant?: string }} HandMessage */
 /** @typedef {{ type: 'audio-level', id?: string, level: number }} AudioLevelMessage */
 /** @typedef {{ type: 'quality-report', id?: string, quality: QualityBand, score?: number }} QualityReportMessage */
 /** @typedef {{ type: 'record-start' | 'record-stop' | 'resync', id?: string }} BareMessage */
@@ -188,7 +190,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
 /**
  * Every message a client may send.
  * @typedef {HelloMessage | SignalMessage | SfuSignalMessage | PublishMessage | UnpublishMessage | MuteMessage
- *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | AudioLevelMessage
+ *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | HandMessage | AudioLevelMessage
  *   | QualityReportMessage | BareMessage | PingMessage | ReasonMessage | MuteParticipantMessage
  *   | RemoveParticipantMessage} ClientMessage
  */
@@ -260,6 +262,7 @@ const CLIENT_FIELDS = {
   'set-preferred-quality': 'quality:s',
   chat: 'text:s',
   reaction: 'emoji:s',
+  hand: 'raised:b',
   'audio-level': 'level:n',
   'quality-report': 'quality:s',
   'record-start': '',
