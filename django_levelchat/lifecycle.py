@@ -6,6 +6,8 @@ room cannot both succeed, on SQLite as on PostgreSQL. Signals fire only for the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +15,8 @@ from django_levelchat import signals
 from django_levelchat.exceptions import IllegalTransition
 from django_levelchat.models import Participant, Recording, Room
 
-S = Room.Status
+# Typed as Any: without Django's stubs mypy reads each TextChoices member as its (value, label) tuple.
+S: Any = Room.Status
 
 #: target status -> (statuses it may come from, timestamp field set on arrival)
 ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -22,7 +25,7 @@ ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     S.ARCHIVED: (frozenset({S.ENDED}), "archived_at"),
 }
 
-R = Recording.Status
+R: Any = Recording.Status
 RECORDING_TRANSITIONS: dict[str, frozenset[str]] = {
     R.RECORDING: frozenset({R.PENDING}),
     R.STOPPING: frozenset({R.RECORDING}),
