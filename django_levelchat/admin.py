@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -203,6 +204,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     search_fields = ("url", "public_id", "description")
     readonly_fields = ("public_id", "created_at")
     fields = ("url", "description", "events", "is_active", "public_id", "created_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if not change:
