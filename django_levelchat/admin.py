@@ -183,7 +183,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if not change:
-            request._levelchat_new_key = obj.set_new_secret()  # type: ignore[attr-defined]
+            request._levelchat_new_key = obj.set_new_secret()
         super().save_model(request, obj, form, change)
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
@@ -192,7 +192,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": "API key created",
             "key": obj,
-            "full_key": request._levelchat_new_key,  # type: ignore[attr-defined]
+            "full_key": request._levelchat_new_key,
         }
         return TemplateResponse(request, "levelchat/admin/apikey_created.html", context)
 

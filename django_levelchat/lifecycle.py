@@ -23,7 +23,8 @@ from django_levelchat.webhooks import outbox
 
 logger = logging.getLogger("django_levelchat")
 
-S = Room.Status
+# Typed as Any: without Django's stubs mypy reads each TextChoices member as its (value, label) tuple.
+S: Any = Room.Status
 
 #: target status -> (statuses it may come from, timestamp field set on arrival)
 ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -32,7 +33,7 @@ ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     S.ARCHIVED: (frozenset({S.ENDED}), "archived_at"),
 }
 
-R = Recording.Status
+R: Any = Recording.Status
 RECORDING_TRANSITIONS: dict[str, frozenset[str]] = {
     R.RECORDING: frozenset({R.PENDING}),
     R.STOPPING: frozenset({R.RECORDING}),

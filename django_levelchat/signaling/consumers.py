@@ -26,7 +26,7 @@ from django_levelchat.exceptions import IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
-from django_levelchat.signaling import janitor, rooms
+from django_levelchat.signaling import clock, janitor, rooms
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -283,7 +283,7 @@ class SignalingConsumer(AsyncConsumer):
         await handler(msg)
 
     async def _touch(self) -> None:
-        now = time.time()
+        now = clock.now()
         if now - self.last_touch >= 1.0 and self.room is not None and self.pid is not None:
             self.last_touch = now
             if not await get_presence().touch(self.room.public_id, self.pid, now):
@@ -347,8 +347,8 @@ class SignalingConsumer(AsyncConsumer):
         others = [e for e in roster if not e.get("hidden") and e["identity"] != claims.identity]
         if not self.hidden and len(others) >= room.max_participants:
             raise Close(CloseReason.ROOM_FULL)
-        for entry in same:
-            await rooms.depart(room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
+        for old in same:
+            await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         pid = new_participant_id()
         try:
             await _join(room, claims, pid)
@@ -539,7 +539,8 @@ class SignalingConsumer(AsyncConsumer):
         entry = self._entry()
         self.caps = granted
         entry["caps"] = sorted(granted)
-        kept, dropped = [], []
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
         for t in entry["tracks"]:
             (kept if caps.can_publish(granted, t["source"]) else dropped).append(t)
         entry["tracks"] = kept

@@ -16,7 +16,7 @@ import pytest
 
 from django_levelchat.models import CapabilityPolicy, Room
 from tests.e2e.conftest import DB_ALIAS, in_db_thread
-from tests.e2e.live import LiveServer
+from tests.e2e.live import WAIT_MS, WAIT_S, LiveServer
 
 __all__ = ["UIPage", "ui_pages", "ui_room_factory", "ui_users"]
 
@@ -72,7 +72,7 @@ class UIPage:
     def state(self) -> str | None:
         return self.root().get_attribute("data-lc-state")
 
-    def wait_state(self, state: str, timeout: float = 15) -> None:
+    def wait_state(self, state: str, timeout: float = WAIT_S) -> None:
         try:
             self.page.wait_for_function(
                 "(s) => document.querySelector('[data-levelchat-call]')?.dataset.lcState === s",
@@ -163,7 +163,7 @@ def ui_pages(browser: Any, levelchat_server: LiveServer, ui_users: dict[str, str
 
     def open_page(user: str | None, viewport: dict[str, int] | None = None, **options: Any) -> UIPage:
         context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
         context.add_init_script(RECORDER)
         page = context.new_page()
         ui = UIPage(user or "anonymous", page, context)
@@ -195,14 +195,14 @@ def join_call(ui: UIPage, server: LiveServer, room: Room, *, prejoin: bool = Tru
         join = ui.page.get_by_role("button", name="Join", exact=True)
         join.wait_for()
         # The preview plays the fake camera before we join.
-        ui.page.wait_for_function("document.querySelector('.lc-prejoin__video')?.videoWidth > 0", timeout=10_000)
+        ui.page.wait_for_function("document.querySelector('.lc-prejoin__video')?.videoWidth > 0")
         if screenshot:
             shot(ui, screenshot)
         join.click()
     ui.wait_state("connected")
 
 
-def video_advances(ui: UIPage, selector: str, timeout: float = 10) -> dict[str, Any]:
+def video_advances(ui: UIPage, selector: str, timeout: float = WAIT_S) -> dict[str, Any]:
     """Wait until the video at ``selector`` has decoded frames and its time moves forward."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
