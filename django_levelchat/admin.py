@@ -208,7 +208,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if not change:
-            request._levelchat_new_secret = obj.set_new_secret()  # type: ignore[attr-defined]
+            request._levelchat_new_secret = obj.set_new_secret()
         super().save_model(request, obj, form, change)
 
     def response_add(
@@ -219,7 +219,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": "Webhook endpoint created",
             "endpoint": obj,
-            "secret": request._levelchat_new_secret,  # type: ignore[attr-defined]
+            "secret": request._levelchat_new_secret,
         }
         return TemplateResponse(request, "levelchat/admin/webhook_created.html", context)
 

@@ -53,7 +53,7 @@ def check_url(url: str, *, allow_private: bool | None = None) -> Target:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise UnsafeURL(f"The host {parts.hostname!r} does not resolve.") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise UnsafeURL(f"The host {parts.hostname!r} does not resolve.")
     if not allow_private and any(_forbidden(a) for a in addresses):
