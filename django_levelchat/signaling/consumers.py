@@ -498,6 +498,8 @@ class SignalingConsumer(AsyncConsumer):
             await self.close(CloseReason.REPLACED)
         elif action == "mute":
             await self._mute_own(message.get("track"), message.get("kind"), by=message.get("by"))
+        elif action == "lower-hand":
+            await self._set_hand(False)
         elif action == "capabilities":
             await self._apply_capabilities(frozenset(message.get("capabilities", ())))
 
@@ -707,6 +709,29 @@ class SignalingConsumer(AsyncConsumer):
         assert self.room is not None
         await rooms.broadcast(self.room.public_id, protocol.reaction, from_=self._me(), emoji=msg.emoji)
         await self.ack(msg)
+
+    async def on_hand(self, msg: protocol.Hand) -> None:
+        """Our own hand, or (a host) someone else's lowered through their consumer, the only writer of its entry."""
+        if msg.participant is not None and msg.participant != self.pid:
+            target = await self._target(msg.participant, msg.id)
+            if target.get("channel"):
+                await rooms.control(target["channel"], "lower-hand")
+        else:
+            await self._set_hand(msg.raised)
+        await self.ack(msg)
+
+    async def _set_hand(self, raised: bool) -> None:
+        """The hand is the time it went up (ms), so lists can order hands; everyone gets participant-updated."""
+        entry = self._entry()
+        if bool(entry.get("hand")) == raised:
+            return
+        entry["hand"] = int(time.time() * 1000) if raised else None
+        await self._save(entry)
+        assert self.room is not None and self.pid is not None
+        if not self.hidden:
+            await rooms.broadcast(
+                self.room.public_id, protocol.participant_updated, participant={"id": self.pid, "hand": entry["hand"]}
+            )
 
     async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
         assert self.room is not None and self.pid is not None
