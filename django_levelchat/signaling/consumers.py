@@ -574,6 +574,7 @@ class SignalingConsumer(AsyncConsumer):
                 track=t["sid"],
                 reason="capability_revoked",
             )
+            await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, t, "capability_revoked")
         await rooms.broadcast(
             self.room.public_id,
             protocol.participant_updated,
@@ -649,6 +650,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
         await self._media().published(msg.track)
+        await database_sync_to_async(lifecycle.track_published)(self.room, self.pid, track)
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
         assert self.room is not None and self.pid is not None
@@ -656,10 +658,12 @@ class SignalingConsumer(AsyncConsumer):
         kept = [t for t in entry["tracks"] if t["sid"] != msg.track]
         if len(kept) == len(entry["tracks"]):
             raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
+        gone = next(t for t in entry["tracks"] if t["sid"] == msg.track)
         entry["tracks"] = kept
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_unpublished, participant=self.pid, track=msg.track)
+        await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, gone)
 
     async def on_mute(self, msg: protocol.Mute) -> None:
         assert self.room is not None and self.pid is not None
