@@ -7,6 +7,7 @@ own key prefix. Nothing here waits for real time to pass.
 from __future__ import annotations
 
 import uuid
+import weakref
 
 import pytest
 import redis as sync_redis
@@ -117,6 +118,7 @@ async def test_lease_one_sweeper_and_takeover(redis_server, fake_clock, monkeypa
     """Two janitors on one Redis (as two processes would have): exactly one sweeps at a time; when it stops
     renewing (its process died), the other takes over once the lease lapses."""
     levelchat_settings(SWEEP_INTERVAL=1.0)
+    monkeypatch.setattr(liveness, "_owners", weakref.WeakValueDictionary())  # no sockets of earlier tests
     store = RedisPresence(redis_server.url, prefix=f"t{uuid.uuid4().hex[:10]}")
     monkeypatch.setattr(janitor, "get_presence", lambda: store)
     monkeypatch.setattr(liveness, "get_presence", lambda: store)
