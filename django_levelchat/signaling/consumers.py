@@ -504,6 +504,8 @@ class SignalingConsumer(AsyncConsumer):
         if message.get("event") == "room-ended":
             self.departed = True
         await self.send_text(message["text"])
+        if message.get("event") == "sfu-state" and '"ready"' in message["text"]:
+            await self._connect_media()  # another worker took the room over: connect to it
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True
