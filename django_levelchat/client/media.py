@@ -14,7 +14,7 @@ import struct
 import time
 
 import av
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 VIDEO_CLOCK_RATE = 90000
 AUDIO_RATE = 48000
@@ -30,6 +30,8 @@ class _Paced:
     _pts = 0
 
     async def _next_pts(self, step: int, clock_rate: int) -> int:
+        if self.readyState != "live":  # type: ignore[attr-defined]
+            raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
             self._pts = 0

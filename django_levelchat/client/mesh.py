@@ -72,6 +72,31 @@ def strip_sdp_annotations(sdp: str) -> str:
     return eol.join(line for line in sdp.split(eol) if not line.startswith(f"a={SID_ATTRIBUTE}:"))
 
 
+def keep_extension_ids(offer_sdp: str, negotiated_sdp: str) -> str:
+    """Our re-offer with the RTP header-extension ids the session already negotiated.
+
+    aiortc writes its default ids into every offer; after answering a browser's offer that chose other ids the
+    browser refuses the re-offer ("RTP extension ID reassignment not supported"). Ids are per session under
+    BUNDLE, so each ``a=extmap`` line takes the id the negotiated description gave its URI, and an extension
+    that description does not have is left out.
+    """
+    ids: dict[str, str] = {}
+    for line in negotiated_sdp.splitlines():
+        if line.startswith("a=extmap:"):
+            ext_id, _, uri = line[9:].partition(" ")
+            ids.setdefault(uri.split(" ")[0], ext_id.split("/")[0])
+    eol = "\r\n" if "\r\n" in offer_sdp else "\n"
+    out = []
+    for line in offer_sdp.split(eol):
+        if line.startswith("a=extmap:"):
+            uri = line[9:].partition(" ")[2].split(" ")[0]
+            if uri not in ids:
+                continue
+            line = f"a=extmap:{ids[uri]} {uri}"
+        out.append(line)
+    return eol.join(out)
+
+
 def is_initiator(local_id: str, remote_id: str) -> bool:
     """The lower participant id makes the first offer (ids are ``PA_`` + ULID: the earlier joiner)."""
     return local_id < remote_id
@@ -188,6 +213,7 @@ class PeerSession:
         self.polite = is_polite(mesh.local_id, remote_id)
         self.can_offer = self.initiator
         self.offer_wanted = False
+        self.force_offer = False
         self.offers_sent = 0
         self.ignored_offers = 0
         self.remote_sids: dict[str, str] = {}
@@ -234,18 +260,37 @@ class PeerSession:
                 self.pc.addTransceiver(kind, direction="recvonly")
         self.negotiate()
 
-    def negotiate(self) -> None:
-        """Offer when allowed and stable; otherwise remember that an offer is wanted."""
+    def negotiate(self, *, force: bool = False) -> None:
+        """Offer when allowed, stable and needed (``force``: even when nothing changed); else remember it."""
         self.offer_wanted = True
+        self.force_offer = self.force_offer or force
         self.enqueue(self._offer())
+
+    def _needs_offer(self) -> bool:
+        """Whether what we send differs from what the session negotiated (aiortc has no negotiationneeded)."""
+        if self.pc.remoteDescription is None:
+            return True  # the first offer
+        for transceiver in self.pc.getTransceivers():
+            sending = transceiver.sender.track is not None
+            negotiated = transceiver.currentDirection in ("sendrecv", "sendonly")
+            if transceiver.mid is None or sending != negotiated:
+                return True
+        return False
 
     async def _offer(self) -> None:
         if not self.offer_wanted or self._closed:
             return
         if not self.can_offer or self.pc.signalingState != "stable":
             return  # replayed after the first remote offer, or when this negotiation is over
+        force, self.force_offer = self.force_offer, False
         self.offer_wanted = False
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        if not force and not self._needs_offer():
+            return
+        offer = await self.pc.createOffer()
+        remote = self.pc.remoteDescription
+        if remote is not None:
+            offer = RTCSessionDescription(sdp=keep_extension_ids(offer.sdp, remote.sdp), type="offer")
+        await self.pc.setLocalDescription(offer)
         self.offers_sent += 1
         await self._send_description()
 
@@ -270,10 +315,11 @@ class PeerSession:
         """After our signaling resume. aiortc cannot change its ICE credentials, so this renegotiates on the
         same transport (which a signaling drop does not break); a browser peer restarts ICE for real."""
         if self.pc.remoteDescription is not None:
-            self.negotiate()
+            self.negotiate(force=True)
 
     async def apply_description(self, description: Mapping[str, Any]) -> None:
         kind, sdp = description["type"], description.get("sdp") or ""
+        log.debug("apply %s from %s in %s", kind, self.remote_id, self.pc.signalingState)
         if kind not in ("offer", "answer"):
             return  # rollback/pranswer: nothing for this side to apply
         pc = self.pc
@@ -290,6 +336,7 @@ class PeerSession:
             self.offer_wanted = True  # what our dropped offer carried still has to be negotiated
         self.remote_sids.update(read_sdp_annotations(sdp))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=strip_sdp_annotations(sdp), type=kind))
+        log.debug("applied %s from %s", kind, self.remote_id)
         for candidate in self._pending_candidates:
             await self._add_candidate(candidate)
         self._pending_candidates.clear()
@@ -298,9 +345,8 @@ class PeerSession:
             await self._send_description()
         if not self.can_offer:
             self.can_offer = True
-            if self.senders and any(t.mid is None for t in pc.getTransceivers()):
-                self.offer_wanted = True  # tracks the answer could not carry
-        if self.offer_wanted:
+            self.offer_wanted = True  # tracks the answer could not carry (_offer checks)
+        if self.offer_wanted and pc.signalingState == "stable":
             await self._offer()
 
     async def apply_candidate(self, candidate: Mapping[str, Any]) -> None:
@@ -322,6 +368,7 @@ class PeerSession:
 
     async def _send_description(self) -> None:
         local = self.pc.localDescription
+        log.debug("send %s to %s", local.type, self.remote_id)
         mid_to_sid = {}
         for transceiver in self.pc.getTransceivers():
             for sid, sender in self.senders.items():

@@ -203,7 +203,10 @@ class Room:
         return publication
 
     async def unpublish_track(self, sid: str) -> None:
-        self._local.pop(sid, None)
+        """Withdraw a published track and stop it (the room owns a track once it is published)."""
+        media = self._local.pop(sid, None)
+        if media is not None:
+            media.track.stop()
         publication = self.local_participant.tracks.pop(sid, None)
         if self.transport is not None:
             self.transport.unpublish(sid)
@@ -230,9 +233,12 @@ class Room:
         self.session.drop()
 
     async def leave(self) -> None:
-        """Leave on purpose: others see ``client_initiated``; media stops."""
+        """Leave on purpose: others see ``client_initiated``; the peer connections close and the published
+        tracks are stopped."""
         await self.session.leave()
         await self._close_media()
+        for media in self._local.values():
+            media.track.stop()
 
     async def _close_media(self) -> None:
         if self.transport is not None:
