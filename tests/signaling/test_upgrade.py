@@ -114,7 +114,7 @@ async def test_hello_deadline(token_for, levelchat_settings):
     levelchat_settings(HELLO_TIMEOUT=0.2)
     client = Client(token_for("slow"))
     await client.connect()
-    close = await client.closed(timeout=2)
+    close = await client.closed()
     assert (close["code"], close["reason"]) == (4401, "hello_timeout")
 
 
