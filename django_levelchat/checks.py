@@ -43,7 +43,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RATE_LIMIT_RATE": (int, float),
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
-    "RECORDINGS_DIR": (str, type(None)),
+    "RECORDING_STORAGE": (str, type(None)),
+    "RECORDING_PREFIX": (str,),
+    "RECORDING_SPOOL_DIR": (str, type(None)),
+    "RECORDING_ACCESS": (str, type(None)),
+    "RECORDING_HEARTBEAT_TIMEOUT": (int, float),
+    "RECORDING_LAYOUT": (str, type(None)),
+    "RECORDING_JOBS_IN_PROCESS": (bool, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
 

@@ -31,6 +31,11 @@ urlpatterns = [
         views.RecordingDownloadView.as_view(),
         name="recording-download",
     ),
+    path(
+        "v1/recordings/<str:recording_id>/files/<str:file_id>/download",
+        views.RecordingFileDownloadView.as_view(),
+        name="recording-file-download",
+    ),
     path("v1/schema", LevelChatSchemaView.as_view(), name="schema"),
     path("v1/docs", LevelChatDocsView.as_view(), name="docs"),
 ]
