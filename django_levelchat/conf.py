@@ -104,6 +104,27 @@ DEFAULTS: dict[str, Any] = {
     # Run recording jobs (finalise, compose) in a thread of the web process. ``None`` = only when the channel
     # layer is in-memory (embedded mode); otherwise run ``manage.py levelchat_recordings``.
     "RECORDING_JOBS_IN_PROCESS": None,
+    # --- Webhooks (docs/webhooks.md) ---
+    # Allow endpoint URLs that resolve to loopback, private, link-local or reserved addresses. Off, such URLs
+    # are refused when an endpoint is saved and again before every delivery (SSRF).
+    "WEBHOOK_ALLOW_PRIVATE_URLS": False,
+    # Seconds to connect and get an answer from a receiver; slower is a failed attempt.
+    "WEBHOOK_TIMEOUT": 10,
+    # Attempts per delivery before it is marked failed. With the retry defaults below the last attempt comes
+    # 18-36 minutes after the first, so a receiver down for 10 minutes loses nothing.
+    "WEBHOOK_MAX_ATTEMPTS": 25,
+    # Retry n waits min(WEBHOOK_RETRY_MAX_DELAY, WEBHOOK_RETRY_BASE * 2**(n-1)) seconds, times a random 0.5-1.
+    "WEBHOOK_RETRY_BASE": 1.0,
+    "WEBHOOK_RETRY_MAX_DELAY": 120.0,
+    # Seconds a deliverer holds a claimed delivery; if it dies, another retries after this. > WEBHOOK_TIMEOUT.
+    "WEBHOOK_LEASE": 60,
+    # Seconds the delivery loop sleeps when nothing is due (new events wake the in-process deliverer at once).
+    "WEBHOOK_POLL_INTERVAL": 1.0,
+    # Parallel HTTP requests per deliverer (different rooms or endpoints; one room is always sequential).
+    "WEBHOOK_CONCURRENCY": 8,
+    # Deliver from a thread of the web process. None = yes with the in-memory channel layer (the embedded
+    # default), no otherwise: then run ``manage.py levelchat_webhooks`` (any number of them).
+    "WEBHOOK_IN_PROCESS": None,
 }
 
 

@@ -266,6 +266,7 @@ REACT_SEND = "react:send"
 RECORD_CONTROL = "record:control"
 ROOM_ADMIN = "room:admin"
 PRESENCE_HIDDEN = "presence:hidden"
+HAND_RAISE = "hand:raise"
 
 #: Every capability name and what it allows (docs and error messages read this).
 VOCABULARY: dict[str, str] = {
@@ -279,6 +280,7 @@ VOCABULARY: dict[str, str] = {
     RECORD_CONTROL: "start and stop recordings",
     ROOM_ADMIN: "moderate: mute or remove participants, end the room",
     PRESENCE_HIDDEN: "join without appearing in the roster (recorders, monitors)",
+    HAND_RAISE: "raise and lower your own hand",
 }
 
 #: Which capability a published track source needs.
@@ -1105,6 +1107,27 @@ class Reaction(ClientMessage):
 
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Hand(ClientMessage):
+    """Raise or lower your own hand; with ``participant``, a host lowers someone else's (never raises it)."""
+
+    TYPE: ClassVar[str] = "hand"
+    raised: bool
+    participant: str | None = None
+
+    @classmethod
+    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
+        raised = _bool(obj, "raised", "raised")
+        participant = _participant(obj, "participant", "participant", required=False)
+        if participant is not None and raised:
+            _fail("raised", "only your own hand can be raised")
+        return {"raised": raised, "participant": participant}
+
+    def wire_fields(self) -> dict[str, Any]:
+        return _drop_none({"raised": self.raised, "participant": self.participant})
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AudioLevel(ClientMessage):
     """The sender's microphone level (0..1) while speaking; feeds active-speaker detection."""
 
@@ -1271,6 +1294,8 @@ def required_capability(message: ClientMessage) -> str | None:
     """The capability a message needs, or None. Wildcards (``publish:*``) are matched by the caller."""
     if isinstance(message, Publish):
         return SOURCE_CAPABILITY[message.track.source]
+    if isinstance(message, Hand):
+        return ROOM_ADMIN if message.participant is not None else HAND_RAISE
     return MESSAGE_CAPABILITY.get(message.TYPE)
 
 

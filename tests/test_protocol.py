@@ -440,6 +440,11 @@ BAD_FIELDS = [
     ("chat", {"text": "c1\x85"}, BR, "text"),
     ("chat", {"text": "lone \ud83d surrogate"}, BR, "text"),
     ("chat", {"to": "bob"}, BR, "to"),
+    # hand: a boolean; only your own hand goes up
+    ("hand", {"raised": DROP}, BR, "raised"),
+    ("hand", {"raised": "yes"}, BR, "raised"),
+    ("hand", {"raised": True, "participant": BOB}, BR, "raised"),
+    ("hand", {"raised": False, "participant": "bob"}, BR, "participant"),
     # reaction
     ("reaction", {"emoji": DROP}, BR, "emoji"),
     ("reaction", {"emoji": ""}, BR, "emoji"),
@@ -631,6 +636,8 @@ def test_sdp_helpers_are_total(text):
         (VALID["subscribe"], "subscribe:all"),
         (VALID["chat"], "chat:send"),
         (VALID["reaction"], "react:send"),
+        (VALID["hand"], "hand:raise"),
+        ({"type": "hand", "raised": False, "participant": BOB}, "room:admin"),
         (VALID["record-start"], "record:control"),
         (VALID["record-stop"], "record:control"),
         (VALID["mute-participant"], "room:admin"),
@@ -1106,6 +1113,10 @@ VALID_STRATEGIES = {
     p.Chat: st.builds(p.Chat, id=ids, text=chat_text, to=st.none() | participants),
     p.Reaction: st.builds(
         p.Reaction, id=ids, emoji=st.text(_line_text, min_size=1, max_size=p.MAX_EMOJI_LEN).filter(str.strip)
+    ),
+    p.Hand: st.one_of(
+        st.builds(p.Hand, id=ids, raised=st.booleans()),
+        st.builds(p.Hand, id=ids, raised=st.just(False), participant=participants),
     ),
     p.AudioLevel: st.builds(p.AudioLevel, id=ids, level=st.floats(0, 1) | st.integers(0, 1)),
     p.QualityReport: st.builds(

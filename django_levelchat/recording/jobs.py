@@ -73,10 +73,9 @@ def claim(now: datetime | None = None) -> Recording | None:
         Q(job_claimed_at__isnull=True) | Q(job_claimed_at__lt=stale)
     )
     for recording in pending.order_by("stopped_at", "pk")[:10]:
-        won = (
-            Recording.objects.filter(pk=recording.pk, needs_processing=True, job_claimed_at=recording.job_claimed_at)
-            .update(job_claimed_at=now)
-        )
+        won = Recording.objects.filter(
+            pk=recording.pk, needs_processing=True, job_claimed_at=recording.job_claimed_at
+        ).update(job_claimed_at=now)
         if won:
             recording.refresh_from_db()
             return recording
@@ -149,7 +148,9 @@ def _finalise_tracks(recording: Recording, work: Path, errors: list[str]) -> lis
             offset=offsets.get(path.name, 0.0),
             truncated=done.truncated,
         )
-        inputs.append(compose.Input(path=target, kind=meta.kind, participant=meta.participant, offset=offsets[path.name]))
+        inputs.append(
+            compose.Input(path=target, kind=meta.kind, participant=meta.participant, offset=offsets[path.name])
+        )
     shutil.rmtree(directory, ignore_errors=True)
     return inputs
 

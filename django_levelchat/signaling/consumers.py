@@ -498,6 +498,8 @@ class SignalingConsumer(AsyncConsumer):
             await self.close(CloseReason.REPLACED)
         elif action == "mute":
             await self._mute_own(message.get("track"), message.get("kind"), by=message.get("by"))
+        elif action == "lower-hand":
+            await self._set_hand(False)
         elif action == "capabilities":
             await self._apply_capabilities(frozenset(message.get("capabilities", ())))
 
@@ -554,6 +556,7 @@ class SignalingConsumer(AsyncConsumer):
                 track=t["sid"],
                 reason="capability_revoked",
             )
+            await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, t, "capability_revoked")
         await rooms.broadcast(
             self.room.public_id,
             protocol.participant_updated,
@@ -628,6 +631,7 @@ class SignalingConsumer(AsyncConsumer):
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
+        await database_sync_to_async(lifecycle.track_published)(self.room, self.pid, track)
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
         assert self.room is not None and self.pid is not None
@@ -635,10 +639,12 @@ class SignalingConsumer(AsyncConsumer):
         kept = [t for t in entry["tracks"] if t["sid"] != msg.track]
         if len(kept) == len(entry["tracks"]):
             raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
+        gone = next(t for t in entry["tracks"] if t["sid"] == msg.track)
         entry["tracks"] = kept
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_unpublished, participant=self.pid, track=msg.track)
+        await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, gone)
 
     async def on_mute(self, msg: protocol.Mute) -> None:
         assert self.room is not None and self.pid is not None
@@ -703,6 +709,29 @@ class SignalingConsumer(AsyncConsumer):
         assert self.room is not None
         await rooms.broadcast(self.room.public_id, protocol.reaction, from_=self._me(), emoji=msg.emoji)
         await self.ack(msg)
+
+    async def on_hand(self, msg: protocol.Hand) -> None:
+        """Our own hand, or (a host) someone else's lowered through their consumer, the only writer of its entry."""
+        if msg.participant is not None and msg.participant != self.pid:
+            target = await self._target(msg.participant, msg.id)
+            if target.get("channel"):
+                await rooms.control(target["channel"], "lower-hand")
+        else:
+            await self._set_hand(msg.raised)
+        await self.ack(msg)
+
+    async def _set_hand(self, raised: bool) -> None:
+        """The hand is the time it went up (ms), so lists can order hands; everyone gets participant-updated."""
+        entry = self._entry()
+        if bool(entry.get("hand")) == raised:
+            return
+        entry["hand"] = int(time.time() * 1000) if raised else None
+        await self._save(entry)
+        assert self.room is not None and self.pid is not None
+        if not self.hidden:
+            await rooms.broadcast(
+                self.room.public_id, protocol.participant_updated, participant={"id": self.pid, "hand": entry["hand"]}
+            )
 
     async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
         assert self.room is not None and self.pid is not None

@@ -103,7 +103,7 @@ def test_two_people_call_each_other(ui_pages, ui_room_factory, levelchat_server)
     alice.page.keyboard.press("Alt+1")
     bob.page.locator('.lc-float[data-lc-reaction="👍"]').wait_for()
     assert "Alice" in bob.page.locator(".lc-float").first.inner_text()
-    log.get_by_text("Alice reacted 👍").wait_for()
+    log.locator(".lc-msg--system", has_text="Alice reacted").locator('svg[data-lc-emoji="👍"]').wait_for()
     shot(bob, "chat-panel")
     bob.page.keyboard.press("Escape")
     assert bob.page.evaluate("document.activeElement.dataset.lcControl") == "chat"

@@ -68,6 +68,10 @@ export const CLIENT_EXAMPLES = Object.freeze({
     "type": "reaction",
     "emoji": "👍",
   },
+  "hand": {
+    "type": "hand",
+    "raised": true,
+  },
   "audio-level": {
     "type": "audio-level",
     "level": 0.42,
@@ -191,8 +195,8 @@ export const SERVER_EXAMPLES = Object.freeze({
   "participant-updated": {
     "type": "participant-updated",
     "participant": {
-      "id": "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7T",
-      "capabilities": ["chat:send"],
+      "id": "PA_01H8XKZ3ABCDEFGHJKMNPQRSTV",
+      "hand": 1732600000000,
     },
     "seq": 44,
   },

@@ -19,7 +19,9 @@ W, H = 160, 96  # a small canvas keeps the test light on a shared 2-core machine
 
 def _record(tmp_path, stem, kind, frames, participant):
     codec = "vp8" if kind == "video" else "opus"
-    writer = TrackWriter(tmp_path / "spool", stem, TrackMeta(participant=participant, track=stem, kind=kind, codec=codec))
+    writer = TrackWriter(
+        tmp_path / "spool", stem, TrackMeta(participant=participant, track=stem, kind=kind, codec=codec)
+    )
     ticks = VIDEO_TICKS if kind == "video" else AUDIO_SAMPLES
     for frame in frames:
         writer.write(frame.data, 1000 + frame.index * ticks, frame.keyframe)

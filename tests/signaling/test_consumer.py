@@ -144,6 +144,29 @@ async def test_chat_history_private_and_reactions(client_for):
     assert reaction["emoji"] == "👍" and reaction["from"]["id"] == bob.id
 
 
+async def test_raise_hand_is_in_the_roster_and_a_host_lowers_it(client_for):
+    host, bob = client_for("host", role="host"), client_for("bob")
+    await host.join()
+    await bob.join()
+    await host.drain()
+    assert (await bob.request({"type": "hand", "raised": True}))["type"] == "ack"
+    raised = await host.recv("participant-updated")
+    assert raised["participant"]["id"] == bob.id and raised["participant"]["hand"] > 0
+    carol = client_for("carol")
+    roster = {p["identity"]: p for p in (await carol.join())["roster"]}
+    assert roster["bob"]["hand"] == raised["participant"]["hand"] and "hand" not in roster["host"]
+    # Only your own hand goes up; lowering someone else's needs room:admin.
+    bad = await bob.request({"type": "hand", "raised": True, "participant": host.id})
+    assert bad["code"] == "bad_request" and bad["field"] == "raised"
+    refused = await carol.request({"type": "hand", "raised": False, "participant": bob.id})
+    assert refused["code"] == "forbidden"
+    assert (await host.request({"type": "hand", "raised": False, "participant": bob.id}))["type"] == "ack"
+    lowered = await carol.recv("participant-updated")
+    assert lowered["participant"] == {"id": bob.id, "hand": None}
+    late = client_for("dave")
+    assert all("hand" not in p for p in (await late.join())["roster"])
+
+
 async def test_unknown_type_and_bad_frames_keep_socket_up(client_for):
     alice = client_for("alice")
     await alice.join()

@@ -190,10 +190,10 @@ export const RECORDING_STATES = Object.freeze(["failed", "started", "stopped"]);
 export const SFU_STATES = Object.freeze(["ready", "unavailable"]);
 
 /** Capability names of a token's `caps` claim. */
-export const CAPABILITIES = Object.freeze(["publish:camera", "publish:mic", "publish:screen", "publish:*", "subscribe:all", "chat:send", "react:send", "record:control", "room:admin", "presence:hidden"]);
+export const CAPABILITIES = Object.freeze(["publish:camera", "publish:mic", "publish:screen", "publish:*", "subscribe:all", "chat:send", "react:send", "record:control", "room:admin", "presence:hidden", "hand:raise"]);
 
 /** Client message types. */
-export const CLIENT_MESSAGE_TYPES = Object.freeze(["hello", "signal", "sfu-signal", "publish", "unpublish", "mute", "subscribe", "unsubscribe", "set-preferred-quality", "chat", "reaction", "audio-level", "quality-report", "record-start", "record-stop", "resync", "ping", "leave", "mute-participant", "remove-participant", "end-room"]);
+export const CLIENT_MESSAGE_TYPES = Object.freeze(["hello", "signal", "sfu-signal", "publish", "unpublish", "mute", "subscribe", "unsubscribe", "set-preferred-quality", "chat", "reaction", "hand", "audio-level", "quality-report", "record-start", "record-stop", "resync", "ping", "leave", "mute-participant", "remove-participant", "end-room"]);
 
 /** Server message types. */
 export const SERVER_MESSAGE_TYPES = Object.freeze(["ack", "active-speaker", "chat-message", "closing", "connection-quality", "error", "layer-demand", "participant-joined", "participant-left", "participant-reconnected", "participant-reconnecting", "participant-updated", "pong", "reaction", "recording", "resync", "room-ended", "set-preferred-quality", "sfu-signal", "sfu-state", "signal", "subscribe", "track-muted", "track-published", "track-unpublished", "unsubscribe", "welcome"]);
@@ -240,6 +240,9 @@ export const CLIENT_REQUIRED_FIELDS = Object.freeze(/** @type {Record<string, Re
   },
   "reaction": {
     "emoji": "string",
+  },
+  "hand": {
+    "raised": "boolean",
   },
   "audio-level": {
     "level": "number",

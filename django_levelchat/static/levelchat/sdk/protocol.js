@@ -91,6 +91,7 @@ export const SOURCE_KINDS = /** @type {Readonly<Record<TrackSource, TrackKind>>}
  * @property {string[]} [capabilities]  only in `welcome.you` and in `participant-updated` about yourself
  * @property {string} [state]  `reconnecting` while their socket is away
  * @property {string} [quality]
+ * @property {number | null} [hand]  when their hand went up (ms); absent or null when it is down
  */
 
 /** @typedef {{ id: string, identity: string, name?: string }} Sender */
@@ -130,6 +131,7 @@ export const SOURCE_KINDS = /** @type {Readonly<Record<TrackSource, TrackKind>>}
 /** @typedef {{ type: 'set-preferred-quality', id?: string, quality: PreferredQuality, participant?: string }} PreferredQualityMessage */
 /** @typedef {{ type: 'chat', id?: string, text: string, to?: string }} ChatMessage */
 /** @typedef {{ type: 'reaction', id?: string, emoji: string }} ReactionMessage */
+/** @typedef {{ type: 'hand', id?: string, raised: boolean, participant?: string }} HandMessage */
 /** @typedef {{ type: 'audio-level', id?: string, level: number }} AudioLevelMessage */
 /** @typedef {{ type: 'quality-report', id?: string, quality: QualityBand, score?: number }} QualityReportMessage */
 /** @typedef {{ type: 'record-start' | 'record-stop' | 'resync', id?: string }} BareMessage */
@@ -141,7 +143,7 @@ export const SOURCE_KINDS = /** @type {Readonly<Record<TrackSource, TrackKind>>}
 /**
  * Every message a client may send.
  * @typedef {HelloMessage | SignalMessage | SfuSignalMessage | PublishMessage | UnpublishMessage | MuteMessage
- *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | AudioLevelMessage
+ *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | HandMessage | AudioLevelMessage
  *   | QualityReportMessage | BareMessage | PingMessage | ReasonMessage | MuteParticipantMessage
  *   | RemoveParticipantMessage} ClientMessage
  */
