@@ -195,6 +195,7 @@ def create_recording(room: Room, *, started_by: str = "", worker: str = "") -> R
     except IntegrityError:
         raise IllegalTransition(f"Room {room.public_id} is already being recorded.", code="recording_active") from None
     transaction.on_commit(lambda: signals.recording_started.send(sender=Recording, recording=recording))
+    transaction.on_commit(_wake_recording_jobs)
     return recording
 
 
@@ -222,6 +223,14 @@ def set_recording_status(recording: Recording, target: str, **fields: object) ->
             event, signal = announced
             outbox.record(event, recording.room, recording=recording, reason=recording.error or None)
             transaction.on_commit(lambda: signal.send(sender=Recording, recording=recording))
+        if recording.needs_processing:
+            transaction.on_commit(_wake_recording_jobs)
+
+
+def _wake_recording_jobs() -> None:
+    from django_levelchat.recording import runner  # local: the runner is optional machinery, not the core
+
+    runner.notify()
 
 
 #: recording status reached → (webhook event, signal); ``recording_started`` is sent by ``create_recording``

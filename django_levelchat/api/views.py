@@ -508,9 +508,13 @@ class RecordingDetailView(ApiView):
 def _download_access(request: Request, recording: Recording | None) -> None:
     """API keys may fetch any recording; anyone else needs ``LEVELCHAT["RECORDING_ACCESS"]`` (staff by default).
 
-    Refusals never tell whether the recording exists: 401 without credentials, 403 with them.
+    Refusals never tell whether the recording exists: 401 without credentials, 403 with them. API keys and staff,
+    who may list every recording anyway, get the 404 of an unknown id.
     """
-    if is_api_key_request(request) or (recording is not None and may_download(request, recording)):
+    if recording is None:
+        if IsApiKeyOrStaff().has_permission(request, None):
+            return
+    elif is_api_key_request(request) or may_download(request, recording):
         return
     if request.user and request.user.is_authenticated:
         raise exceptions.PermissionDenied()
@@ -535,7 +539,7 @@ def _serve(request: Request, recording: Recording, file: RecordingFile) -> HttpR
 
 
 class DownloadView(ApiView):
-    permission_classes: list[type] = []  # decided per recording in ``_download_access``
+    permission_classes: list[type[IsApiKeyOrStaff]] = []  # decided per recording in ``_download_access``
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # The file is not rendered by DRF; error bodies fall back to JSON whatever the Accept header says.

@@ -108,7 +108,7 @@ def _mix_audio(audio: list[Input], target: Path) -> dict[str, list[float]]:
         def drain() -> None:
             while True:
                 try:
-                    mixed = sink.pull()
+                    mixed: Any = sink.pull()
                 except (BlockingIOError, av.error.EOFError):
                     return
                 mixed.pts = None

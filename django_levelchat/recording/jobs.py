@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.core.files import File
 from django.db.models import Q, Sum
@@ -32,7 +33,7 @@ from django_levelchat.recording.timeline import TrackStart, align
 logger = logging.getLogger("django_levelchat.recording")
 
 CLAIM_TIMEOUT = timedelta(minutes=30)
-R = Recording.Status
+R: Any = Recording.Status  # without Django stubs mypy reads members as (value, label) tuples
 
 
 def reap(now: datetime | None = None) -> list[Recording]:

@@ -24,7 +24,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from django_levelchat import lifecycle
-from django_levelchat.models import ApiKey, Recording, Room
+from django_levelchat.models import ApiKey, Recording, RecordingFile, Room
 
 SCHEMA_PATH = "/levelchat/v1/schema"
 #: They get a room of their own, so the room the other operations use stays active.
@@ -43,7 +43,8 @@ def objects(db) -> dict[str, str]:
     bob = lifecycle.join(room, "bob", role="participant", capabilities=[])
     lifecycle.leave(bob, "left")
     recording = Recording.objects.create(room=room)
-    Recording.objects.create(room=room, status=Recording.Status.COMPLETED, file_path="gone.webm")
+    done = Recording.objects.create(room=room, status=Recording.Status.READY)
+    RecordingFile.objects.create(recording=done, role="composed", kind="av", name="gone.webm")
     disposable = Room.objects.create(name="Ended, archived or deleted by the fuzzer")
     _, key = ApiKey.create_key("schemathesis")
     return {
