@@ -44,6 +44,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RATE_LIMIT_RATE": (int, float),
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
+<<<<<<< HEAD
     "RECORDING_STORAGE": (str, type(None)),
     "RECORDING_PREFIX": (str,),
     "RECORDING_SPOOL_DIR": (str, type(None)),
@@ -51,6 +52,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RECORDING_HEARTBEAT_TIMEOUT": (int, float),
     "RECORDING_LAYOUT": (str, type(None)),
     "RECORDING_JOBS_IN_PROCESS": (bool, type(None)),
+=======
+    "RECORDINGS_DIR": (str, type(None)),
+    "SFU_EMBEDDED": (bool, type(None)),
+    "SFU_HEARTBEAT": (int, float),
+    "SFU_LEASE_TTL": (int, float),
+    "SFU_ICE_SERVERS": (list,),
+    "SFU_ALLOW_PRIVATE_CANDIDATES": (bool,),
+    "SFU_START_BITRATE": (int,),
+    "SFU_KEYFRAME_INTERVAL": (int, float),
+>>>>>>> main
     "WEBHOOK_ALLOW_PRIVATE_URLS": (bool,),
     "WEBHOOK_TIMEOUT": (int, float),
     "WEBHOOK_MAX_ATTEMPTS": (int,),
