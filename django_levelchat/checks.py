@@ -43,6 +43,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RATE_LIMIT_RATE": (int, float),
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
+    "CHAT_RATE": (int, float),
+    "CHAT_BURST": (int,),
+    "OUTBOUND_MAX_BYTES": (int,),
+    "OUTBOUND_MAX_FRAMES": (int,),
+    "SEQ_REORDER_WINDOW": (int, float),
+    "PENDING_SIGNALS": (int,),
     "RECORDINGS_DIR": (str, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
