@@ -147,7 +147,10 @@ def issue_token(
     if metadata:
         payload["metadata"] = dict(metadata)
     key = _signing_key()
-    return jwt.encode(payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
+    token = jwt.encode(payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
+    if len(token) > protocol.MAX_TOKEN_LEN:  # it could not be carried to the signaling server
+        raise TokenError(f"The token would be longer than {protocol.MAX_TOKEN_LEN} characters.", code="token_too_large")
+    return token
 
 
 _ERRORS: list[tuple[type[Exception], str]] = [
@@ -193,7 +196,7 @@ def verify_token(token: str, *, room: Any = None, allow_expired: bool = False) -
 
 
 def _verify_token(token: str, *, room: Any, allow_expired: bool) -> RoomClaims:
-    if not isinstance(token, str) or not token or len(token) > 8192:
+    if not isinstance(token, str) or not token or len(token) > protocol.MAX_TOKEN_LEN:
         raise TokenError("Token missing or too long.")
     try:
         header = jwt.get_unverified_header(token)

@@ -90,9 +90,27 @@ def _end_room(room: Room, reason: str) -> bool:
     return lifecycle.end_room(room, reason)
 
 
+#: A dropped (rate-limited) frame this small is still parsed for its ``id``, so its request gets an answer.
+_REF_PARSE_LIMIT = 1024
+
+
+def _cheap_ref(text: str) -> str | None:
+    """The request id of a small frame that is being dropped, or None (large frames are not parsed in a flood)."""
+    if len(text) > _REF_PARSE_LIMIT:
+        return None
+    try:
+        ref = protocol.decode_frame(text).get("id")
+    except ProtocolError:
+        return None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= protocol.MAX_ID_LEN else None
+
+
 def _hello_close_reason(exc: ProtocolError, obj: dict[str, Any]) -> str:
-    """A refused ``hello`` closes 4400: ``unsupported_protocol`` for a well-typed version we do not speak."""
+    """A refused ``hello`` closes 4400 (``unsupported_protocol`` for a well-typed version we do not speak), or
+    4401 ``token_invalid`` when the broken field is its token."""
     version = obj.get("protocol")
+    if exc.field == "token":
+        return CloseReason.TOKEN_INVALID  # a token failure is 4401 whichever way the token came
     if exc.field == "protocol" and isinstance(version, int) and not isinstance(version, bool):
         return CloseReason.UNSUPPORTED_PROTOCOL
     return CloseReason.BAD_HELLO
@@ -313,9 +331,10 @@ class SignalingConsumer(AsyncConsumer):
         if verdict == FloodGuard.CLOSE:
             raise Close(CloseReason.RATE_LIMITED)
         if verdict != FloodGuard.ALLOW:
-            if verdict == FloodGuard.REFUSE:
+            ref = _cheap_ref(text)
+            if ref is not None or verdict == FloodGuard.REFUSE:
                 await self.send_frame(
-                    protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after=1.0)
+                    protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref, retry_after=1.0)
                 )
             return
         obj: dict[str, Any] | None = None
@@ -324,8 +343,10 @@ class SignalingConsumer(AsyncConsumer):
             msg = protocol.parse_message(obj)
         except ProtocolError as exc:
             if self.state == "connecting" and obj is not None and obj.get("type") == "hello":
-                await self.send_frame(exc.to_frame())
-                raise Close(_hello_close_reason(exc, obj)) from None
+                reason = _hello_close_reason(exc, obj)
+                if reason != CloseReason.TOKEN_INVALID:
+                    await self.send_frame(exc.to_frame())
+                raise Close(reason) from None
             await self._protocol_error(exc)
             return
         try:

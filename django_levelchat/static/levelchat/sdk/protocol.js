@@ -23,7 +23,7 @@ export const MAX_EMOJI_LEN = 16;
 export const MAX_REASON_LEN = 64;
 export const MAX_LAYERS = 3;
 export const MAX_TRACKS = 8;
-export const MAX_TOKEN_LEN = 4096;
+export const MAX_TOKEN_LEN = 8192;
 export const MAX_CANDIDATE_LEN = 256;
 
 /**
