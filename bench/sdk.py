@@ -65,7 +65,7 @@ def first_frame(runs: int, codec: str | None = None) -> dict[str, Any]:
 
     from tests.e2e.live import CHROMIUM, CHROMIUM_ARGS, start_server
 
-    server = start_server(workdir, secret_key=settings.SECRET_KEY, use_redis=False)
+    server = start_server(workdir, secret_key=settings.SECRET_KEY)
     try:
         from django_levelchat.models import Room
         from django_levelchat.tokens import issue_token

@@ -1,7 +1,8 @@
-"""Admin for rooms, policies, recordings and API keys.
+"""Admin for rooms, policies, recordings, API keys, usage (participant sessions) and webhooks.
 
-A new API key's secret is rendered directly in the response to the add form, so it is shown exactly once and
-never passes through the message framework (whose storage is the session table or a cookie).
+A new API key's secret, like a new webhook endpoint's signing secret, is rendered directly in the response to the
+add form, so it is shown exactly once and never passes through the message framework (whose storage is the
+session table or a cookie).
 """
 
 from __future__ import annotations
@@ -9,13 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from django_levelchat import lifecycle
+from django_levelchat import lifecycle, usage
 from django_levelchat.exceptions import IllegalTransition
-from django_levelchat.models import ApiKey, CapabilityPolicy, Participant, Recording, Room
+from django_levelchat.models import (
+    ApiKey,
+    CapabilityPolicy,
+    Participant,
+    Recording,
+    Room,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from django_levelchat.webhooks.delivery import redeliver
 
 
 class ParticipantInline(admin.TabularInline):
@@ -71,9 +83,64 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ("status", "room_type")
     search_fields = ("name", "public_id")
     readonly_fields = ("public_id", "status", "created_at", "started_at", "ended_at", "archived_at", "end_reason")
-    fields = ("name", "room_type", "max_participants", "empty_timeout", "metadata", "policy", *readonly_fields)
+    fields = (
+        "name",
+        "room_type",
+        "max_participants",
+        "empty_timeout",
+        "metadata",
+        "policy",
+        *readonly_fields,
+        "participant_minutes",
+    )
     inlines = [ParticipantInline]
     actions = [end_rooms, archive_rooms]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Room | None = None) -> tuple[str, ...]:
+        return (*self.readonly_fields, "participant_minutes")
+
+    @admin.display(description="participant-minutes")
+    def participant_minutes(self, obj: Room) -> str:
+        if obj.pk is None:
+            return "-"
+        totals = usage.by_room(obj.participants.all(), None, None).get(obj.pk, usage.RoomUsage())
+        return f"{totals.participant_minutes:.1f} ({totals.sessions} sessions)"
+
+
+@admin.register(Participant)
+class ParticipantSessionAdmin(admin.ModelAdmin):
+    """Usage: one row per participant session, filterable by date, for billing without webhooks."""
+
+    list_display = ("identity", "room", "role", "joined_at", "left_at", "leave_reason", "minutes")
+    list_filter = ("role", "leave_reason")
+    list_select_related = ("room",)
+    date_hierarchy = "joined_at"
+    search_fields = ("identity", "public_id", "room__public_id", "room__name")
+    readonly_fields = (
+        "public_id",
+        "room",
+        "identity",
+        "name",
+        "role",
+        "capabilities",
+        "metadata",
+        "joined_at",
+        "left_at",
+        "leave_reason",
+        "minutes",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="minutes")
+    def minutes(self, obj: Participant) -> str:
+        seconds = obj.duration if obj.duration is not None else usage.billed_seconds(obj, None, None)
+        return f"{seconds / 60:.1f}" + ("" if obj.left_at else " (live)")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(CapabilityPolicy)
@@ -116,7 +183,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if not change:
-            request._levelchat_new_key = obj.set_new_secret()  # type: ignore[attr-defined]
+            request._levelchat_new_key = obj.set_new_secret()
         super().save_model(request, obj, form, change)
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
@@ -125,6 +192,98 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": "API key created",
             "key": obj,
-            "full_key": request._levelchat_new_key,  # type: ignore[attr-defined]
+            "full_key": request._levelchat_new_key,
         }
         return TemplateResponse(request, "levelchat/admin/apikey_created.html", context)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ("url", "public_id", "is_active", "events", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "public_id", "description")
+    readonly_fields = ("public_id", "created_at")
+    fields = ("url", "description", "events", "is_active", "public_id", "created_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        if not change:
+            request._levelchat_new_secret = obj.set_new_secret()
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Webhook endpoint created",
+            "endpoint": obj,
+            "secret": request._levelchat_new_secret,
+        }
+        return TemplateResponse(request, "levelchat/admin/webhook_created.html", context)
+
+
+@admin.action(description="Redeliver selected deliveries")
+def redeliver_deliveries(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[WebhookDelivery]
+) -> None:
+    count = redeliver(queryset)
+    modeladmin.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "event_type",
+        "event",
+        "room_key",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "event__type", "endpoint")
+    list_select_related = ("event", "endpoint")
+    search_fields = ("event__public_id", "room_key")
+    actions = [redeliver_deliveries]
+    readonly_fields = (
+        "event",
+        "endpoint",
+        "room_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "locked_until",
+        "last_status",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    )
+
+    @admin.display(description="type", ordering="event__type")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.event.type
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("type", "public_id", "room_key", "created_at")
+    list_filter = ("type",)
+    search_fields = ("public_id", "room_key")
+    readonly_fields = ("public_id", "type", "room_key", "created_at", "payload")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from django_levelchat.exceptions import CapabilityError
 from django_levelchat.protocol import (  # the wire vocabulary lives with the protocol
     CHAT_SEND,
+    HAND_RAISE,
     PRESENCE_HIDDEN,
     PUBLISH_ALL,
     REACT_SEND,
@@ -30,10 +31,10 @@ RECORDER = "recorder"
 ROLES = (HOST, PARTICIPANT, VIEWER, BROADCASTER, RECORDER)
 
 DEFAULT_ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    HOST: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND, RECORD_CONTROL, ROOM_ADMIN}),
-    PARTICIPANT: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND}),
+    HOST: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND, HAND_RAISE, RECORD_CONTROL, ROOM_ADMIN}),
+    PARTICIPANT: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND, HAND_RAISE}),
     VIEWER: frozenset({SUBSCRIBE_ALL, CHAT_SEND}),
-    BROADCASTER: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND}),
+    BROADCASTER: frozenset({PUBLISH_ALL, SUBSCRIBE_ALL, CHAT_SEND, REACT_SEND, HAND_RAISE}),
     RECORDER: frozenset({SUBSCRIBE_ALL, PRESENCE_HIDDEN}),
 }
 

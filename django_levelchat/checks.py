@@ -2,7 +2,8 @@
 
 Ids: E001 unknown key, E002 wrong type, E003 token TTLs, E004 weak or reused JWT key, E005 malformed JWT_KEYS,
 E006 malformed ICE_SERVERS, E007 unknown capability or role in ROLE_CAPABILITIES, E008 daphne < 4.2.2,
-E009 PyJWT < 2.13, E010 malformed REGIONS; W001 ALLOWED_ORIGINS allows every origin.
+E009 PyJWT < 2.13, E010 malformed REGIONS, E011 webhook timing out of range; W001 ALLOWED_ORIGINS allows every
+origin, W002 the webhook retries give up before a 10-minute receiver outage is over.
 """
 
 from __future__ import annotations
@@ -50,6 +51,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SEQ_REORDER_WINDOW": (int, float),
     "PENDING_SIGNALS": (int,),
     "RECORDINGS_DIR": (str, type(None)),
+    "SFU_EMBEDDED": (bool, type(None)),
+    "SFU_HEARTBEAT": (int, float),
+    "SFU_LEASE_TTL": (int, float),
+    "SFU_ICE_SERVERS": (list,),
+    "SFU_ALLOW_PRIVATE_CANDIDATES": (bool,),
+    "SFU_START_BITRATE": (int,),
+    "SFU_KEYFRAME_INTERVAL": (int, float),
+    "WEBHOOK_ALLOW_PRIVATE_URLS": (bool,),
+    "WEBHOOK_TIMEOUT": (int, float),
+    "WEBHOOK_MAX_ATTEMPTS": (int,),
+    "WEBHOOK_RETRY_BASE": (int, float),
+    "WEBHOOK_RETRY_MAX_DELAY": (int, float),
+    "WEBHOOK_LEASE": (int, float),
+    "WEBHOOK_POLL_INTERVAL": (int, float),
+    "WEBHOOK_CONCURRENCY": (int,),
+    "WEBHOOK_IN_PROCESS": (bool, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
 
@@ -188,6 +205,57 @@ def _check_regions(conf: dict[str, Any]) -> list[CheckMessage]:
     return []
 
 
+#: A receiver down this long must lose nothing with the configured retries (issue 15).
+WEBHOOK_OUTAGE_COVERED = 600
+
+
+def webhook_retry_span(attempts: int, base: float, cap: float) -> float:
+    """Shortest time (worst jitter, 50 %) between the first and the last attempt of a delivery."""
+    return sum(0.5 * min(cap, base * 2 ** min(n - 1, 60)) for n in range(1, attempts))
+
+
+def _check_webhooks(conf: dict[str, Any]) -> list[CheckMessage]:
+    names = (
+        "WEBHOOK_TIMEOUT",
+        "WEBHOOK_MAX_ATTEMPTS",
+        "WEBHOOK_RETRY_BASE",
+        "WEBHOOK_RETRY_MAX_DELAY",
+        "WEBHOOK_LEASE",
+        "WEBHOOK_POLL_INTERVAL",
+        "WEBHOOK_CONCURRENCY",
+    )
+    values = {n: conf[n] for n in names}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
+        return []  # reported by E002
+    bad = [n for n, v in values.items() if v <= 0]
+    if bad:
+        return [Error(f"{', '.join(bad)} must be positive.", id="levelchat.E011")]
+    if values["WEBHOOK_LEASE"] <= values["WEBHOOK_TIMEOUT"]:
+        return [
+            Error(
+                "WEBHOOK_LEASE must be longer than WEBHOOK_TIMEOUT, or a slow delivery is retried while in flight.",
+                id="levelchat.E011",
+            )
+        ]
+    if values["WEBHOOK_RETRY_MAX_DELAY"] < values["WEBHOOK_RETRY_BASE"]:
+        return [Error("WEBHOOK_RETRY_MAX_DELAY must be at least WEBHOOK_RETRY_BASE.", id="levelchat.E011")]
+    span = webhook_retry_span(
+        int(values["WEBHOOK_MAX_ATTEMPTS"]),
+        float(values["WEBHOOK_RETRY_BASE"]),
+        float(values["WEBHOOK_RETRY_MAX_DELAY"]),
+    )
+    if span < WEBHOOK_OUTAGE_COVERED:
+        return [
+            Warning(
+                f"Webhook retries may give up {span:.0f} s after the first attempt: a receiver down for "
+                f"{WEBHOOK_OUTAGE_COVERED // 60} minutes would lose events.",
+                hint="Raise WEBHOOK_MAX_ATTEMPTS or WEBHOOK_RETRY_MAX_DELAY.",
+                id="levelchat.W002",
+            )
+        ]
+    return []
+
+
 def _check_versions() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     daphne = _version("daphne")
@@ -206,7 +274,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         return [Error("LEVELCHAT must be a dict.", id="levelchat.E002")]
     errors = _check_types(user)
     conf = {**DEFAULTS, **{k: v for k, v in user.items() if k in DEFAULTS}}
-    for check in (_check_ttl, _check_keys, _check_ice, _check_roles, _check_regions):
+    for check in (_check_ttl, _check_keys, _check_ice, _check_roles, _check_regions, _check_webhooks):
         errors.extend(check(conf))
     origins = conf["ALLOWED_ORIGINS"]
     if isinstance(origins, list | tuple) and "*" in origins:

@@ -97,10 +97,47 @@ DEFAULTS: dict[str, Any] = {
     "SEQ_REORDER_WINDOW": 0.5,
     # Signals (offers, answers, candidates) kept for a participant who is reconnecting, delivered on resume.
     "PENDING_SIGNALS": 64,
+    # --- SFU (docs/sfu.md) ---
+    # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
+    # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
+    "SFU_EMBEDDED": None,
+    # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
+    "SFU_HEARTBEAT": 2.0,
+    "SFU_LEASE_TTL": 6.0,
+    # ICE servers the SFU's own peer connections use (a TURN server if the SFU sits behind a restrictive NAT).
+    "SFU_ICE_SERVERS": [],
+    # Accept ICE candidates on loopback, private and link-local addresses (and mDNS names). Off: a client must
+    # not steer the SFU at the server's own network. Turn on for a LAN deployment or tests on loopback.
+    "SFU_ALLOW_PRIVATE_CANDIDATES": False,
+    # ``x-google-start-bitrate`` (kbps) in answers to publishers: Chrome starts near it instead of ramping ~30 s.
+    "SFU_START_BITRATE": 1000,
+    # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.
+    "SFU_KEYFRAME_INTERVAL": 0.5,
     # --- Recordings ---
     # Directory holding recording files (a string path). The REST download serves only files that resolve
     # inside it (``Recording.file_path`` is relative to it); ``None`` = downloads are refused with 404.
     "RECORDINGS_DIR": None,
+    # --- Webhooks (docs/webhooks.md) ---
+    # Allow endpoint URLs that resolve to loopback, private, link-local or reserved addresses. Off, such URLs
+    # are refused when an endpoint is saved and again before every delivery (SSRF).
+    "WEBHOOK_ALLOW_PRIVATE_URLS": False,
+    # Seconds to connect and get an answer from a receiver; slower is a failed attempt.
+    "WEBHOOK_TIMEOUT": 10,
+    # Attempts per delivery before it is marked failed. With the retry defaults below the last attempt comes
+    # 18-36 minutes after the first, so a receiver down for 10 minutes loses nothing.
+    "WEBHOOK_MAX_ATTEMPTS": 25,
+    # Retry n waits min(WEBHOOK_RETRY_MAX_DELAY, WEBHOOK_RETRY_BASE * 2**(n-1)) seconds, times a random 0.5-1.
+    "WEBHOOK_RETRY_BASE": 1.0,
+    "WEBHOOK_RETRY_MAX_DELAY": 120.0,
+    # Seconds a deliverer holds a claimed delivery; if it dies, another retries after this. > WEBHOOK_TIMEOUT.
+    "WEBHOOK_LEASE": 60,
+    # Seconds the delivery loop sleeps when nothing is due (new events wake the in-process deliverer at once).
+    "WEBHOOK_POLL_INTERVAL": 1.0,
+    # Parallel HTTP requests per deliverer (different rooms or endpoints; one room is always sequential).
+    "WEBHOOK_CONCURRENCY": 8,
+    # Deliver from a thread of the web process. None = yes with the in-memory channel layer (the embedded
+    # default), no otherwise: then run ``manage.py levelchat_webhooks`` (any number of them).
+    "WEBHOOK_IN_PROCESS": None,
 }
 
 

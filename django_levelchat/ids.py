@@ -39,3 +39,12 @@ def new_recording_id() -> str:
 
 def new_message_id() -> str:
     return "CM_" + ulid()
+
+
+def new_webhook_id() -> str:
+    return random_id("WH_")
+
+
+def new_event_id() -> str:
+    """Event ids sort by creation time, so a receiver can order and dedupe by them."""
+    return "EV_" + ulid()

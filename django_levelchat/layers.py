@@ -15,13 +15,16 @@ from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
 
 
 class InMemoryChannelLayer(StockInMemoryChannelLayer):
+    #: The throttle's clock (tests replace it to step time instead of racing it).
+    clock = staticmethod(time.monotonic)
+
     def __init__(self, *args: Any, clean_interval: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clean_interval = clean_interval
         self._last_clean = float("-inf")
 
     def _clean_expired(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last_clean >= self.clean_interval:
             self._last_clean = now
             super()._clean_expired()

@@ -1,19 +1,30 @@
 """Every state transition of rooms, participant sessions and recordings, in one place.
 
 Transitions are conditional UPDATEs (``WHERE status IN allowed_from``), so two processes racing to end the same
-room cannot both succeed, on SQLite as on PostgreSQL. Signals fire only for the transition that won.
+room cannot both succeed, on SQLite as on PostgreSQL. Signals fire only for the transition that won, after
+commit; the webhook event of a transition is written in the same transaction (``webhooks.outbox``), so an event
+exists exactly when its change does. Track events come from the signaling layer through ``track_published`` and
+``track_unpublished`` here (the core never imports the transport).
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+from typing import Any
+
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from django_levelchat import signals
 from django_levelchat.exceptions import IllegalTransition
 from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.models import WebhookEventType as E
+from django_levelchat.webhooks import outbox
 
-S = Room.Status
+logger = logging.getLogger("django_levelchat")
+
+# Typed as Any: without Django's stubs mypy reads each TextChoices member as its (value, label) tuple.
+S: Any = Room.Status
 
 #: target status -> (statuses it may come from, timestamp field set on arrival)
 ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -22,7 +33,7 @@ ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     S.ARCHIVED: (frozenset({S.ENDED}), "archived_at"),
 }
 
-R = Recording.Status
+R: Any = Recording.Status
 RECORDING_TRANSITIONS: dict[str, frozenset[str]] = {
     R.RECORDING: frozenset({R.PENDING}),
     R.STOPPING: frozenset({R.RECORDING}),
@@ -44,29 +55,51 @@ def _transition_room(room: Room, target: str, **extra: object) -> bool:
     raise IllegalTransition(f"Room {room.public_id} cannot go from {room.status} to {target}.")
 
 
+ROOM_ENDED = "room_ended"
+
+
+def _send_left(participant: Participant, reason: str) -> Any:
+    return lambda: signals.participant_left.send(sender=Participant, participant=participant, reason=reason)
+
+
 def start_room(room: Room) -> bool:
     """created → active on the first join. Idempotent: returns False if the room was already active."""
-    started = _transition_room(room, S.ACTIVE)
-    if started:
-        transaction.on_commit(lambda: signals.room_started.send(sender=Room, room=room))
+    with transaction.atomic():
+        started = _transition_room(room, S.ACTIVE)
+        if started:
+            outbox.record(E.ROOM_STARTED, room)
+            transaction.on_commit(lambda: signals.room_started.send(sender=Room, room=room))
     return started
 
 
 def end_room(room: Room, reason: str = "ended") -> bool:
-    """created|active → ended. Idempotent on an ended room; closes every open participant session."""
-    ended = _transition_room(room, S.ENDED, end_reason=reason[:64])
-    if ended:
-        now = timezone.now()
-        Participant.objects.filter(room=room, left_at__isnull=True).update(left_at=now, leave_reason="room_ended")
-        transaction.on_commit(lambda: signals.room_ended.send(sender=Room, room=room, reason=reason))
+    """created|active → ended. Idempotent on an ended room; closes every open session (``participant_left``)."""
+    with transaction.atomic():
+        ended = _transition_room(room, S.ENDED, end_reason=reason[:64])
+        if ended:
+            now = timezone.now()
+            # Locked (PostgreSQL) after the room UPDATE (which holds SQLite's write lock): a concurrent leave of
+            # one of these sessions waits, then finds it closed, so each session gets exactly one left event.
+            open_sessions = list(Participant.objects.select_for_update().filter(room=room, left_at__isnull=True))
+            Participant.objects.filter(pk__in=[p.pk for p in open_sessions]).update(
+                left_at=now, leave_reason=ROOM_ENDED
+            )
+            for participant in open_sessions:
+                participant.left_at, participant.leave_reason = now, ROOM_ENDED
+                outbox.record(E.PARTICIPANT_LEFT, room, participant=participant, reason=ROOM_ENDED)
+                transaction.on_commit(_send_left(participant, ROOM_ENDED))
+            outbox.record(E.ROOM_ENDED, room, reason=reason)
+            transaction.on_commit(lambda: signals.room_ended.send(sender=Room, room=room, reason=reason))
     return ended
 
 
 def archive_room(room: Room) -> bool:
     """ended → archived. Idempotent on an archived room."""
-    archived = _transition_room(room, S.ARCHIVED)
-    if archived:
-        transaction.on_commit(lambda: signals.room_archived.send(sender=Room, room=room))
+    with transaction.atomic():
+        archived = _transition_room(room, S.ARCHIVED)
+        if archived:
+            outbox.record(E.ROOM_ARCHIVED, room)
+            transaction.on_commit(lambda: signals.room_archived.send(sender=Room, room=room))
     return archived
 
 
@@ -88,35 +121,66 @@ def join(
     public_id: str | None = None,
 ) -> Participant:
     """Record a new participant session, activating the room on its first join."""
-    ensure_joinable(room)
-    if room.status == S.CREATED:
-        start_room(room)
-    fields = {"public_id": public_id} if public_id else {}
-    participant = Participant.objects.create(
-        room=room,
-        identity=identity,
-        name=name,
-        role=role,
-        capabilities=sorted(capabilities),
-        metadata=metadata or {},
-        **fields,
-    )
-    transaction.on_commit(lambda: signals.participant_joined.send(sender=Participant, participant=participant))
+    with transaction.atomic():
+        ensure_joinable(room)
+        if room.status == S.CREATED:
+            start_room(room)
+        fields = {"public_id": public_id} if public_id else {}
+        participant = Participant.objects.create(
+            room=room,
+            identity=identity,
+            name=name,
+            role=role,
+            capabilities=sorted(capabilities),
+            metadata=metadata or {},
+            **fields,
+        )
+        outbox.record(E.PARTICIPANT_JOINED, room, participant=participant)
+        transaction.on_commit(lambda: signals.participant_joined.send(sender=Participant, participant=participant))
     return participant
 
 
 def leave(participant: Participant, reason: str) -> bool:
     """Close a session once; returns False when it was already closed (e.g. by end_room)."""
-    now = timezone.now()
-    updated = Participant.objects.filter(pk=participant.pk, left_at__isnull=True).update(
-        left_at=now, leave_reason=reason[:64]
-    )
-    participant.refresh_from_db(fields=["left_at", "leave_reason"])
-    if updated:
-        transaction.on_commit(
-            lambda: signals.participant_left.send(sender=Participant, participant=participant, reason=reason)
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Participant.objects.filter(pk=participant.pk, left_at__isnull=True).update(
+            left_at=now, leave_reason=reason[:64]
         )
+        participant.refresh_from_db(fields=["left_at", "leave_reason"])
+        if updated:
+            outbox.record(E.PARTICIPANT_LEFT, participant.room, participant=participant, reason=reason)
+            transaction.on_commit(_send_left(participant, reason))
     return bool(updated)
+
+
+def _track_event(room: Room, participant_id: str, track: dict[str, Any], reason: str | None) -> None:
+    event, signal = (
+        (E.TRACK_UNPUBLISHED, signals.track_unpublished) if reason else (E.TRACK_PUBLISHED, signals.track_published)
+    )
+    extra = {"reason": reason} if reason else {}
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.filter(public_id=participant_id, room=room).first()
+            if participant is None:
+                return
+            outbox.record(event, room, participant=participant, track=dict(track), reason=reason)
+            transaction.on_commit(
+                lambda: signal.send(sender=Participant, participant=participant, track=track, **extra)
+            )
+    except DatabaseError:
+        # Signaling goes on without the database; the event is lost and said so.
+        logger.exception("could not record %s of %s in %s", event, participant_id, room.public_id)
+
+
+def track_published(room: Room, participant_id: str, track: dict[str, Any]) -> None:
+    """The signaling layer saw ``participant_id`` publish ``track`` (wire dict): signal + webhook event."""
+    _track_event(room, participant_id, track, None)
+
+
+def track_unpublished(room: Room, participant_id: str, track: dict[str, Any], reason: str = "unpublished") -> None:
+    """The track is gone (``unpublished`` by its owner, or ``capability_revoked``): signal + webhook event."""
+    _track_event(room, participant_id, track, reason)
 
 
 def set_recording_status(recording: Recording, target: str, **fields: object) -> None:
@@ -129,11 +193,22 @@ def set_recording_status(recording: Recording, target: str, **fields: object) ->
         fields.setdefault("started_at", now)
     elif target in (R.COMPLETED, R.FAILED, R.FAILED_PARTIAL):
         fields.setdefault("stopped_at", now)
-    updated = Recording.objects.filter(pk=recording.pk, status__in=allowed_from).update(status=target, **fields)
-    recording.refresh_from_db()
-    if not updated:
-        raise IllegalTransition(f"Recording {recording.public_id} cannot go from {recording.status} to {target}.")
-    if target == R.RECORDING:
-        transaction.on_commit(lambda: signals.recording_started.send(sender=Recording, recording=recording))
-    elif target in (R.COMPLETED, R.FAILED, R.FAILED_PARTIAL):
-        transaction.on_commit(lambda: signals.recording_finished.send(sender=Recording, recording=recording))
+    with transaction.atomic():
+        updated = Recording.objects.filter(pk=recording.pk, status__in=allowed_from).update(status=target, **fields)
+        recording.refresh_from_db()
+        if not updated:
+            raise IllegalTransition(f"Recording {recording.public_id} cannot go from {recording.status} to {target}.")
+        announced = RECORDING_EVENTS.get(target)
+        if announced is not None:
+            event, signal = announced
+            outbox.record(event, recording.room, recording=recording, reason=recording.error or None)
+            transaction.on_commit(lambda: signal.send(sender=Recording, recording=recording))
+
+
+#: recording status reached → (webhook event, signal)
+RECORDING_EVENTS = {
+    R.RECORDING: (E.RECORDING_STARTED, signals.recording_started),
+    R.COMPLETED: (E.RECORDING_FINISHED, signals.recording_finished),
+    R.FAILED: (E.RECORDING_FAILED, signals.recording_failed),
+    R.FAILED_PARTIAL: (E.RECORDING_FAILED, signals.recording_failed),
+}

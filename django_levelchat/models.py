@@ -1,4 +1,4 @@
-"""The durable record of calls: rooms, policies, participant sessions, API keys and recordings.
+"""The durable record of calls: rooms, policies, participant sessions, API keys, recordings and the webhook outbox.
 
 Models never import the signaling layer; state changes go through ``lifecycle.py``.
 """
@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from django_levelchat import capabilities as caps
 from django_levelchat.exceptions import CapabilityError
-from django_levelchat.ids import new_participant_id, new_recording_id, new_room_id, random_id
+from django_levelchat.ids import (
+    new_event_id,
+    new_participant_id,
+    new_recording_id,
+    new_room_id,
+    new_webhook_id,
+    random_id,
+)
 
 
 def _default_max_participants() -> int:
@@ -140,6 +147,11 @@ class Participant(models.Model):
     def is_live(self) -> bool:
         return self.left_at is None
 
+    @property
+    def duration(self) -> float | None:
+        """Seconds in the room; None while the session is open."""
+        return None if self.left_at is None else max(0.0, (self.left_at - self.joined_at).total_seconds())
+
 
 KEY_PREFIX = "lc_pk_"
 
@@ -230,3 +242,118 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} of {self.room.public_id} ({self.status})"
+
+
+class WebhookEventType(models.TextChoices):
+    ROOM_STARTED = "room_started"
+    ROOM_ENDED = "room_ended"
+    ROOM_ARCHIVED = "room_archived"
+    PARTICIPANT_JOINED = "participant_joined"
+    PARTICIPANT_LEFT = "participant_left"
+    TRACK_PUBLISHED = "track_published"
+    TRACK_UNPUBLISHED = "track_unpublished"
+    RECORDING_STARTED = "recording_started"
+    RECORDING_FINISHED = "recording_finished"
+    RECORDING_FAILED = "recording_failed"
+
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+
+
+def validate_event_filter(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("Expected a list of event type names.")
+    unknown = sorted(set(value) - set(WebhookEventType.values))
+    if unknown:
+        raise ValidationError(f"Unknown event type(s): {', '.join(unknown)}.")
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver URL. The signing secret is stored (it is needed to sign) but shown only once, at creation."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_webhook_id, editable=False)
+    url = models.URLField(max_length=500, help_text="http(s) URL that receives POSTed events.")
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_event_filter],
+        help_text='Event types to send, e.g. ["participant_joined", "participant_left"]; empty = all.',
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive endpoints keep their queue until reactivated.")
+    secret = models.CharField(max_length=100, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.public_id})"
+
+    def clean(self) -> None:
+        from django_levelchat.webhooks.ssrf import UnsafeURL, check_url
+
+        try:
+            check_url(self.url)
+        except UnsafeURL as exc:
+            raise ValidationError({"url": str(exc)}) from exc
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+    def set_new_secret(self) -> str:
+        self.secret = WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+        return self.secret
+
+
+class WebhookEvent(models.Model):
+    """One event in the outbox, written in the transaction of the state change it reports."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_event_id, editable=False)
+    type = models.CharField(max_length=32, choices=WebhookEventType.choices)
+    room_key = models.CharField(max_length=32, help_text="Public id of the room (kept when the room is deleted).")
+    payload = models.JSONField(help_text="The JSON body sent to receivers.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["room_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint. Per (endpoint, room) only the oldest pending delivery may be attempted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    room_key = models.CharField(max_length=32, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True, help_text="Lease of the deliverer trying it now.")
+    lock_token = models.CharField(max_length=32, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP status of the last attempt.")
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["endpoint", "room_key", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="levelchat_one_delivery_per_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint.url} ({self.status})"

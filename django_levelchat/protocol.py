@@ -20,7 +20,7 @@ import math
 import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from itertools import accumulate
 from typing import Any, ClassVar, NoReturn, Self, TypeVar
 
@@ -275,6 +275,7 @@ REACT_SEND = "react:send"
 RECORD_CONTROL = "record:control"
 ROOM_ADMIN = "room:admin"
 PRESENCE_HIDDEN = "presence:hidden"
+HAND_RAISE = "hand:raise"
 
 #: Every capability name and what it allows (docs and error messages read this).
 VOCABULARY: dict[str, str] = {
@@ -288,6 +289,7 @@ VOCABULARY: dict[str, str] = {
     RECORD_CONTROL: "start and stop recordings",
     ROOM_ADMIN: "moderate: mute or remove participants, end the room",
     PRESENCE_HIDDEN: "join without appearing in the roster (recorders, monitors)",
+    HAND_RAISE: "raise and lower your own hand",
 }
 
 #: Which capability a published track source needs.
@@ -1123,6 +1125,27 @@ class Reaction(ClientMessage):
 
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Hand(ClientMessage):
+    """Raise or lower your own hand; with ``participant``, a host lowers someone else's (never raises it)."""
+
+    TYPE: ClassVar[str] = "hand"
+    raised: bool
+    participant: str | None = None
+
+    @classmethod
+    def parse_fields(cls, obj: dict[str, Any]) -> dict[str, Any]:
+        raised = _bool(obj, "raised", "raised")
+        participant = _participant(obj, "participant", "participant", required=False)
+        if participant is not None and raised:
+            _fail("raised", "only your own hand can be raised")
+        return {"raised": raised, "participant": participant}
+
+    def wire_fields(self) -> dict[str, Any]:
+        return _drop_none({"raised": self.raised, "participant": self.participant})
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AudioLevel(ClientMessage):
     """The sender's microphone level (0..1) while speaking; feeds active-speaker detection."""
 
@@ -1289,6 +1312,8 @@ def required_capability(message: ClientMessage) -> str | None:
     """The capability a message needs, or None. Wildcards (``publish:*``) are matched by the caller."""
     if isinstance(message, Publish):
         return SOURCE_CAPABILITY[message.track.source]
+    if isinstance(message, Hand):
+        return ROOM_ADMIN if message.participant is not None else HAND_RAISE
     return MESSAGE_CAPABILITY.get(message.TYPE)
 
 
@@ -1393,6 +1418,117 @@ SERVER_MESSAGE_TYPES = (
     | PUBLISHER_RELAY_TYPES
     | {"signal", "sfu-signal", "layer-demand", "ack", "error", "pong", "closing"}
 )
+
+# --------------------------------------------------------------------------------------------------------------
+# Required fields: the shape checks a client (the JS SDK, the Python client) applies to frames
+# --------------------------------------------------------------------------------------------------------------
+
+#: JSON kinds a required field may have. ``string?`` is a string or null (present, may be null).
+FIELD_KINDS = frozenset({"string", "string?", "number", "boolean", "object", "array"})
+#: Message types that carry exactly one of these fields (both directions).
+ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {
+    "signal": ("description", "candidate"),
+    "sfu-signal": ("description", "candidate"),
+}
+_ANNOTATION_KINDS = {"str": "string", "int": "number", "float": "number", "bool": "boolean", "TrackInfo": "object"}
+
+
+def _required_client_fields(cls: type[ClientMessage]) -> dict[str, str]:
+    required = {}
+    for f in fields(cls):
+        if f.default is MISSING and f.default_factory is MISSING:
+            kind = _ANNOTATION_KINDS.get(str(f.type))
+            if kind is None:  # a new message type with a field kind this table does not know yet
+                raise TypeError(f"{cls.TYPE}.{f.name}: add {f.type!r} to _ANNOTATION_KINDS")
+            required[f.name] = kind
+    return required
+
+
+#: Client message type → its required fields and their JSON kinds, read off the message classes.
+CLIENT_REQUIRED_FIELDS: dict[str, dict[str, str]] = {
+    type_: _required_client_fields(cls) for type_, cls in CLIENT_MESSAGES.items()
+}
+#: Server message type → its required fields and their JSON kinds (the builders below always set them).
+SERVER_REQUIRED_FIELDS: dict[str, dict[str, str]] = {
+    "welcome": {
+        "protocol": "number",
+        "you": "object",
+        "room": "object",
+        "roster": "array",
+        "ice_servers": "array",
+        "ping_interval": "number",
+        "ping_timeout": "number",
+        "seq": "number",
+    },
+    "resync": {"room": "object", "roster": "array", "seq": "number"},
+    "participant-joined": {"participant": "object"},
+    "participant-left": {"participant": "object", "reason": "string"},
+    "participant-updated": {"participant": "object"},
+    "participant-reconnecting": {"participant": "object"},
+    "participant-reconnected": {"participant": "object"},
+    "track-published": {"participant": "string", "track": "object"},
+    "track-unpublished": {"participant": "string", "track": "string"},
+    "track-muted": {"participant": "string", "track": "string", "muted": "boolean"},
+    "chat-message": {"id": "string", "from": "object", "text": "string", "ts": "number"},
+    "reaction": {"from": "object", "emoji": "string"},
+    "active-speaker": {"participant": "string?"},
+    "connection-quality": {"participant": "string", "quality": "string"},
+    "recording": {"state": "string"},
+    "sfu-state": {"state": "string"},
+    "room-ended": {"reason": "string"},
+    "signal": {"from": "string"},
+    "sfu-signal": {},
+    "layer-demand": {"track": "string", "layers": "array"},
+    "subscribe": {"from": "string"},
+    "unsubscribe": {"from": "string"},
+    "set-preferred-quality": {"from": "string", "quality": "string"},
+    "ack": {"ref": "string"},
+    "error": {"code": "string", "message": "string"},
+    "pong": {},
+    "closing": {"code": "number", "reason": "string"},
+}
+
+_KIND_CHECKS: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "string?": lambda v: v is None or isinstance(v, str),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def missing_field(frame: Mapping[str, Any], required: Mapping[str, str]) -> str | None:
+    """The first required field of ``frame`` that is absent or of the wrong JSON kind, else None.
+
+    ``string?`` fields must be present (null allowed); a ONE_OF_FIELDS type must carry exactly one of its fields.
+    """
+    for name, kind in required.items():
+        if name not in frame or not _KIND_CHECKS[kind](frame[name]):
+            return name
+    one_of = ONE_OF_FIELDS.get(str(frame.get("type")))
+    if one_of and sum(frame.get(name) is not None for name in one_of) != 1:
+        return one_of[0]
+    return None
+
+
+def parse_server_frame(text: str | bytes) -> dict[str, Any]:
+    """What a client does with a server frame: decode it and check its type's required fields.
+
+    Raises ProtocolError ``unknown_type`` for a type this version does not know (a client should ignore it: a
+    newer server may send it) and ``bad_request`` naming the field for a frame missing a required field.
+    """
+    frame = decode_frame(text)
+    type_ = frame.get("type")
+    required = SERVER_REQUIRED_FIELDS.get(type_) if isinstance(type_, str) else None
+    if required is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown server message type {_short(type_)}", field="type")
+    bad = missing_field(frame, required)
+    if bad is None and "seq" in frame and not _KIND_CHECKS["number"](frame["seq"]):
+        bad = "seq"
+    if bad is not None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{type_}: {bad} is missing or invalid", field=bad)
+    return frame
 
 
 def _check(value: object, allowed: Iterable[object], name: str) -> None:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from django_levelchat.models import Room
+from tests.services import RedisServer, redis_missing_reason
 
 
 @pytest.fixture
@@ -18,3 +21,14 @@ def levelchat_settings(settings):
         settings.LEVELCHAT = {**getattr(settings, "LEVELCHAT", {}), **values}
 
     return apply
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this test session's own (free port, empty): no other suite on the machine shares it."""
+    reason = redis_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = RedisServer().start()
+    yield server
+    server.stop()

@@ -103,27 +103,6 @@ class Cluster:
         return (self.logs / f"daphne-{port}.log").read_text(errors="replace")
 
 
-class PostgresDatabase:
-    """A throwaway database on the machine's PostgreSQL (127.0.0.1:5432), dropped afterwards."""
-
-    ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-    def __init__(self, name: str) -> None:
-        import psycopg
-
-        self.name = name
-        with psycopg.connect(self.ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.url = f"postgres://postgres@127.0.0.1:5432/{name}"
-
-    def drop(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
 class WSClient:
     """A signaling participant over a real WebSocket."""
 

@@ -14,85 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_levelchat import protocol as p
+from django_levelchat import protocol_examples as pe
 from django_levelchat.protocol import ErrorCode, ProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ALICE = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7T"
-BOB = "PA_01H8XKZ3ABCDEFGHJKMNPQRSTV"
-TRACK = "TR_cam-1"
+ALICE, BOB, TRACK = pe.ALICE, pe.BOB, pe.TRACK
+SDP, CANDIDATES = pe.SDP, pe.CANDIDATES
 
-SDP = (
-    "v=0\r\n"
-    "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
-    "s=-\r\n"
-    "t=0 0\r\n"
-    "a=group:BUNDLE 0 1\r\n"
-    "a=msid-semantic: WMS\r\n"
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n"
-    "c=IN IP4 0.0.0.0\r\n"
-    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
-    "a=ice-ufrag:8pm6\r\n"
-    "a=ice-pwd:0AbCdEfGhIjKlMnOpQrStUvW\r\n"
-    "a=fingerprint:sha-256 6B:8B:5D:EA:59:04:20:23:29:C8:87:1C:CC:87:32:BE:DD:8C:66:A5:8E:50:55:EA:8C:D3:B6:5C:09:5E:D6:BC\r\n"
-    "a=setup:actpass\r\n"
-    "a=mid:0\r\n"
-    "a=sendrecv\r\n"
-    "a=rtpmap:111 opus/48000/2\r\n"
-    "a=candidate:1467250027 1 udp 2122260223 192.168.0.196 46243 typ host generation 0\r\n"
-    "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"
-    "c=IN IP4 0.0.0.0\r\n"
-    "a=fingerprint:sha-256 6B:8B:5D:EA:59:04:20:23:29:C8:87:1C:CC:87:32:BE:DD:8C:66:A5:8E:50:55:EA:8C:D3:B6:5C:09:5E:D6:BC\r\n"
-    "a=mid:1\r\n"
-    "a=recvonly\r\n"
-    "a=rtpmap:96 VP8/90000\r\n"
-    "a=rtpmap:97 rtx/90000\r\n"
-)
-CANDIDATES = [
-    "candidate:1467250027 1 udp 2122260223 192.168.0.196 46243 typ host generation 0 ufrag 8pm6 network-id 1 network-cost 10",
-    "candidate:0 1 UDP 2122252543 fe80::1c2f:9aff:fe3c:1%eth0 53690 typ host",
-    "candidate:842163049 1 udp 1677729535 203.0.113.7 44323 typ srflx raddr 10.0.0.1 rport 44323",
-    "candidate:1 1 tcp 1518280447 192.168.1.2 9 typ host tcptype active",
-    "candidate:3 1 udp 2113937151 4f8a2d3c-1b2e-4c5d-9e8f-0a1b2c3d4e5f.local 54321 typ host",
-    "candidate:d41d8cd98f00b204e9800998ecf8427e 1 udp 2130706431 10.1.2.3 40000 typ host",
-]
-
-# One valid example per client message type (the examples in docs/protocol.md, with real values).
-VALID: dict[str, dict] = {
-    "hello": {
-        "type": "hello",
-        "protocol": 1,
-        "sdk": {"name": "levelchat-js", "version": "0.1.0"},
-        "resume": {"session": "SE_abc", "credential": "eyJz:1tq2:abc"},
-    },
-    "signal": {"type": "signal", "to": BOB, "description": {"type": "offer", "sdp": SDP}},
-    "publish": {
-        "type": "publish",
-        "id": "r1",
-        "track": {"sid": TRACK, "kind": "video", "source": "camera", "muted": False, "layers": ["q", "h", "f"]},
-    },
-    "unpublish": {"type": "unpublish", "id": "r2", "track": TRACK},
-    "mute": {"type": "mute", "track": TRACK, "muted": True},
-    "subscribe": {"type": "subscribe", "participant": BOB, "kind": "video"},
-    "unsubscribe": {"type": "unsubscribe", "participant": BOB, "track": TRACK},
-    "set-preferred-quality": {"type": "set-preferred-quality", "quality": "low", "participant": BOB},
-    "chat": {"type": "chat", "id": "r3", "text": "hello", "to": BOB},
-    "reaction": {"type": "reaction", "emoji": "👍"},
-    "audio-level": {"type": "audio-level", "level": 0.42},
-    "quality-report": {"type": "quality-report", "quality": "good", "score": 78},
-    "record-start": {"type": "record-start", "id": "r4"},
-    "record-stop": {"type": "record-stop", "id": "r6"},
-    "sfu-signal": {
-        "type": "sfu-signal",
-        "candidate": {"candidate": CANDIDATES[0], "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "8pm6"},
-    },
-    "resync": {"type": "resync", "id": "r5"},
-    "ping": {"type": "ping", "ts": 1732600000000},
-    "leave": {"type": "leave", "reason": "client_initiated"},
-    "mute-participant": {"type": "mute-participant", "participant": BOB, "track": TRACK},
-    "remove-participant": {"type": "remove-participant", "participant": BOB, "reason": "spam"},
-    "end-room": {"type": "end-room", "reason": "done"},
-}
+# One valid example per client message type: the table protocol_examples.py defines for Python and JS tests alike.
+VALID: dict[str, dict] = copy.deepcopy(pe.CLIENT_EXAMPLES)
 
 DROP = object()  # marks a key to delete
 
@@ -509,6 +440,11 @@ BAD_FIELDS = [
     ("chat", {"text": "c1\x85"}, BR, "text"),
     ("chat", {"text": "lone \ud83d surrogate"}, BR, "text"),
     ("chat", {"to": "bob"}, BR, "to"),
+    # hand: a boolean; only your own hand goes up
+    ("hand", {"raised": DROP}, BR, "raised"),
+    ("hand", {"raised": "yes"}, BR, "raised"),
+    ("hand", {"raised": True, "participant": BOB}, BR, "raised"),
+    ("hand", {"raised": False, "participant": "bob"}, BR, "participant"),
     # reaction
     ("reaction", {"emoji": DROP}, BR, "emoji"),
     ("reaction", {"emoji": ""}, BR, "emoji"),
@@ -700,6 +636,8 @@ def test_sdp_helpers_are_total(text):
         (VALID["subscribe"], "subscribe:all"),
         (VALID["chat"], "chat:send"),
         (VALID["reaction"], "react:send"),
+        (VALID["hand"], "hand:raise"),
+        ({"type": "hand", "raised": False, "participant": BOB}, "room:admin"),
         (VALID["record-start"], "record:control"),
         (VALID["record-stop"], "record:control"),
         (VALID["mute-participant"], "room:admin"),
@@ -1175,6 +1113,10 @@ VALID_STRATEGIES = {
     p.Chat: st.builds(p.Chat, id=ids, text=chat_text, to=st.none() | participants),
     p.Reaction: st.builds(
         p.Reaction, id=ids, emoji=st.text(_line_text, min_size=1, max_size=p.MAX_EMOJI_LEN).filter(str.strip)
+    ),
+    p.Hand: st.one_of(
+        st.builds(p.Hand, id=ids, raised=st.booleans()),
+        st.builds(p.Hand, id=ids, raised=st.just(False), participant=participants),
     ),
     p.AudioLevel: st.builds(p.AudioLevel, id=ids, level=st.floats(0, 1) | st.integers(0, 1)),
     p.QualityReport: st.builds(

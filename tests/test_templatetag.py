@@ -124,6 +124,11 @@ def test_ui_options_reach_the_config(room, alice):
     assert (config["people"], config["screenshare"], config["chat"], config["prejoin"]) == (False, False, False, False)
     assert config["backUrl"] == "/"
     assert config_of(render(room, alice, 'back_url="home"'))["backUrl"] == "/"  # a URL name is resolved
+    # The invite link: the page's own address by default, the host app's URL (absolute) when given, or none.
+    assert (config["invite"], config["inviteUrl"]) == (True, None)
+    invite = config_of(render(room, alice, 'invite_url="/join/abc/"'))
+    assert invite["invite"] is True and invite["inviteUrl"] == "http://testserver/join/abc/"
+    assert config_of(render(room, alice, "invite_url=False"))["invite"] is False
     html = render(room, alice, 'height="480px"')
     assert 'style="height: 480px"' in html
     assert '<link rel="stylesheet" href="/static/levelchat/ui/call-ui.css">' in html

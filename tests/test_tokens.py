@@ -57,7 +57,7 @@ def test_round_trip(room):
     assert claims.identity == "alice"
     assert claims.name == "Alice"
     assert claims.role == "participant"
-    assert claims.capabilities == {"publish:*", "subscribe:all", "chat:send", "react:send"}
+    assert claims.capabilities == {"publish:*", "subscribe:all", "chat:send", "react:send", "hand:raise"}
     assert claims.expires_at - claims.issued_at == 600
     assert claims.metadata == {"team": "blue"}
     raw = jwt.decode(token, options={"verify_signature": False})

@@ -37,3 +37,13 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         for param in params:
             param["schema"].update(bounds.get(param["name"], {}))
         return params
+
+
+def pagination_parameters() -> list[Any]:
+    """``limit``/``offset`` as OpenAPI parameters, for views that paginate by hand."""
+    from drf_spectacular.utils import OpenApiParameter
+
+    return [
+        OpenApiParameter("limit", int, description="1…200, default 50."),
+        OpenApiParameter("offset", int, description="0 or more, default 0."),
+    ]

@@ -10,13 +10,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_levelchat import capabilities as caps
-from django_levelchat.models import CapabilityPolicy, Participant, Recording, Room
+from django_levelchat.models import (
+    CapabilityPolicy,
+    Participant,
+    Recording,
+    Room,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 from django_levelchat.protocol import (  # the limits have one definition, shared with tokens and signaling
     IDENTITY_PATTERN,
     MAX_CHAT_LEN,
@@ -395,3 +404,157 @@ class RecordingSerializer(serializers.Serializer):
 
 
 DOWNLOADABLE_STATUSES = frozenset({Recording.Status.COMPLETED, Recording.Status.FAILED_PARTIAL})
+
+
+# --- webhooks --------------------------------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "string", "enum": list(WebhookEventType.values)}, component_name="WebhookEventType")
+class EventTypeField(StrictChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=WebhookEventType.choices, **kwargs)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only (DRF would accept "yes", 1, "on")."""
+
+    default_error_messages = {"not_a_boolean": "Must be a boolean."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data
+
+
+class WebhookEndpointSerializer(StrictSerializer):
+    id = serializers.CharField(source="public_id", read_only=True, help_text="Public id (`WH_…`).")
+    url = StrictCharField(
+        max_length=500,
+        help_text="http(s) URL receiving the POSTs. Refused (400) when it resolves to a loopback, private, "
+        "link-local or reserved address, unless LEVELCHAT['WEBHOOK_ALLOW_PRIVATE_URLS'].",
+    )
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
+    events = serializers.ListField(
+        child=EventTypeField(),
+        max_length=len(WebhookEventType.values),
+        required=False,
+        help_text="Event types to send; empty or omitted = all.",
+    )
+    is_active = StrictBooleanField(required=False, help_text="Inactive endpoints keep their queue.")
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def validate_url(self, value: str) -> str:
+        from django.core.validators import URLValidator
+
+        from django_levelchat.webhooks.ssrf import UnsafeURL, check_url
+
+        try:
+            URLValidator(schemes=["http", "https"])(value)
+            check_url(value)
+        except (UnsafeURL, DjangoValidationError) as exc:
+            raise serializers.ValidationError(exc.messages if hasattr(exc, "messages") else str(exc)) from None
+        return value
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    def create(self, validated_data: dict[str, Any]) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint(**validated_data)
+        self.new_secret = endpoint.set_new_secret()
+        endpoint.save()
+        return endpoint
+
+    def update(self, instance: WebhookEndpoint, validated_data: dict[str, Any]) -> WebhookEndpoint:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=list(validated_data))
+        return instance
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="The signing secret (`whsec_…`), in this answer only: store it now, it is never shown again.",
+    )
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    event = serializers.CharField(source="event.public_id", help_text="Event id (`EV_…`), also in the body.")
+    type = EventTypeField(source="event.type")
+    room = serializers.CharField(source="room_key")
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(help_text="When a pending delivery is tried next.")
+    last_status = serializers.IntegerField(allow_null=True, help_text="HTTP status of the last attempt.")
+    last_error = serializers.CharField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
+
+
+# --- usage -----------------------------------------------------------------------------------------------------
+
+#: ``from`` is a Python keyword, so the query serializer is built from a dict.
+UsageQuerySerializer = type(
+    "UsageQuerySerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "The usage window [from, to) and an optional room.",
+        "from": serializers.DateTimeField(required=False, help_text="ISO 8601 start (inclusive); default: none."),
+        "to": serializers.DateTimeField(required=False, help_text="ISO 8601 end (exclusive); default: now."),
+        "room": StrictCharField(max_length=32, required=False, help_text="Only this room (`RM_…`)."),
+        "validate": lambda self, attrs: _check_window(attrs),
+    },
+)
+
+
+def _check_window(attrs: dict[str, Any]) -> dict[str, Any]:
+    if "from" in attrs and "to" in attrs and attrs["from"] >= attrs["to"]:
+        raise serializers.ValidationError({"to": ["Must be later than from."]})
+    return attrs
+
+
+class RoomUsageSerializer(serializers.Serializer):
+    room = serializers.CharField(help_text="Room public id.")
+    name = serializers.CharField()
+    sessions = serializers.IntegerField(help_text="Sessions overlapping the window.")
+    participant_minutes = serializers.FloatField(help_text="Sum of session minutes inside the window.")
+
+
+UsageSerializer = type(
+    "UsageSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Usage in a window: totals, then per room (paginated).",
+        "from": serializers.DateTimeField(allow_null=True, help_text="The window's start; null = none."),
+        "to": serializers.DateTimeField(help_text="The window's end (default: the time of the request)."),
+        "sessions": serializers.IntegerField(help_text="All sessions overlapping the window."),
+        "participant_minutes": serializers.FloatField(help_text="All rooms together."),
+        "count": serializers.IntegerField(help_text="Rooms with usage in the window."),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": RoomUsageSerializer(many=True, help_text="Per room, most recently created first."),
+    },
+)
+
+
+class SessionUsageSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Session id (`PA_…`).")
+    room = serializers.CharField(source="room.public_id")
+    identity = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+    leave_reason = serializers.CharField()
+    live = serializers.BooleanField(source="is_live")
+    duration = serializers.FloatField(allow_null=True, help_text="Whole session in seconds; null while open.")
+    billed_seconds = serializers.SerializerMethodField(help_text="Seconds inside the window (open: until now).")
+
+    def get_billed_seconds(self, obj: Participant) -> float:
+        from django_levelchat.usage import billed_seconds
+
+        return round(billed_seconds(obj, self.context.get("start"), self.context.get("end")), 3)

@@ -31,6 +31,16 @@ urlpatterns = [
         views.RecordingDownloadView.as_view(),
         name="recording-download",
     ),
+    path("v1/webhooks", views.WebhookListView.as_view(), name="webhook-list"),
+    path("v1/webhooks/<str:webhook_id>", views.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("v1/webhooks/<str:webhook_id>/deliveries", views.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),
+    path(
+        "v1/webhooks/<str:webhook_id>/events/<str:event_id>/redeliver",
+        views.WebhookRedeliverView.as_view(),
+        name="webhook-redeliver",
+    ),
+    path("v1/usage", views.UsageView.as_view(), name="usage"),
+    path("v1/usage/sessions", views.UsageSessionsView.as_view(), name="usage-sessions"),
     path("v1/schema", LevelChatSchemaView.as_view(), name="schema"),
     path("v1/docs", LevelChatDocsView.as_view(), name="docs"),
 ]

@@ -17,6 +17,7 @@ import jwt
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -28,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_levelchat import capabilities as caps
-from django_levelchat import lifecycle, tokens
+from django_levelchat import lifecycle, tokens, usage
 from django_levelchat.api import serializers as s
 from django_levelchat.api.authentication import ApiKeyAuthentication
 from django_levelchat.api.exceptions import (
@@ -39,15 +40,16 @@ from django_levelchat.api.exceptions import (
     SignalingUnavailable,
     exception_handler,
 )
-from django_levelchat.api.pagination import StrictLimitOffsetPagination
+from django_levelchat.api.pagination import StrictLimitOffsetPagination, pagination_parameters
 from django_levelchat.api.permissions import IsApiKeyOrStaff
 from django_levelchat.api.schema import LevelChatAutoSchema, errors
 from django_levelchat.api.throttling import TokenMintThrottle
 from django_levelchat.conf import levelchat_settings, region_signaling_url
-from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.models import Participant, Recording, Room, WebhookDelivery, WebhookEndpoint
 from django_levelchat.protocol import SIGNAL_PATH
 from django_levelchat.signaling import control
 from django_levelchat.signaling.rooms import LAYER_ERRORS
+from django_levelchat.webhooks.delivery import redeliver
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ SESSIONS_PER_IDENTITY = 100
 
 ROOM_ID = OpenApiParameter("room_id", str, OpenApiParameter.PATH, description="Room public id (`RM_…`).")
 IDENTITY = OpenApiParameter("identity", str, OpenApiParameter.PATH, description="Participant identity.")
+WEBHOOK_ID = OpenApiParameter("webhook_id", str, OpenApiParameter.PATH, description="Endpoint public id (`WH_…`).")
+EVENT_ID = OpenApiParameter("event_id", str, OpenApiParameter.PATH, description="Event public id (`EV_…`).")
 RECORDING_ID = OpenApiParameter("recording_id", str, OpenApiParameter.PATH, description="Recording public id (`RC_…`).")
 
 
@@ -538,3 +542,193 @@ class RecordingDownloadView(ApiView):
             filename=f"{recording.public_id}{path.suffix}",
             content_type="application/octet-stream",
         )
+
+
+# --- webhooks --------------------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookListView(ApiPolicy, generics.ListCreateAPIView):
+    serializer_class = s.WebhookEndpointSerializer
+
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        return WebhookEndpoint.objects.order_by("-created_at", "-pk")
+
+    @extend_schema(operation_id="webhooks_list", summary="List webhook endpoints")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        summary="Create a webhook endpoint",
+        description="Answers the endpoint with its signing `secret`, the only time the secret is ever shown. The URL "
+        "is resolved now and before every delivery; a loopback, private, link-local or reserved address is a 400 "
+        "unless LEVELCHAT['WEBHOOK_ALLOW_PRIVATE_URLS'].",
+        request=s.WebhookEndpointSerializer,
+        responses={201: s.WebhookEndpointCreatedSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = s.WebhookEndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = serializer.save()
+        body = {**s.WebhookEndpointSerializer(endpoint).data, "secret": serializer.new_secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def get_endpoint(webhook_id: str) -> WebhookEndpoint:
+    return get_object_or_404(WebhookEndpoint, public_id=webhook_id)
+
+
+@extend_schema(tags=["webhooks"], parameters=[WEBHOOK_ID])
+class WebhookDetailView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_retrieve", summary="Get a webhook endpoint", responses={200: s.WebhookEndpointSerializer}
+    )
+    def get(self, request: Request, webhook_id: str) -> Response:
+        return Response(s.WebhookEndpointSerializer(get_endpoint(webhook_id)).data)
+
+    @extend_schema(
+        operation_id="webhooks_partial_update",
+        summary="Change a webhook endpoint",
+        description="url, description, events, is_active. The secret cannot be read or set.",
+        request=s.WebhookEndpointSerializer,
+        responses={200: s.WebhookEndpointSerializer},
+    )
+    def patch(self, request: Request, webhook_id: str) -> Response:
+        endpoint = get_endpoint(webhook_id)
+        serializer = s.WebhookEndpointSerializer(endpoint, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(s.WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        operation_id="webhooks_destroy",
+        summary="Delete a webhook endpoint",
+        description="Its queued deliveries are dropped.",
+        responses={204: None},
+    )
+    def delete(self, request: Request, webhook_id: str) -> Response:
+        get_endpoint(webhook_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["webhooks"], parameters=[WEBHOOK_ID])
+class WebhookDeliveriesView(ApiPolicy, generics.ListAPIView):
+    serializer_class = s.WebhookDeliverySerializer
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookDelivery.objects.none()
+        endpoint = get_endpoint(self.kwargs["webhook_id"])
+        filters = s.DeliveryFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint, **filters.validated_data)
+        return deliveries.select_related("event").order_by("-pk")
+
+    @extend_schema(
+        operation_id="webhooks_deliveries",
+        summary="List an endpoint's deliveries",
+        description="Newest first; `?status=failed` for the ones that gave up.",
+        parameters=[s.DeliveryFilterSerializer],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["webhooks"], parameters=[WEBHOOK_ID, EVENT_ID], request=None)
+class WebhookRedeliverView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_redeliver",
+        summary="Send an event to the endpoint again",
+        description="Queues the delivery again (with a fresh attempt count), whatever its status.",
+        responses={200: s.WebhookDeliverySerializer},
+    )
+    def post(self, request: Request, webhook_id: str, event_id: str) -> Response:
+        deliveries = WebhookDelivery.objects.filter(endpoint=get_endpoint(webhook_id), event__public_id=event_id)
+        if not redeliver(deliveries):
+            raise exceptions.NotFound("This endpoint has no delivery of this event.")
+        return Response(s.WebhookDeliverySerializer(deliveries.select_related("event").get()).data)
+
+
+# --- usage -----------------------------------------------------------------------------------------------------
+
+
+def usage_window(request: Request) -> tuple[Any, Any, str | None]:
+    query = s.UsageQuerySerializer(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    return data.get("from"), data.get("to") or timezone.now(), data.get("room")
+
+
+@extend_schema(tags=["usage"])
+class UsageView(ApiView):
+    @extend_schema(
+        operation_id="usage_retrieve",
+        summary="Participant-minutes in a time window",
+        description="Totals and per-room participant-minutes of the sessions overlapping [from, to); only the "
+        "overlap counts, so consecutive windows add up. Open sessions count until now. Paginated by room.",
+        parameters=[s.UsageQuerySerializer, *pagination_parameters()],
+        responses={200: s.UsageSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        start, end, room_id = usage_window(request)
+        sessions = usage.sessions_in(start, end).only("room_id", "joined_at", "left_at")
+        if room_id:
+            sessions = sessions.filter(room__public_id=room_id)
+        per_room = usage.by_room(sessions, start, end)
+        rooms = Room.objects.filter(pk__in=list(per_room)).order_by("-created_at", "-pk")
+        paginator = StrictLimitOffsetPagination()
+        page = paginator.paginate_queryset(rooms, request, view=self) or []
+        results = [
+            {
+                "room": room.public_id,
+                "name": room.name,
+                "sessions": per_room[room.pk].sessions,
+                "participant_minutes": per_room[room.pk].participant_minutes,
+            }
+            for room in page
+        ]
+        total = usage.RoomUsage(
+            sessions=sum(u.sessions for u in per_room.values()), seconds=sum(u.seconds for u in per_room.values())
+        )
+        body = {
+            "from": start,
+            "to": end,
+            "sessions": total.sessions,
+            "participant_minutes": total.participant_minutes,
+            "count": paginator.count,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": results,
+        }
+        return Response(s.UsageSerializer(body).data)
+
+
+@extend_schema(tags=["usage"])
+class UsageSessionsView(ApiPolicy, generics.ListAPIView):
+    serializer_class = s.SessionUsageSerializer
+
+    def get_queryset(self) -> QuerySet[Participant]:
+        if getattr(self, "swagger_fake_view", False):
+            return Participant.objects.none()
+        self.window = usage_window(self.request)
+        start, end, room_id = self.window
+        sessions = usage.sessions_in(start, end).select_related("room").order_by("joined_at", "pk")
+        return sessions.filter(room__public_id=room_id) if room_id else sessions
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        window = getattr(self, "window", None)
+        if window is not None:
+            context["start"], context["end"] = window[0], window[1]
+        return context
+
+    @extend_schema(
+        operation_id="usage_sessions",
+        summary="Participant sessions in a time window",
+        description="Every session overlapping [from, to), oldest first, with its whole duration and the seconds "
+        "inside the window (`billed_seconds`).",
+        parameters=[s.UsageQuerySerializer],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -26,7 +26,7 @@ from django_levelchat.exceptions import CapabilityError, IllegalTransition, Toke
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
-from django_levelchat.signaling import janitor, rooms, transport
+from django_levelchat.signaling import clock, janitor, media, rooms, transport
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -148,6 +148,7 @@ class SignalingConsumer(AsyncConsumer):
         self.errors: list[float] = []
         self.smoother = LevelSmoother()
         self.last_touch = 0.0
+        self.router: media.MeshRouter | None = None
         now = time.monotonic()
         self.flood = FloodGuard(
             float(levelchat_settings.RATE_LIMIT_RATE),
@@ -382,7 +383,7 @@ class SignalingConsumer(AsyncConsumer):
         await handler(msg)
 
     async def _touch(self) -> None:
-        now = time.time()
+        now = clock.now()
         if now - self.last_touch >= 1.0 and self.room is not None and self.pid is not None:
             self.last_touch = now
             if not await get_presence().touch(self.room.public_id, self.pid, now):
@@ -491,6 +492,7 @@ class SignalingConsumer(AsyncConsumer):
             )
         await self._welcome(entry)
         janitor.ensure_running()
+        await self._connect_media()
 
     async def _resume(self, resume: protocol.ResumeInfo) -> bool:
         """Take over a session that is still in the roster; False (fall back to a fresh join) otherwise."""
@@ -529,7 +531,23 @@ class SignalingConsumer(AsyncConsumer):
             await self.send_frame(frame)  # signals peers sent while we were away (e.g. an ICE-restart offer)
         await self._recompute_capabilities(room)  # the policy may have changed while we were away
         janitor.ensure_running()
+        await self._connect_media()
         return True
+
+    def _media(self) -> media.MeshRouter:
+        """This session's media router (mesh or SFU, by room), made once the participant id is known."""
+        if self.router is None:
+            assert self.room is not None and self.pid is not None
+            subscribe = caps.has_capability(self.caps, caps.SUBSCRIBE_ALL)
+            self.router = media.router_for(self.room, self.pid, lambda: self.channel_name, subscribe=subscribe)
+        return self.router
+
+    async def _connect_media(self) -> None:
+        """SFU rooms: tell the worker we are here (after a resume: our new channel). No worker is not fatal."""
+        try:
+            await self._media().joined()
+        except ProtocolError as exc:
+            logger.info("SFU not reachable for %s: %s", self.pid, exc)
 
     async def _welcome(self, entry: Entry) -> None:
         room = self.room
@@ -671,6 +689,8 @@ class SignalingConsumer(AsyncConsumer):
             await self.close(CloseReason.REPLACED)
         elif action == "mute":
             await self._mute_own(message.get("track"), message.get("kind"), by=message.get("by"))
+        elif action == "lower-hand":
+            await self._set_hand(False)
         elif action == "capabilities":  # a REST update of this participant's grant (and role, when given)
             self.granted = frozenset(message.get("capabilities", ()))
             self.role = message.get("role") or self.role
@@ -740,7 +760,8 @@ class SignalingConsumer(AsyncConsumer):
         entry["caps"] = sorted(granted)
         entry["granted"] = sorted(self.granted)
         entry["role"] = self.role
-        kept, dropped = [], []
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
         for t in entry["tracks"]:
             (kept if caps.can_publish(granted, t["source"]) else dropped).append(t)
         entry["tracks"] = kept
@@ -754,6 +775,7 @@ class SignalingConsumer(AsyncConsumer):
                 track=t["sid"],
                 reason="capability_revoked",
             )
+            await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, t, "capability_revoked")
         await rooms.broadcast(
             self.room.public_id,
             protocol.participant_updated,
@@ -823,7 +845,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.ack(msg)
 
     async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "no SFU worker serves this room", ref=msg.id)
+        await self._media().sfu_signal(msg)  # the worker answers with ack or error
 
     async def on_publish(self, msg: protocol.Publish) -> None:
         assert self.room is not None and self.pid is not None
@@ -840,6 +862,8 @@ class SignalingConsumer(AsyncConsumer):
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
+        await self._media().published(msg.track)
+        await database_sync_to_async(lifecycle.track_published)(self.room, self.pid, track)
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
         assert self.room is not None and self.pid is not None
@@ -847,10 +871,12 @@ class SignalingConsumer(AsyncConsumer):
         kept = [t for t in entry["tracks"] if t["sid"] != msg.track]
         if len(kept) == len(entry["tracks"]):
             raise ProtocolError(ErrorCode.UNKNOWN_TRACK, f"you have no track {msg.track}", ref=msg.id)
+        gone = next(t for t in entry["tracks"] if t["sid"] == msg.track)
         entry["tracks"] = kept
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_unpublished, participant=self.pid, track=msg.track)
+        await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, gone)
 
     async def on_mute(self, msg: protocol.Mute) -> None:
         assert self.room is not None and self.pid is not None
@@ -867,30 +893,16 @@ class SignalingConsumer(AsyncConsumer):
             self.room.public_id, protocol.track_muted, participant=self.pid, track=msg.track, muted=msg.muted
         )
 
-    async def _relay_to_publisher(self, msg: Any, frame: dict[str, Any]) -> None:
-        target = await self._target(msg.participant, msg.id)
-        if target.get("channel"):
-            await rooms.send_frame(target["channel"], frame)
+    async def on_subscribe(self, msg: protocol.Subscribe) -> None:
+        await self._media().subscription(msg, subscribed=True)
         await self.ack(msg)
 
-    async def on_subscribe(self, msg: protocol.Subscribe) -> None:
-        assert self.pid is not None
-        await self._relay_to_publisher(msg, protocol.subscribe(from_=self.pid, kind=msg.kind, track=msg.track))
-
     async def on_unsubscribe(self, msg: protocol.Unsubscribe) -> None:
-        assert self.pid is not None
-        await self._relay_to_publisher(msg, protocol.unsubscribe(from_=self.pid, kind=msg.kind, track=msg.track))
+        await self._media().subscription(msg, subscribed=False)
+        await self.ack(msg)
 
     async def on_set_preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
-        """Mesh: ask publishers to adapt the sender toward this participant (one, or all with tracks)."""
-        assert self.room is not None and self.pid is not None
-        frame = protocol.set_preferred_quality(from_=self.pid, quality=msg.quality)
-        if msg.participant is not None:
-            await self._relay_to_publisher(msg, frame)
-            return
-        for entry in await get_presence().roster(self.room.public_id):
-            if entry["id"] != self.pid and entry.get("tracks") and entry.get("channel"):
-                await rooms.send_frame(entry["channel"], frame)
+        await self._media().preferred_quality(msg)
         await self.ack(msg)
 
     async def on_chat(self, msg: protocol.Chat) -> None:
@@ -918,6 +930,29 @@ class SignalingConsumer(AsyncConsumer):
         assert self.room is not None
         await rooms.broadcast(self.room.public_id, protocol.reaction, from_=self._me(), emoji=msg.emoji)
         await self.ack(msg)
+
+    async def on_hand(self, msg: protocol.Hand) -> None:
+        """Our own hand, or (a host) someone else's lowered through their consumer, the only writer of its entry."""
+        if msg.participant is not None and msg.participant != self.pid:
+            target = await self._target(msg.participant, msg.id)
+            if target.get("channel"):
+                await rooms.control(target["channel"], "lower-hand")
+        else:
+            await self._set_hand(msg.raised)
+        await self.ack(msg)
+
+    async def _set_hand(self, raised: bool) -> None:
+        """The hand is the time it went up (ms), so lists can order hands; everyone gets participant-updated."""
+        entry = self._entry()
+        if bool(entry.get("hand")) == raised:
+            return
+        entry["hand"] = int(time.time() * 1000) if raised else None
+        await self._save(entry)
+        assert self.room is not None and self.pid is not None
+        if not self.hidden:
+            await rooms.broadcast(
+                self.room.public_id, protocol.participant_updated, participant={"id": self.pid, "hand": entry["hand"]}
+            )
 
     async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
         assert self.room is not None and self.pid is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from django.utils import timezone
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Room
-from django_levelchat.signaling import rooms
+from django_levelchat.signaling import clock, rooms
 from django_levelchat.signaling.presence import get_presence
 
 logger = logging.getLogger("django_levelchat.signaling")
@@ -57,7 +56,7 @@ async def _run() -> None:
         await asyncio.sleep(float(levelchat_settings.SWEEP_INTERVAL))
         busy = True
         try:
-            live = await sweep_presence(time.time())
+            live = await sweep_presence(clock.now())
             busy = bool(live)
             if not busy or tick % DB_SWEEP_EVERY == 0:
                 busy = await sweep_database(live) or busy

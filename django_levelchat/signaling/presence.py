@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import weakref
 from collections import deque
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.deploy import redis_connection_options
+from django_levelchat.signaling import clock
 
 Entry = dict[str, Any]
 
@@ -83,7 +83,7 @@ class MemoryPresence:
     async def add(self, room: str, entry: Entry) -> None:
         state = self._room(room)
         state.entries[entry["id"]] = dict(entry)
-        state.seen[entry["id"]] = time.time()
+        state.seen[entry["id"]] = clock.now()
 
     async def get(self, room: str, pid: str) -> Entry | None:
         entry = self._room(room).entries.get(pid)
@@ -125,7 +125,7 @@ class MemoryPresence:
         state = self._room(room)
         if pid not in state.entries:
             return False
-        state.seen[pid] = time.time() if now is None else now
+        state.seen[pid] = clock.now() if now is None else now
         return True
 
     async def stale(self, room: str, older_than: float) -> list[str]:
@@ -192,7 +192,7 @@ class MemoryPresence:
 
     async def push_signal(self, room: str, pid: str, frame: dict[str, Any], keep: int, ttl: float) -> None:
         state = self._room(room)
-        now = time.monotonic()
+        now = clock.now()
         expires, queue = state.signals.get(pid, (0.0, []))
         if expires < now:
             queue = []
@@ -201,7 +201,7 @@ class MemoryPresence:
 
     async def pop_signals(self, room: str, pid: str) -> list[dict[str, Any]]:
         expires, queue = self._room(room).signals.pop(pid, (0.0, []))
-        return queue if expires >= time.monotonic() else []
+        return queue if expires >= clock.now() else []
 
 
 # The identity claim: HSET identity -> pid unless (no replace) a live session holds it. Returns {claimed, previous}.
@@ -279,7 +279,7 @@ class RedisPresence:
     async def add(self, room: str, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._k(room, "roster"), entry["id"], json.dumps(entry))
-            pipe.zadd(self._k(room, "seen"), {entry["id"]: time.time()})
+            pipe.zadd(self._k(room, "seen"), {entry["id"]: clock.now()})
             pipe.sadd(f"{self.prefix}:rooms", room)
             for part in ("roster", "seen"):
                 pipe.expire(self._k(room, part), self.ttl)
@@ -329,7 +329,7 @@ class RedisPresence:
         return [json.loads(v) for v in raw.values()]
 
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool:
-        ts = time.time() if now is None else now
+        ts = clock.now() if now is None else now
         return bool(
             await self.redis.eval(_TOUCH_IF_PRESENT, 2, self._k(room, "roster"), self._k(room, "seen"), pid, ts)
         )
@@ -407,7 +407,7 @@ class RedisPresence:
 
     async def add_if_claimed(self, room: str, entry: Entry) -> bool:
         keys = [self._k(room, "identities"), self._k(room, "roster"), self._k(room, "seen"), f"{self.prefix}:rooms"]
-        args = [entry["identity"], entry["id"], json.dumps(entry), time.time(), self.ttl, room]
+        args = [entry["identity"], entry["id"], json.dumps(entry), clock.now(), self.ttl, room]
         return bool(await self.redis.eval(_ADD_IF_CLAIMED, len(keys), *keys, *args))
 
     async def push_signal(self, room: str, pid: str, frame: dict[str, Any], keep: int, ttl: float) -> None:

@@ -53,6 +53,8 @@ def public_participant(entry: Entry) -> dict[str, Any]:
         view["state"] = entry["state"]
     if entry.get("quality"):
         view["quality"] = entry["quality"]
+    if entry.get("hand"):
+        view["hand"] = entry["hand"]
     return view
 
 

@@ -16,8 +16,10 @@ class LevelChatOriginValidator(OriginValidator):
     """Refuse cross-site sockets at the handshake (HTTP 403), before any token is looked at (T14).
 
     Allowed origins come from ``LEVELCHAT["ALLOWED_ORIGINS"]`` (patterns as in Channels' ``OriginValidator``:
-    ``https://app.example.org``, ``.example.org``), else from ``ALLOWED_HOSTS``. A missing Origin is refused
-    too: browsers always send one, and non-browser clients (bots, load tests) send the site's own origin.
+    ``https://app.example.org``, ``.example.org``), else from ``ALLOWED_HOSTS``. A missing Origin is accepted:
+    browsers always send one, so a socket without it comes from a non-browser client (a bot, a mobile app, the
+    Python client), and the socket authenticates by its token, never by a cookie, so it cannot be a cross-site
+    hijack. A present Origin that is not allowed (``null`` included) is refused.
     """
 
     def __init__(self, application: Any) -> None:
@@ -25,7 +27,7 @@ class LevelChatOriginValidator(OriginValidator):
 
     def valid_origin(self, parsed_origin: Any) -> bool:
         if parsed_origin is None:
-            return False
+            return True
         configured = levelchat_settings.ALLOWED_ORIGINS
         patterns = list(configured) if configured is not None else list(settings.ALLOWED_HOSTS)
         return any(p == "*" or self.match_allowed_origin(parsed_origin, p) for p in patterns)

@@ -62,13 +62,16 @@ def levelchat_call(
     people: bool = True,
     screenshare: bool = True,
     back_url: str | None = None,
+    invite_url: str | bool | None = None,
 ) -> SafeString:
     """Render the call UI for ``room`` (a Room or its public id).
 
     ``role`` defaults to ``participant`` (``broadcaster``/``viewer`` for live and webinar rooms: the UI then uses
     ``joinLive``). ``token`` replaces the minted token, e.g. one your backend made with extra metadata.
     ``people``/``screenshare``/``chat``/``reactions`` switch those controls off; ``back_url`` is where the "Back"
-    action of the end cards (ended, removed, full) leads.
+    action of the end cards (ended, removed, full) leads. ``invite_url`` is the link the "Copy invite link" action
+    copies (a path, URL name or absolute URL, made absolute with the request's host); by default the page's own
+    address, and ``invite_url=False`` hides the action (for pages others cannot open).
     """
     request = context.get("request")
     room_obj = _room(room)
@@ -106,6 +109,10 @@ def levelchat_call(
         "people": bool(people),
         "screenshare": bool(screenshare),
         "backUrl": resolve_url(back_url) if back_url else None,
+        "invite": invite_url is not False,
+        "inviteUrl": _absolute(request, resolve_url(invite_url))
+        if isinstance(invite_url, str) and invite_url
+        else None,
         "startAudioOff": bool(start_audio_off),
         "startVideoOff": bool(start_video_off),
         "sdkUrl": static("levelchat/levelchat.js"),
@@ -113,6 +120,10 @@ def levelchat_call(
     return _render(
         {**base, "state": "ready", "config": config, "config_id": f"levelchat-config-{secrets.token_hex(4)}"}, request
     )
+
+
+def _absolute(request: Any, url: str) -> str:
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 def _login_url(request: Any) -> str:

@@ -29,6 +29,15 @@ OPERATIONS = {
     ("/levelchat/v1/rooms/{room_id}/recordings/{recording_id}/stop", "post"),
     ("/levelchat/v1/recordings/{recording_id}", "get"),
     ("/levelchat/v1/recordings/{recording_id}/download", "get"),
+    ("/levelchat/v1/webhooks", "get"),
+    ("/levelchat/v1/webhooks", "post"),
+    ("/levelchat/v1/webhooks/{webhook_id}", "get"),
+    ("/levelchat/v1/webhooks/{webhook_id}", "patch"),
+    ("/levelchat/v1/webhooks/{webhook_id}", "delete"),
+    ("/levelchat/v1/webhooks/{webhook_id}/deliveries", "get"),
+    ("/levelchat/v1/webhooks/{webhook_id}/events/{event_id}/redeliver", "post"),
+    ("/levelchat/v1/usage", "get"),
+    ("/levelchat/v1/usage/sessions", "get"),
 }
 
 

@@ -3,8 +3,8 @@
 Fixtures other browser tests can reuse:
 
 - ``levelchat_server`` (session; not ``live_server``, which is pytest-django's): daphne serving ``example_project``
-  on a free loopback port with a temporary SQLite file, static files and (when Redis answers on 127.0.0.1:6379)
-  the Redis channel layer, database 15. ``levelchat_server.close_socket(room_id, participant_id, reason)`` makes
+  on a free loopback port with a temporary SQLite file, static files and (when ``redis-server`` is installed) the
+  Redis channel layer on the session's private Redis (``redis_server``). ``levelchat_server.close_socket(room_id, participant_id, reason)`` makes
   the server close one participant's socket (Redis only).
 - ``e2e_room`` / ``make_room``: a Room created in that SQLite file; ``mint_token(room, identity, ...)``: a room
   JWT signed with the server's key (``django_levelchat.tokens.issue_token``).
@@ -29,7 +29,8 @@ from django.db import connections
 
 from django_levelchat import tokens
 from django_levelchat.models import Room
-from tests.e2e.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, start_server
+from tests.e2e.live import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, WAIT_S, LiveServer, start_server
+from tests.services import redis_missing_reason
 
 HARNESS = Path(__file__).with_name("harness.js")
 DB_ALIAS = "e2e"
@@ -56,8 +57,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def levelchat_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
-    server = start_server(tmp_path_factory.mktemp("e2e"), secret_key=settings.SECRET_KEY)
+def levelchat_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any
+) -> Iterator[LiveServer]:
+    redis_url = None if redis_missing_reason() else request.getfixturevalue("redis_server").url
+    server = start_server(tmp_path_factory.mktemp("e2e"), secret_key=settings.SECRET_KEY, redis_url=redis_url)
     # This process writes rooms into the server's SQLite file through a second database alias.
     conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
     connections.settings[DB_ALIAS] = connections.configure_settings({"default": {}, DB_ALIAS: conf})[DB_ALIAS]
@@ -129,6 +133,7 @@ def new_page(browser: Any, levelchat_server: LiveServer) -> Iterator[Callable[..
 
     def make(path: str = "/sdk-test/") -> Any:
         context = browser.new_context()
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         context.add_init_script(path=str(HARNESS))
         page = context.new_page()
@@ -136,7 +141,7 @@ def new_page(browser: Any, levelchat_server: LiveServer) -> Iterator[Callable[..
         page.on("console", on_console)
         page.goto(levelchat_server.url + path)
         if path == "/sdk-test/":
-            page.wait_for_function("window.levelchat !== undefined", timeout=10_000)
+            page.wait_for_function("window.levelchat !== undefined")
         return page
 
     yield make
@@ -145,7 +150,7 @@ def new_page(browser: Any, levelchat_server: LiveServer) -> Iterator[Callable[..
     assert not errors, f"uncaught errors or SDK warnings in the page: {errors}"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15, interval: float = 0.1, message: str = "") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.1, message: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -1,8 +1,8 @@
 """A live levelchat server for browser tests and benchmarks: daphne in a subprocess on a free loopback port.
 
 It serves ``example_project.asgi:application`` with a SQLite file database (``LEVELCHAT_SQLITE_PATH``), static
-files (``LEVELCHAT_SERVE_STATIC=1``) and, when Redis answers, the Redis channel layer
-(``LEVELCHAT_REDIS_URL``), so a test process can reach the server's sockets through the channel layer.
+files (``LEVELCHAT_SERVE_STATIC=1``) and, given a Redis URL, the Redis channel layer (``LEVELCHAT_REDIS_URL``), so
+a test process can reach the server's sockets through the channel layer.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("LEVELCHAT_E2E_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = "/usr/bin/chromium"
+#: How long a browser test waits for a state it expects (seconds / Playwright milliseconds). Generous on purpose:
+#: waits end as soon as the state is reached, and a loaded 2-core machine can stall a page for many seconds.
+WAIT_S = 30.0
+WAIT_MS = int(WAIT_S * 1000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,15 +41,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def redis_available(url: str = REDIS_URL) -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
 
 
 @dataclass
@@ -109,11 +103,10 @@ class LiveServer:
 
 
 def start_server(
-    workdir: Path, *, secret_key: str, use_redis: bool | None = None, extra_env: dict[str, Any] | None = None
+    workdir: Path, *, secret_key: str, redis_url: str | None = None, extra_env: dict[str, Any] | None = None
 ) -> LiveServer:
     """Migrate a fresh SQLite file in ``workdir`` and start daphne on it; waits until it answers HTTP."""
     db_path = workdir / "db.sqlite3"
-    redis_url = REDIS_URL if (use_redis if use_redis is not None else redis_available()) else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEVELCHAT_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update(
         DJANGO_SETTINGS_MODULE="example_project.settings",

@@ -16,15 +16,15 @@ import pytest
 
 from django_levelchat.models import CapabilityPolicy, Room
 from tests.e2e.conftest import DB_ALIAS, in_db_thread
-from tests.e2e.live import LiveServer
+from tests.e2e.live import WAIT_MS, WAIT_S, LiveServer
 
-__all__ = ["UIPage", "ui_pages", "ui_room_factory", "ui_users"]
+__all__ = ["UIPage", "axe_violations", "ui_pages", "ui_room_factory", "ui_users"]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "demo"
 USERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol"}
 #: Participants of UI test rooms may also record and end the room (so the More menu shows both).
-HOST_LIKE = ["publish:*", "subscribe:all", "chat:send", "react:send", "record:control", "room:admin"]
+HOST_LIKE = ["publish:*", "subscribe:all", "chat:send", "react:send", "hand:raise", "record:control", "room:admin"]
 
 
 #: Added to every UI test page: keeps every capture (to check the camera light goes off) and the root's states.
@@ -72,7 +72,7 @@ class UIPage:
     def state(self) -> str | None:
         return self.root().get_attribute("data-lc-state")
 
-    def wait_state(self, state: str, timeout: float = 15) -> None:
+    def wait_state(self, state: str, timeout: float = WAIT_S) -> None:
         try:
             self.page.wait_for_function(
                 "(s) => document.querySelector('[data-levelchat-call]')?.dataset.lcState === s",
@@ -163,7 +163,7 @@ def ui_pages(browser: Any, levelchat_server: LiveServer, ui_users: dict[str, str
 
     def open_page(user: str | None, viewport: dict[str, int] | None = None, **options: Any) -> UIPage:
         context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
         context.add_init_script(RECORDER)
         page = context.new_page()
         ui = UIPage(user or "anonymous", page, context)
@@ -195,14 +195,14 @@ def join_call(ui: UIPage, server: LiveServer, room: Room, *, prejoin: bool = Tru
         join = ui.page.get_by_role("button", name="Join", exact=True)
         join.wait_for()
         # The preview plays the fake camera before we join.
-        ui.page.wait_for_function("document.querySelector('.lc-prejoin__video')?.videoWidth > 0", timeout=10_000)
+        ui.page.wait_for_function("document.querySelector('.lc-prejoin__video')?.videoWidth > 0")
         if screenshot:
             shot(ui, screenshot)
         join.click()
     ui.wait_state("connected")
 
 
-def video_advances(ui: UIPage, selector: str, timeout: float = 10) -> dict[str, Any]:
+def video_advances(ui: UIPage, selector: str, timeout: float = WAIT_S) -> dict[str, Any]:
     """Wait until the video at ``selector`` has decoded frames and its time moves forward."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
@@ -228,3 +228,24 @@ def shot(ui: UIPage, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     ui.page.screenshot(path=str(path))
     return path
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(ui: UIPage, view: str) -> None:
+    """Run axe-core (the npm dev dependency, injected from node_modules: no network) on the page and fail on any
+    serious or critical violation, naming the rule and the elements."""
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` (axe-core is a dev dependency)"
+    if not ui.page.evaluate("typeof window.axe === 'object'"):
+        ui.page.add_script_tag(path=str(AXE))
+    found = ui.page.evaluate(
+        """async () => {
+            const result = await window.axe.run(document, { resultTypes: ['violations'] });
+            return result.violations
+              .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+              .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                             nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' — ' + n.failureSummary) }));
+        }"""
+    )
+    assert found == [], f"axe, {view} view ({ui.name}): {found}"

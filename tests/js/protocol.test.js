@@ -1,15 +1,18 @@
-// Protocol frames: every client example of docs/protocol.md §5 encodes, every server example of §6 parses, and
-// the JS names match the server's (django_levelchat/protocol.py) so the two cannot drift apart.
+// Protocol frames: every client example of docs/protocol.md §5 encodes, every server example of §6 parses, and the
+// frames of django_levelchat/protocol_examples.py (generated into protocol-examples.js; the server ones made by the
+// server's own builders) pass the SDK's checks. The constants themselves are generated from protocol.py
+// (protocol-defs.js); tests/test_protocol_js.py fails when that file is out of date.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { ErrorCode, LevelChatError } from '../../django_levelchat/static/levelchat/sdk/errors.js';
+import * as defs from '../../django_levelchat/static/levelchat/sdk/protocol-defs.js';
 import * as protocol from '../../django_levelchat/static/levelchat/sdk/protocol.js';
+import { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './protocol-examples.js';
 
 const root = new URL('../../', import.meta.url);
 const doc = readFileSync(new URL('docs/protocol.md', root), 'utf8');
-const server = readFileSync(new URL('django_levelchat/protocol.py', root), 'utf8');
 
 /** The JSON lines of the ```json blocks between two headings of docs/protocol.md. */
 function jsonExamples(fromHeading, toHeading) {
@@ -33,18 +36,6 @@ function jsonExamples(fromHeading, toHeading) {
   return frames;
 }
 
-/** The string values of a Python enum class in protocol.py. */
-function pyEnum(name) {
-  const body = server.split(`class ${name}(`)[1].split('\n\n\n')[0];
-  return [...body.matchAll(/^\s+[A-Z_]+ = "([a-z_]+)"$/gm)].map((m) => m[1]);
-}
-
-/** A Python frozenset of strings assigned to `name`. */
-function pySet(name) {
-  const body = server.split(`${name} = frozenset(`)[1].split(')\n')[0];
-  return [...body.matchAll(/"([a-z-]+)"/g)].map((m) => m[1]);
-}
-
 test('every client example of docs/protocol.md §5 encodes to the same JSON', () => {
   const examples = jsonExamples('## 5. Client → server', '## 6. Server → client');
   const types = new Set(examples.map((f) => f.type));
@@ -54,41 +45,17 @@ test('every client example of docs/protocol.md §5 encodes to the same JSON', ()
   for (const type of types) assert.ok(protocol.CLIENT_MESSAGE_TYPES.includes(type), type);
 });
 
-test('every client message type encodes; missing required fields are bad_request with the field named', () => {
-  const minimal = {
-    hello: { protocol: 1 },
-    signal: { to: 'PA_x', candidate: { candidate: '', sdpMid: '0' } },
-    'sfu-signal': { description: { type: 'offer', sdp: 'v=0' } },
-    publish: { track: { sid: 'TR_a', kind: 'audio', source: 'microphone' } },
-    unpublish: { track: 'TR_a' },
-    mute: { track: 'TR_a', muted: true },
-    subscribe: { participant: 'PA_x' },
-    unsubscribe: { participant: 'PA_x', kind: 'video' },
-    'set-preferred-quality': { quality: 'low' },
-    chat: { text: 'hi' },
-    reaction: { emoji: '👍' },
-    'audio-level': { level: 0.5 },
-    'quality-report': { quality: 'good', score: 80 },
-    'record-start': {},
-    'record-stop': {},
-    resync: {},
-    ping: { ts: 1 },
-    leave: {},
-    'mute-participant': { participant: 'PA_x' },
-    'remove-participant': { participant: 'PA_x' },
-    'end-room': {},
-  };
-  assert.deepEqual(Object.keys(minimal).sort(), [...protocol.CLIENT_MESSAGE_TYPES].sort());
-  for (const [type, fields] of Object.entries(minimal)) {
-    const frame = { type, id: 'r1', ...fields };
+test('every client example of protocol_examples.py encodes; each missing required field is named', () => {
+  assert.deepEqual(Object.keys(CLIENT_EXAMPLES).sort(), [...protocol.CLIENT_MESSAGE_TYPES].sort());
+  for (const [type, example] of Object.entries(CLIENT_EXAMPLES)) {
+    const frame = { id: 'r1', ...example };
     assert.deepEqual(JSON.parse(protocol.encode(/** @type {any} */ (frame))), frame);
-    for (const key of Object.keys(fields)) {
-      if (type === 'signal' && key === 'candidate') continue;
+    for (const key of Object.keys(defs.CLIENT_REQUIRED_FIELDS[type])) {
       const missing = { ...frame };
       delete missing[key];
-      const optional = ['ts', 'kind', 'score'].includes(key) || type === 'sfu-signal';
-      if (optional) continue;
       assert.throws(() => protocol.encode(/** @type {any} */ (missing)), (err) => err.code === 'bad_request' && err.field === key, `${type}.${key}`);
+      const mistyped = { ...frame, [key]: Symbol.for('x') };
+      assert.throws(() => protocol.encode(/** @type {any} */ (mistyped)), (err) => err.field === key, `${type}.${key} mistyped`);
     }
   }
   assert.throws(() => protocol.encode(/** @type {any} */ ({ type: 'nope' })), { code: 'unknown_type' });
@@ -99,6 +66,18 @@ test('every client message type encodes; missing required fields are bad_request
   );
   assert.throws(() => protocol.encode({ type: 'chat', text: 'é'.repeat(40000) }), { code: 'too_large' });
   assert.throws(() => protocol.encode({ type: 'audio-level', level: NaN }), { code: 'bad_request', field: 'level' });
+});
+
+test('every frame the server builders make parses; each missing required field is named', () => {
+  assert.deepEqual(Object.keys(SERVER_EXAMPLES).sort(), [...protocol.SERVER_MESSAGE_TYPES].sort());
+  for (const [type, frame] of Object.entries(SERVER_EXAMPLES)) {
+    assert.deepEqual(protocol.parse(JSON.stringify(frame)), frame);
+    for (const key of Object.keys(defs.SERVER_REQUIRED_FIELDS[type])) {
+      const missing = { ...frame };
+      delete missing[key];
+      assert.throws(() => protocol.parse(JSON.stringify(missing)), (err) => err.code === 'protocol_error' && err.field === key, `${type}.${key}`);
+    }
+  }
 });
 
 test('every server example of docs/protocol.md §6 parses', () => {
@@ -127,38 +106,21 @@ test('parse refuses what is not a server frame', () => {
   assert.deepEqual(protocol.parse('{"type":"ack","ref":"r1","extra":true}'), { type: 'ack', ref: 'r1', extra: true });
 });
 
-test('constants and type lists match the server', () => {
-  const num = (name) => Number(server.match(new RegExp(`^${name} = (\\d+)`, 'm'))[1]);
-  for (const name of ['PROTOCOL_VERSION', 'MAX_FRAME_BYTES', 'MAX_ID_LEN', 'MAX_CHAT_LEN', 'MAX_NAME_LEN', 'MAX_EMOJI_LEN', 'MAX_REASON_LEN', 'MAX_LAYERS', 'MAX_TRACKS', 'MAX_TOKEN_LEN', 'MAX_CANDIDATE_LEN']) {
-    assert.equal(protocol[name], num(name), name);
+test('the SDK re-exports the generated constants unchanged', () => {
+  for (const name of ['PROTOCOL_VERSION', 'SIGNAL_PATH', 'SUBPROTOCOL', 'TOKEN_SUBPROTOCOL_PREFIX', 'MAX_FRAME_BYTES', 'MAX_CHAT_LEN', 'MAX_EMOJI_LEN', 'CloseCode', 'CLOSE_REASON_CODES', 'ERROR_CODES', 'LEAVE_REASONS', 'QUALITY_BANDS', 'ROOM_EVENT_TYPES']) {
+    assert.equal(protocol[name], defs[name], name);
   }
-  assert.equal(protocol.SIGNAL_PATH, server.match(/^SIGNAL_PATH = "(.+)"/m)[1]);
-  assert.equal(protocol.SUBPROTOCOL, server.match(/^SUBPROTOCOL = "(.+)"/m)[1]);
-  assert.equal(protocol.TOKEN_SUBPROTOCOL_PREFIX, server.match(/^TOKEN_SUBPROTOCOL_PREFIX = "(.+)"/m)[1]);
-  assert.deepEqual([...protocol.ROOM_EVENT_TYPES].sort(), pySet('ROOM_EVENT_TYPES').sort());
-  const serverTypes = [...server.matchAll(/TYPE: ClassVar\[str\] = "([a-z-]+)"/g)].map((m) => m[1]);
-  assert.deepEqual([...protocol.CLIENT_MESSAGE_TYPES].sort(), serverTypes.sort());
-  const py = (name) => JSON.parse(server.match(new RegExp(`^${name} = \\(([^)]*)\\)`, 'm'))[0].replace(`${name} = `, '').replace(/^\(/, '[').replace(/,?\)$/, ']'));
-  assert.deepEqual([...protocol.QUALITY_BANDS], py('QUALITY_BANDS'));
-  assert.deepEqual([...protocol.SIMULCAST_LAYERS], py('SIMULCAST_LAYERS'));
-  assert.deepEqual([...protocol.LEAVE_REASONS].sort(), pyEnum('LeaveReason').sort());
-  assert.deepEqual([...protocol.ERROR_CODES].sort(), pyEnum('ErrorCode').sort());
+  assert.deepEqual([...protocol.RETRYABLE_CLOSE_CODES].sort(), [...defs.RETRYABLE_CLOSE_CODES_LIST].sort());
+  assert.deepEqual(protocol.SOURCE_KINDS, defs.SOURCE_KINDS);
 });
 
-test('close codes and reasons match the server, and map 1:1 onto ErrorCode', () => {
-  const codes = Object.fromEntries([...server.split('class CloseCode(')[1].split('\n\n\n')[0].matchAll(/^\s+([A-Z_]+) = (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
-  for (const [name, value] of Object.entries(codes)) assert.equal(protocol.CloseCode[name], value, name);
-  const retryable = server.split('RETRYABLE_CLOSE_CODES: frozenset[int] = frozenset(')[1].split(')\n')[0];
-  const expected = [...retryable.matchAll(/\b(\d{4})\b|CloseCode\.([A-Z_]+)|ABNORMAL_CLOSURE/g)].map((m) => (m[1] ? Number(m[1]) : m[2] ? codes[m[2]] : 1006));
-  assert.deepEqual([...protocol.RETRYABLE_CLOSE_CODES].sort(), expected.sort());
-  assert.ok(!expected.some((c) => c >= 4400 && c < 4500));
-  const reasons = pyEnum('CloseReason');
-  assert.deepEqual(Object.keys(protocol.CLOSE_REASON_CODES).sort(), [...reasons].sort());
-  const mapping = [...server.split('CLOSE_REASON_CODES: dict[str, CloseCode] = {')[1].split('}')[0].matchAll(/CloseReason\.([A-Z_]+): CloseCode\.([A-Z_]+)/g)];
-  for (const [, reason, code] of mapping) assert.equal(protocol.CLOSE_REASON_CODES[reason.toLowerCase()], codes[code], reason);
+test('close codes: retryable ones are never 44xx; every reason and error code is an SDK ErrorCode', () => {
+  assert.ok(!defs.RETRYABLE_CLOSE_CODES_LIST.some((c) => c >= 4400 && c < 4500));
+  const closeCodes = new Set(Object.values(defs.CloseCode));
+  for (const [reason, code] of Object.entries(defs.CLOSE_REASON_CODES)) assert.ok(closeCodes.has(code), `${reason} → ${code}`);
   const values = new Set(Object.values(ErrorCode));
-  for (const reason of reasons) assert.ok(values.has(reason), `ErrorCode lacks close reason ${reason}`);
-  for (const code of pyEnum('ErrorCode')) assert.ok(values.has(code), `ErrorCode lacks error code ${code}`);
+  for (const reason of Object.keys(defs.CLOSE_REASON_CODES)) assert.ok(values.has(reason), `ErrorCode lacks close reason ${reason}`);
+  for (const code of defs.ERROR_CODES) assert.ok(values.has(code), `ErrorCode lacks error code ${code}`);
   assert.ok(LevelChatError.isKnownCode('removed'));
 });
 

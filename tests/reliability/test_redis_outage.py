@@ -4,55 +4,29 @@ get ``unavailable``, rosters converge and messages flow again, new joins work â€
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import pytest
 
 from django_levelchat.tokens import issue_token
-from tests.livecluster import Cluster, WSClient, free_port
+from tests.livecluster import Cluster, WSClient
+from tests.services import RedisServer, redis_missing_reason
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 
-class RedisServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if (
-                subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip()
-                == b"PONG"
-            ):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(5)
-
-
 @pytest.fixture
 def outage_cluster(tmp_path):
-    server = RedisServer(free_port())
-    server.start()
-    cluster = Cluster(tmp_path, redis_url=f"redis://127.0.0.1:{server.port}/0")
+    if reason := redis_missing_reason():
+        pytest.skip(reason)
+    server = RedisServer().start()
+    cluster = Cluster(tmp_path, redis_url=server.url)
     cluster.manage("migrate", "--verbosity", "0")
     cluster.a, cluster.b = cluster.start(), cluster.start()
     cluster.redis = server
     yield cluster
     cluster.stop()
-    if server.proc and server.proc.poll() is None:
-        server.kill()
+    server.stop()
 
 
 async def test_redis_outage_and_empty_restart(outage_cluster):

@@ -10,11 +10,14 @@ from channels.testing import WebsocketCommunicator
 
 from django_levelchat.models import Room
 from django_levelchat.routing import websocket_urlpatterns
-from django_levelchat.signaling import janitor, presence
+from django_levelchat.signaling import clock, janitor, presence
 from django_levelchat.tokens import issue_token
 
 PATH = "/levelchat/v1/signal"
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+#: How long a test waits for a frame it expects. Generous: a wait ends as soon as the frame arrives, and a loaded
+#: 2-core machine can stall an event loop for seconds.
+WAIT = 15.0
 
 
 class Client:
@@ -49,14 +52,14 @@ class Client:
     async def send(self, frame: dict[str, Any] | str) -> None:
         await self.ws.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
 
-    async def raw(self, timeout: float = 2) -> dict[str, Any]:
+    async def raw(self, timeout: float = WAIT) -> dict[str, Any]:
         """The next output: a frame dict, or {"type": "websocket.close", ...}."""
         out = await self.ws.receive_output(timeout)
         if out["type"] == "websocket.send":
             return json.loads(out["text"])
         return out
 
-    async def recv(self, type_: str | None = None, timeout: float = 2) -> dict[str, Any]:
+    async def recv(self, type_: str | None = None, timeout: float = WAIT) -> dict[str, Any]:
         """The next frame (of ``type_``, skipping others)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -67,7 +70,7 @@ class Client:
             if frame.get("type") == "websocket.close":
                 raise AssertionError(f"closed {frame} while waiting for {type_}")
 
-    async def request(self, frame: dict[str, Any], timeout: float = 2) -> dict[str, Any]:
+    async def request(self, frame: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
         """Send a request with an id; return its ack or error."""
         frame = {"id": "r1", **frame}
         await self.send(frame)
@@ -80,7 +83,7 @@ class Client:
             if reply.get("type") == "websocket.close":
                 raise AssertionError(f"closed {reply} while waiting for the answer to {frame['type']}")
 
-    async def closed(self, timeout: float = 2) -> dict[str, Any]:
+    async def closed(self, timeout: float = WAIT) -> dict[str, Any]:
         """Skip frames until the server closes; return the close message."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -107,6 +110,27 @@ def fresh_presence():
     presence._store = None
     yield
     presence._store = None
+
+
+class FakeClock:
+    """Stands in for ``signaling.clock``: time moves only when a test says so."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    """Liveness time under the test's control (heartbeats, janitor cut-offs)."""
+    fake = FakeClock()
+    monkeypatch.setattr(clock, "now", fake.now)
+    return fake
 
 
 @pytest.fixture(autouse=True)

@@ -10,33 +10,35 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from django_levelchat.models import Participant, Room
+from django_levelchat.signaling import janitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_silent_participant_removed_once(client_for, levelchat_settings):
-    levelchat_settings(PING_TIMEOUT=1.0, SWEEP_INTERVAL=0.1)
+async def test_silent_participant_removed_once(client_for, levelchat_settings, fake_clock):
+    # Time is the test's: the background sweeper never fires (hour-long interval); the test sweeps by hand.
+    levelchat_settings(PING_TIMEOUT=10.0, SWEEP_INTERVAL=3600)
     alice, bob = client_for("alice"), client_for("bob")
     await alice.join()
     await bob.join()
     await alice.drain()
-    left = None
-    for _ in range(80):
-        await alice.send({"type": "ping"})
-        frames = await alice.drain()
-        left = next((f for f in frames if f["type"] == "participant-left"), left)
-        if left:
-            break
-        await asyncio.sleep(0.1)
-    assert left is not None and left["participant"]["id"] == bob.id and left["reason"] == "connection_lost"
+    fake_clock.advance(6)
+    await alice.send({"type": "ping"})  # alice is heard from at +6 s, bob last at +0 s
+    await alice.recv("pong")
+    fake_clock.advance(6)  # +12 s: bob silent past PING_TIMEOUT, alice only 6 s
+    await janitor.sweep_presence(fake_clock.now())
+    left = await alice.recv("participant-left")
+    assert left["participant"]["id"] == bob.id and left["reason"] == "connection_lost"
     close = await bob.closed()
     assert (close["code"], close["reason"]) == (4001, "ping_timeout")
     session = await sync_to_async(Participant.objects.get)(public_id=bob.id)
     assert session.leave_reason == "connection_lost"
-    for _ in range(5):
-        await alice.send({"type": "ping"})
-        await asyncio.sleep(0.1)
-    assert not [f for f in await alice.drain() if f["type"] == "participant-left"], "exactly one leave"
+    await janitor.sweep_presence(fake_clock.now())  # a second sweep (or another process's) finds nothing
+    await alice.send({"type": "ping"})
+    frames = []
+    while (frame := await alice.recv()).get("type") != "pong":
+        frames.append(frame)
+    assert not [f for f in frames if f["type"] == "participant-left"], "exactly one leave"
 
 
 async def test_ghost_session_closed_and_empty_room_ended(client_for, signal_room, levelchat_settings):

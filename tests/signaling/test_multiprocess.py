@@ -6,29 +6,28 @@ import asyncio
 import time
 
 import pytest
-import redis
 import websockets
 
 from django_levelchat.tokens import issue_token
-from tests.livecluster import Cluster, PostgresDatabase, WSClient
+from tests.livecluster import Cluster, WSClient
+from tests.services import PostgresDatabase, postgres_missing_reason
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
-
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(tmp_path_factory, redis_server):
     """The deployment shape: daphne processes sharing Redis (channel layer + presence) and PostgreSQL."""
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    if reason := postgres_missing_reason():
+        pytest.skip(reason)
     database = PostgresDatabase("levelchat_multiprocess")
-    c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=REDIS_URL, database_url=database.url)
+    c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=redis_server.url, database_url=database.url)
+    c.redis_url = redis_server.url
     c.manage("migrate", "--verbosity", "0")
     c.a, c.b = c.start(), c.start()
     yield c
     c.stop()
     database.drop()
-    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def token(room: str, identity: str, **kwargs) -> str:
@@ -195,7 +194,7 @@ async def test_stale_disconnect_cannot_overwrite_a_resumed_session(cluster):
     room = cluster.create_room()
     bob = WSClient(cluster.a, token(room, "bob"))
     await bob.join()
-    presence = RedisPresence(REDIS_URL)
+    presence = RedisPresence(cluster.redis_url)
     entry = await presence.get(room, bob.id)
     old_channel = entry["channel"]
     bob.abort()

@@ -38,7 +38,8 @@ def forged(target: Room, key: str | None = None, **overrides):
         ((b"origin", b"http://localhost:8000"), True),
         ((b"origin", b"https://evil.example"), False),
         ((b"origin", b"null"), False),
-        (None, False),
+        ((b"origin", b""), False),
+        (None, True),  # a non-browser client: the token authenticates it, no cookie to hijack
     ],
 )
 async def test_t14_origin_checked_at_handshake(token_for, origin, accepted):
@@ -47,6 +48,16 @@ async def test_t14_origin_checked_at_handshake(token_for, origin, accepted):
     assert connected is accepted
     if connected:
         await client.disconnect()
+
+
+async def test_missing_origin_joins_and_foreign_origin_is_refused(token_for):
+    bot = Client(token_for("bot"), origin=None)
+    welcome = await bot.join()
+    assert welcome["you"]["identity"] == "bot"
+    await bot.disconnect()
+    evil = Client(token_for("evil"), origin=(b"origin", b"https://evil.example"))
+    connected, _ = await evil.connect()
+    assert connected is False  # daphne answers this denial with HTTP 403 (tests/client/test_live.py checks it)
 
 
 async def test_allowed_origins_setting(token_for, levelchat_settings):
@@ -103,7 +114,7 @@ async def test_hello_deadline(token_for, levelchat_settings):
     levelchat_settings(HELLO_TIMEOUT=0.2)
     client = Client(token_for("slow"))
     await client.connect()
-    close = await client.closed(timeout=2)
+    close = await client.closed()
     assert (close["code"], close["reason"]) == (4401, "hello_timeout")
 
 

@@ -52,6 +52,8 @@ export class Participant extends Emitter {
   lastSpokeAt = null;
   /** When they joined (ms, from the id). @type {number | null} */
   joinedAt;
+  /** When they raised their hand (ms), or null while it is down. @type {number | null} */
+  handRaisedAt = null;
   /** Whether their signaling connection is away (they may come back within the resume window). */
   reconnecting = false;
   /** @type {() => number} */
@@ -71,6 +73,7 @@ export class Participant extends Emitter {
     this.isLocal = isLocal;
     this.joinedAt = joinedAtFromId(info.id);
     this.reconnecting = info.state === 'reconnecting';
+    this.handRaisedAt = typeof info.hand === 'number' ? info.hand : null;
     if (info.quality) this.connectionQuality = /** @type {QualityBand} */ (info.quality);
   }
 

@@ -1,7 +1,8 @@
 /**
- * The signaling wire protocol, version 1: the ONE JavaScript definition of every frame, constant and close code.
- * It mirrors docs/protocol.md (the contract) and `django_levelchat/protocol.py` (the server's
- * enforcement); tests/js/protocol.test.js fails when the names drift apart.
+ * The signaling wire protocol, version 1, for JavaScript: frame types (JSDoc), `encode` and `parse`. Every constant,
+ * message-type list and required-field table comes from `protocol-defs.js`, which
+ * `python -m django_levelchat.protocol_js` generates from `django_levelchat/protocol.py` (the one definition);
+ * tests/test_protocol_js.py fails when the generated file is out of date.
  *
  * `encode(message)` checks a client message's required fields and the frame size and returns the JSON text;
  * `parse(text)` turns a server frame into a typed message, or throws a `LevelChatError`.
@@ -10,99 +11,51 @@
 
 import { ErrorCode, createError } from './errors.js';
 
-export const PROTOCOL_VERSION = 1;
-export const SIGNAL_PATH = '/levelchat/v1/signal';
-export const SUBPROTOCOL = 'levelchat.v1';
-export const TOKEN_SUBPROTOCOL_PREFIX = 'token.';
+import {
+  CLIENT_MESSAGE_TYPES,
+  CLIENT_REQUIRED_FIELDS,
+  MAX_FRAME_BYTES,
+  ONE_OF_FIELDS,
+  RETRYABLE_CLOSE_CODES_LIST,
+  SERVER_MESSAGE_TYPES,
+  SERVER_REQUIRED_FIELDS,
+  SOURCE_KINDS as SOURCE_KIND_MAP,
+} from './protocol-defs.js';
 
-export const MAX_FRAME_BYTES = 65536;
-export const MAX_ID_LEN = 64;
-export const MAX_CHAT_LEN = 2000;
-export const MAX_NAME_LEN = 128;
-export const MAX_EMOJI_LEN = 16;
-export const MAX_REASON_LEN = 64;
-export const MAX_LAYERS = 3;
-export const MAX_TRACKS = 8;
-export const MAX_TOKEN_LEN = 8192;
-export const MAX_CANDIDATE_LEN = 256;
-
-/**
- * WebSocket close codes (docs/protocol.md §11). The server's retryable closes are 4001/4012/4013, mirrors of
- * 1001/1012/1013 (daphne can only send 1000 and 3000–4999); proxies may still send 1001/1012/1013.
- */
-export const CloseCode = Object.freeze({
-  NORMAL: 1000,
-  GOING_AWAY: 4001,
-  /** Never sent by a server: the TCP connection died without a close frame. */
-  ABNORMAL_CLOSURE: 1006,
-  SERVICE_RESTART: 4012,
-  TRY_AGAIN_LATER: 4013,
-  PROTOCOL_ERROR: 4400,
-  TOKEN: 4401,
-  FORBIDDEN: 4403,
-  REPLACED: 4409,
-  RATE_LIMITED: 4429,
-});
+export {
+  PROTOCOL_VERSION,
+  SIGNAL_PATH,
+  SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  MAX_FRAME_BYTES,
+  MAX_ID_LEN,
+  MAX_CHAT_LEN,
+  MAX_NAME_LEN,
+  MAX_EMOJI_LEN,
+  MAX_REASON_LEN,
+  MAX_LAYERS,
+  MAX_TRACKS,
+  MAX_TOKEN_LEN,
+  MAX_CANDIDATE_LEN,
+  CloseCode,
+  CLOSE_REASON_CODES,
+  ERROR_CODES,
+  LEAVE_REASONS,
+  TRACK_KINDS,
+  SIMULCAST_LAYERS,
+  PREFERRED_QUALITIES,
+  QUALITY_BANDS,
+  CLIENT_MESSAGE_TYPES,
+  SERVER_MESSAGE_TYPES,
+  ROOM_EVENT_TYPES,
+  SNAPSHOT_TYPES,
+} from './protocol-defs.js';
 
 /** The close codes after which the SDK reconnects and resumes. Everything else (44xx above all) is final. */
-export const RETRYABLE_CLOSE_CODES = Object.freeze(new Set([1001, 1006, 1012, 1013, 4001, 4012, 4013]));
+export const RETRYABLE_CLOSE_CODES = Object.freeze(new Set(RETRYABLE_CLOSE_CODES_LIST));
 
-/** Which close code carries each close reason. */
-export const CLOSE_REASON_CODES = Object.freeze(
-  /** @type {Record<string, number>} */ ({
-    left: 1000,
-    shutdown: 4001,
-    ping_timeout: 4001,
-    restart: 4012,
-    unavailable: 4013,
-    overloaded: 4013,
-    slow_consumer: 4013,
-    frame_too_large: 4400,
-    binary_frame: 4400,
-    too_many_errors: 4400,
-    unsupported_protocol: 4400,
-    bad_hello: 4400,
-    token_missing: 4401,
-    token_invalid: 4401,
-    token_expired: 4401,
-    token_not_yet_valid: 4401,
-    token_ttl: 4401,
-    wrong_room: 4401,
-    unknown_key: 4401,
-    missing_claim: 4401,
-    bad_capabilities: 4401,
-    resume_invalid: 4401,
-    resume_expired: 4401,
-    hello_timeout: 4401,
-    room_ended: 4403,
-    room_full: 4403,
-    removed: 4403,
-    replaced: 4409,
-    rate_limited: 4429,
-  }),
-);
-
-/** `error.code` values (docs/protocol.md §10). */
-export const ERROR_CODES = Object.freeze([
-  'bad_json', 'bad_request', 'bad_sdp', 'unknown_type', 'bad_state', 'forbidden', 'unknown_participant',
-  'unknown_track', 'too_large', 'rate_limited', 'sfu_unavailable', 'unavailable', 'internal',
-]);
-
-/** `participant-left.reason` values (§8). */
-export const LEAVE_REASONS = Object.freeze([
-  'client_initiated', 'connection_lost', 'replaced', 'removed', 'room_ended', 'capability_revoked',
-]);
-
-export const TRACK_KINDS = Object.freeze(['audio', 'video']);
 /** The kind each source must have. */
-export const SOURCE_KINDS = Object.freeze(
-  /** @type {Record<TrackSource, TrackKind>} */ ({ camera: 'video', microphone: 'audio', screen: 'video', screen_audio: 'audio' }),
-);
-/** Simulcast layers, lowest first: quarter, half and full resolution. */
-export const SIMULCAST_LAYERS = Object.freeze(['q', 'h', 'f']);
-export const PREFERRED_QUALITIES = Object.freeze(['low', 'medium', 'high', 'auto']);
-/** Connection-quality bands, best first. The server may also announce `unknown`. */
-export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor', 'bad']);
+export const SOURCE_KINDS = /** @type {Readonly<Record<TrackSource, TrackKind>>} */ (SOURCE_KIND_MAP);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared objects
@@ -138,6 +91,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
  * @property {string[]} [capabilities]  only in `welcome.you` and in `participant-updated` about yourself
  * @property {string} [state]  `reconnecting` while their socket is away
  * @property {string} [quality]
+ * @property {number | null} [hand]  when their hand went up (ms); absent or null when it is down
  */
 
 /** @typedef {{ id: string, identity: string, name?: string }} Sender */
@@ -177,6 +131,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
 /** @typedef {{ type: 'set-preferred-quality', id?: string, quality: PreferredQuality, participant?: string }} PreferredQualityMessage */
 /** @typedef {{ type: 'chat', id?: string, text: string, to?: string }} ChatMessage */
 /** @typedef {{ type: 'reaction', id?: string, emoji: string }} ReactionMessage */
+/** @typedef {{ type: 'hand', id?: string, raised: boolean, participant?: string }} HandMessage */
 /** @typedef {{ type: 'audio-level', id?: string, level: number }} AudioLevelMessage */
 /** @typedef {{ type: 'quality-report', id?: string, quality: QualityBand, score?: number }} QualityReportMessage */
 /** @typedef {{ type: 'record-start' | 'record-stop' | 'resync', id?: string }} BareMessage */
@@ -188,7 +143,7 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
 /**
  * Every message a client may send.
  * @typedef {HelloMessage | SignalMessage | SfuSignalMessage | PublishMessage | UnpublishMessage | MuteMessage
- *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | AudioLevelMessage
+ *   | SubscriptionMessage | PreferredQualityMessage | ChatMessage | ReactionMessage | HandMessage | AudioLevelMessage
  *   | QualityReportMessage | BareMessage | PingMessage | ReasonMessage | MuteParticipantMessage
  *   | RemoveParticipantMessage} ClientMessage
  */
@@ -245,89 +200,21 @@ export const QUALITY_BANDS = Object.freeze(['excellent', 'good', 'fair', 'poor',
  *   | AckFrame | ErrorFrame | PongFrame | ClosingFrame} ServerFrame
  */
 
-// Required fields per type, as `name:t` with t = s(tring) n(umber) b(oolean) o(bject) a(rray) S (string or null).
-// Optional fields are not listed: unknown and optional fields are accepted as the protocol says (§2).
-/** @type {Record<string, string>} */
-const CLIENT_FIELDS = {
-  hello: 'protocol:n',
-  signal: 'to:s',
-  'sfu-signal': '',
-  publish: 'track:o',
-  unpublish: 'track:s',
-  mute: 'track:s muted:b',
-  subscribe: 'participant:s',
-  unsubscribe: 'participant:s',
-  'set-preferred-quality': 'quality:s',
-  chat: 'text:s',
-  reaction: 'emoji:s',
-  'audio-level': 'level:n',
-  'quality-report': 'quality:s',
-  'record-start': '',
-  'record-stop': '',
-  resync: '',
-  ping: '',
-  leave: '',
-  'mute-participant': 'participant:s',
-  'remove-participant': 'participant:s',
-  'end-room': '',
-};
-
-/** @type {Record<string, string>} */
-const SERVER_FIELDS = {
-  welcome: 'protocol:n you:o room:o roster:a ice_servers:a ping_interval:n ping_timeout:n seq:n',
-  resync: 'room:o roster:a seq:n',
-  'participant-joined': 'participant:o',
-  'participant-left': 'participant:o reason:s',
-  'participant-updated': 'participant:o',
-  'participant-reconnecting': 'participant:o',
-  'participant-reconnected': 'participant:o',
-  'track-published': 'participant:s track:o',
-  'track-unpublished': 'participant:s track:s',
-  'track-muted': 'participant:s track:s muted:b',
-  'chat-message': 'id:s from:o text:s ts:n',
-  reaction: 'from:o emoji:s',
-  'active-speaker': 'participant:S',
-  'connection-quality': 'participant:s quality:s',
-  recording: 'state:s',
-  'sfu-state': 'state:s',
-  'room-ended': 'reason:s',
-  signal: 'from:s',
-  'sfu-signal': '',
-  'layer-demand': 'track:s layers:a',
-  subscribe: 'from:s',
-  unsubscribe: 'from:s',
-  'set-preferred-quality': 'from:s quality:s',
-  ack: 'ref:s',
-  error: 'code:s message:s',
-  pong: '',
-  closing: 'code:n reason:s',
-};
-
-/** Client message types. */
-export const CLIENT_MESSAGE_TYPES = Object.freeze(Object.keys(CLIENT_FIELDS));
-/** Server message types. */
-export const SERVER_MESSAGE_TYPES = Object.freeze(Object.keys(SERVER_FIELDS));
-/** Room events: broadcast to the room and stamped with the room's `seq`. */
-export const ROOM_EVENT_TYPES = Object.freeze([
-  'participant-joined', 'participant-left', 'participant-updated', 'participant-reconnecting',
-  'participant-reconnected', 'track-published', 'track-unpublished', 'track-muted', 'chat-message', 'reaction',
-  'active-speaker', 'connection-quality', 'recording', 'room-ended', 'sfu-state',
-]);
-/** Snapshots: carry the `seq` of the last event they include. */
-export const SNAPSHOT_TYPES = Object.freeze(['welcome', 'resync']);
-
-/** @param {unknown} value @param {string} t */
-function hasType(value, t) {
-  switch (t) {
-    case 's':
+/**
+ * @param {unknown} value
+ * @param {string} kind  a FieldKind of protocol-defs.js
+ */
+function hasKind(value, kind) {
+  switch (kind) {
+    case 'string':
       return typeof value === 'string';
-    case 'S':
+    case 'string?':
       return value === null || typeof value === 'string';
-    case 'n':
+    case 'number':
       return typeof value === 'number' && Number.isFinite(value);
-    case 'b':
+    case 'boolean':
       return typeof value === 'boolean';
-    case 'a':
+    case 'array':
       return Array.isArray(value);
     default:
       return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -335,25 +222,22 @@ function hasType(value, t) {
 }
 
 /**
- * The first required field of `frame` that is missing or mistyped, or null.
+ * The first required field of `frame` that is missing or mistyped, or null (the rules of protocol.py's
+ * `missing_field`: a `string?` field must be present; a ONE_OF_FIELDS type carries exactly one of its fields).
  * @param {Record<string, unknown>} frame
- * @param {string} spec
+ * @param {Record<string, string>} required
  */
-function badField(frame, spec) {
-  for (const item of spec ? spec.split(' ') : []) {
-    const [name, t] = item.split(':');
-    if (!hasType(frame[name], t)) return name;
+function badField(frame, required) {
+  for (const [name, kind] of Object.entries(required)) {
+    if (!(name in frame) || !hasKind(frame[name], kind)) return name;
   }
+  const oneOf = ONE_OF_FIELDS[/** @type {string} */ (frame.type)];
+  if (oneOf && oneOf.filter((name) => frame[name] != null).length !== 1) return oneOf[0];
   return null;
 }
 
-/** @param {Record<string, unknown>} frame */
-function checkSignalPayload(frame) {
-  if (('description' in frame && frame.description != null) === ('candidate' in frame && frame.candidate != null)) {
-    return 'description';
-  }
-  return null;
-}
+const clientTypes = new Set(CLIENT_MESSAGE_TYPES);
+const serverTypes = new Set(SERVER_MESSAGE_TYPES);
 
 const utf8 = new TextEncoder();
 
@@ -366,11 +250,10 @@ const utf8 = new TextEncoder();
 export function encode(message) {
   const frame = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (message));
   const type = frame?.type;
-  if (typeof type !== 'string' || !(type in CLIENT_FIELDS)) {
+  if (typeof type !== 'string' || !clientTypes.has(type)) {
     throw createError(ErrorCode.UNKNOWN_TYPE, `unknown client message type ${String(type)}`, { field: 'type' });
   }
-  const bad =
-    badField(frame, CLIENT_FIELDS[type]) ?? (type === 'signal' || type === 'sfu-signal' ? checkSignalPayload(frame) : null);
+  const bad = badField(frame, CLIENT_REQUIRED_FIELDS[type]);
   if (bad) throw createError(ErrorCode.BAD_REQUEST, `${type}: ${bad} is missing or invalid`, { field: bad });
   const text = JSON.stringify(frame);
   if (text.length > MAX_FRAME_BYTES / 3 && utf8.encode(text).length > MAX_FRAME_BYTES) {
@@ -397,12 +280,11 @@ export function parse(text) {
     throw createError(ErrorCode.BAD_JSON, 'server frame is not a JSON object');
   }
   const type = frame.type;
-  if (typeof type !== 'string' || !(type in SERVER_FIELDS)) {
+  if (typeof type !== 'string' || !serverTypes.has(type)) {
     throw createError(ErrorCode.UNKNOWN_TYPE, `unknown server message type ${String(type)}`, { field: 'type' });
   }
-  let bad = badField(frame, SERVER_FIELDS[type]);
-  if (!bad && (type === 'signal' || type === 'sfu-signal')) bad = checkSignalPayload(frame);
-  if (!bad && 'seq' in frame && frame.seq !== undefined && !hasType(frame.seq, 'n')) bad = 'seq';
+  let bad = badField(frame, SERVER_REQUIRED_FIELDS[type]);
+  if (!bad && 'seq' in frame && frame.seq !== undefined && !hasKind(frame.seq, 'number')) bad = 'seq';
   if (bad) throw createError(ErrorCode.PROTOCOL_ERROR, `${type}: ${bad} is missing or invalid`, { field: bad });
   return /** @type {ServerFrame} */ (frame);
 }

@@ -347,6 +347,24 @@ export class Room extends Emitter {
     await this.#signaling.request({ type: 'reaction', emoji });
   }
 
+  /** Raise your hand (needs `hand:raise`); everyone sees `participant-updated` with your `handRaisedAt`. */
+  async raiseHand() {
+    this.#assertCan('hand:raise');
+    await this.#signaling.request({ type: 'hand', raised: true });
+  }
+
+  /**
+   * Lower your own hand, or (a host, `room:admin`) someone else's.
+   * @param {string} [participantId]
+   */
+  async lowerHand(participantId) {
+    if (participantId && participantId !== this.localParticipant.id) {
+      await this.#signaling.request({ type: 'hand', raised: false, participant: participantId });
+      return;
+    }
+    await this.#signaling.request({ type: 'hand', raised: false });
+  }
+
   // ================================================================================================ admin
 
   /** Start recording the room (needs `record:control` and an SFU worker: else `sfu_unavailable`). */
@@ -731,7 +749,9 @@ export class Room extends Emitter {
 
   /** @param {RemoteParticipant} participant @param {ParticipantInfo} info @param {boolean} announce */
   #updateParticipant(participant, info, announce) {
-    const changed = participant.name !== (info.name || info.identity) || participant.role !== (info.role ?? participant.role);
+    const hand = typeof info.hand === 'number' ? info.hand : null;
+    const changed = participant.name !== (info.name || info.identity) || participant.role !== (info.role ?? participant.role) || participant.handRaisedAt !== hand;
+    participant.handRaisedAt = hand;
     participant.name = info.name || info.identity;
     participant.role = info.role ?? participant.role;
     participant.metadata = info.metadata ?? participant.metadata;
@@ -972,6 +992,7 @@ export class Room extends Emitter {
     if (info.name !== undefined) participant.name = info.name || participant.identity;
     if (info.role !== undefined) participant.role = info.role;
     if (info.metadata !== undefined) participant.metadata = info.metadata;
+    if (info.hand !== undefined) participant.handRaisedAt = typeof info.hand === 'number' ? info.hand : null;
     if (participant instanceof LocalParticipant && info.capabilities) participant.capabilities = info.capabilities;
     this.emit(RoomEvent.ParticipantUpdated, participant);
     participant.fire(ParticipantEvent.Updated);

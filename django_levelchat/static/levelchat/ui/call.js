@@ -15,11 +15,13 @@ import { Toolbar } from './controls.js';
 import { confirmDialog, Menu, Modal } from './dialogs.js';
 import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
 import { Stage, Tile } from './grid.js';
-import { icon, qualityBars } from './icons.js';
+import { icon } from './icons.js';
 import { PeoplePanel } from './people.js';
 import { canPickSpeaker, fillDeviceSelect, LevelMeter, PreJoin } from './prejoin.js';
 import { Banner, card, endStateFor } from './states.js';
+import { reactionPicture } from './reactions.js';
 import { REACTIONS, t } from './strings.js';
+import { TopBar } from './topbar.js';
 
 /** @import { Room, Participant, Track, LevelChatError, ChatMessageEvent, ReactionEvent } from '../levelchat.js' */
 /** @import { JoinChoice } from './prejoin.js' */
@@ -43,6 +45,8 @@ import { REACTIONS, t } from './strings.js';
  * @property {boolean} [startAudioOff]
  * @property {boolean} [startVideoOff]
  * @property {string | null} [backUrl]
+ * @property {boolean} [invite]  show the invite (copy link) action
+ * @property {string | null} [inviteUrl]  the link it copies (null: this page)
  * @property {string} [sdkUrl]
  */
 
@@ -109,9 +113,13 @@ export class CallUI {
   #mutedLoudSince = 0;
   #mutedWarnedAt = 0;
   #reconnectingShown = false;
+  /** Raised hands we know of (participant id → raised at), to announce each new one once. @type {Map<string, number>} */
+  #hands = new Map();
   #recordingRequested = false;
   #ended = false;
   #narrow = false;
+  /** Whether the bar is icon-only by width alone (`true`/`false`); #fitToolbar may drop more labels. */
+  #iconOnly = 'false';
   /** @type {Modal | null} */
   #settings = null;
   /** @type {Modal | null} */
@@ -373,6 +381,8 @@ export class CallUI {
       el.remove();
     }
     this.#audio.clear();
+    this.topbar?.stopClock();
+    this.#hands.clear();
     this.#shares = [];
     this.#pinned = null;
     this.#pinBeforeShare = null;
@@ -426,12 +436,23 @@ export class CallUI {
     const room = /** @type {Room} */ (this.room);
     const local = room.localParticipant;
     const titleId = uid('lc-call-title');
-    this.title = h('h2', { class: 'lc-topbar__title', id: titleId, tabindex: '-1', text: this.config.room.name });
-    this.recBadge = h('span', { class: 'lc-badge lc-badge--rec', hidden: true }, h('span', { class: 'lc-badge__dot', 'aria-hidden': 'true' }), t('recordingLabel'));
-    this.liveBadge = h('span', { class: 'lc-badge lc-badge--live', hidden: !this.config.live, text: t('live') });
-    this.qualityEl = h('span', { class: 'lc-topbar__quality', role: 'img' });
+    const inviteUrl = this.config.invite === false ? null : this.config.inviteUrl || location.href.split('#')[0];
+    this.topbar = new TopBar({
+      titleId,
+      roomName: this.config.room.name,
+      live: Boolean(this.config.live),
+      inviteUrl,
+      onCopied: (ok) => {
+        const text = ok ? t('inviteCopied') : t('inviteCopyFailed', { url: inviteUrl ?? '' });
+        this.#toast(text, ok ? 'info' : 'alert');
+        this.announcer.say(text);
+      },
+    });
+    this.title = this.topbar.title;
+    this.recBadge = this.topbar.recBadge;
     this.#setOwnQuality(local.connectionQuality);
-    const topbar = h('header', { class: 'lc-topbar' }, this.title, this.liveBadge, this.recBadge, h('span', { class: 'lc-topbar__spacer' }), this.qualityEl);
+    this.topbar.startClock(Date.now());
+    const topbar = this.topbar.el;
 
     this.banners = {
       reconnecting: new Banner({ kind: 'reconnecting', text: t('reconnectingBanner'), secondary: t('reconnectingText'), role: null }),
@@ -457,6 +478,7 @@ export class CallUI {
     this.people = new PeoplePanel({
       isAdmin: local.can('room:admin'),
       onMute: (id) => void this.room?.muteParticipant(id, { kind: 'audio' }).catch((err) => this.#requestFailed(err)),
+      onLowerHand: (id) => void this.room?.lowerHand(id).catch((err) => this.#requestFailed(err)),
       onRemove: (id, name) => void this.#remove(id, name),
       onClose: () => this.#closePanel(),
     });
@@ -507,8 +529,16 @@ export class CallUI {
         horizontal: true,
         className: 'lc-menu--reactions',
         items: () =>
-          REACTIONS.map((r, i) => ({ label: t('reactWith', { label: r.label }), text: r.emoji, shortcut: `Alt+${i + 1}`, onSelect: () => void this.#react(r.emoji) })),
+          REACTIONS.map((r, i) => ({
+            label: t('reactWith', { label: r.label }),
+            picture: reactionPicture(r.emoji, 'lc-reaction lc-reaction--menu'),
+            shortcut: `Alt+${i + 1}`,
+            onSelect: () => void this.#react(r.emoji),
+          })),
       });
+    }
+    if (!this.isViewer) {
+      bar.add({ id: 'hand', label: t('raiseHand'), icon: 'hand', shortcut: 'H', toggle: true, onClick: () => void this.#toggleHand() });
     }
     if (this.config.chat !== false) {
       bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.#togglePanel('chat') });
@@ -524,11 +554,12 @@ export class CallUI {
       items: () => {
         const r = this.room;
         /** @type {import('./dialogs.js').MenuItem[]} */
-        const items = [
+        const items = this.#overflowItems(more);
+        items.push(
           { id: 'settings', label: t('settings'), icon: 'settings', onSelect: () => this.#openSettings(more, null) },
           { id: 'layout-grid', label: t('layoutGrid'), icon: 'grid', checked: this.#choice === 'grid', shortcut: 'W', onSelect: () => this.#setChoice('grid') },
           { id: 'layout-speaker', label: t('layoutSpeaker'), icon: 'speakerLayout', checked: this.#choice === 'speaker', shortcut: 'W', onSelect: () => this.#setChoice('speaker') },
-        ];
+        );
         if (r?.localParticipant.can('record:control')) {
           items.push(
             r.recording
@@ -547,6 +578,24 @@ export class CallUI {
     return bar;
   }
 
+  /**
+   * On a phone-sized call the bar keeps one row: share, reactions, hand and participants move into More.
+   * @param {HTMLElement} more
+   * @returns {import('./dialogs.js').MenuItem[]}
+   */
+  #overflowItems(more) {
+    if (this.root.dataset.lcTiny !== 'true') return [];
+    /** @type {import('./dialogs.js').MenuItem[]} */
+    const items = [];
+    const bar = this.toolbar;
+    const shown = (/** @type {string} */ id) => Boolean(bar?.get(id) && !bar.get(id)?.hidden);
+    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.#toggleShare() });
+    if (shown('reactions')) items.push({ id: 'reactions', label: t('reactions'), icon: 'smile', onSelect: () => this.reactionMenu?.openFrom(more) });
+    if (shown('hand')) items.push({ id: 'hand', label: bar?.isPressed('hand') ? t('lowerHand') : t('raiseHand'), icon: 'hand', onSelect: () => void this.#toggleHand() });
+    if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.#togglePanel('people') });
+    return items;
+  }
+
   /** Show/hide controls by capability and reflect the local tracks' state. */
   #refreshControls() {
     const room = this.room;
@@ -562,6 +611,8 @@ export class CallUI {
     bar.setHidden('camera-options', !local.can('publish:camera'));
     bar.setHidden('share', !local.can('publish:screen') || typeof navigator.mediaDevices?.getDisplayMedia !== 'function');
     bar.setHidden('reactions', !local.can('react:send'));
+    bar.setHidden('hand', !local.can('hand:raise'));
+    bar.setPressed('hand', local.handRaisedAt !== null);
     bar.setPressed('mic', Boolean(mic && !mic.muted));
     bar.setPressed('camera', Boolean(cam && !cam.muted));
     bar.setPressed('share', Boolean(screen));
@@ -596,6 +647,7 @@ export class CallUI {
         if (room.participants.size < QUIET_ANNOUNCE_ABOVE) this.left.add(p.name || p.identity);
       }),
       room.on(RoomEvent.ParticipantUpdated, (p) => {
+        this.#noticeHand(p);
         this.#sync(p);
         if (p.isLocal) this.#refreshControls();
       }),
@@ -1032,6 +1084,41 @@ export class CallUI {
     await this.#publish(/** @type {'camera' | 'microphone'} */ (track.source));
   }
 
+  async #toggleHand() {
+    const room = this.room;
+    if (!room || this.#pending.has('hand')) return;
+    const raising = room.localParticipant.handRaisedAt === null;
+    this.#setPending('hand', true);
+    try {
+      if (raising) await room.raiseHand();
+      else await room.lowerHand();
+    } catch (err) {
+      this.#requestFailed(err);
+    } finally {
+      this.#setPending('hand', false);
+      this.#refreshControls();
+    }
+  }
+
+  /**
+   * Announce a hand that went up (once), and tell you when the host lowered yours.
+   * @param {Participant} p
+   */
+  #noticeHand(p) {
+    const before = this.#hands.get(p.id) ?? null;
+    const now = p.handRaisedAt;
+    if (now === null) this.#hands.delete(p.id);
+    else this.#hands.set(p.id, now);
+    if (now !== null && before === null) {
+      const text = p.isLocal ? t('handRaisedYou') : t('handRaised', { name: p.name || p.identity });
+      this.announcer.say(text);
+      if (!p.isLocal) this.#toast(text, 'info', 'hand');
+    } else if (now === null && before !== null && p.isLocal && !this.#pending.has('hand')) {
+      this.announcer.say(t('handLoweredByHost'));
+      this.#toast(t('handLoweredByHost'));
+    }
+  }
+
   /** @param {string} emoji */
   async #react(emoji) {
     const now = Date.now();
@@ -1246,6 +1333,7 @@ export class CallUI {
       fromId: message.from?.id ?? '',
       fromKey: message.from?.identity ?? '',
       fromName,
+      avatarName: mine ? room.localParticipant.name || this.config.user.name || room.localParticipant.identity : fromName,
       text: String(message.text ?? ''),
       ts: message.ts || Date.now(),
       mine,
@@ -1277,7 +1365,7 @@ export class CallUI {
         listed.map((p) => {
           const mic = p.getTrack('microphone');
           const cam = p.getTrack('camera');
-          return { participant: p, speaking: p.isSpeaking, micOn: Boolean(mic && !mic.muted), camOn: Boolean(cam && !cam.muted), sharing: Boolean(p.getTrack('screen')) };
+          return { participant: p, speaking: p.isSpeaking, micOn: Boolean(mic && !mic.muted), camOn: Boolean(cam && !cam.muted), sharing: Boolean(p.getTrack('screen')), hand: p.handRaisedAt };
         }),
         viewers,
       );
@@ -1294,12 +1382,25 @@ export class CallUI {
     if (!room || !this.reactionLayer || !this.chat) return;
     const mine = reaction.from?.id === room.localParticipant.id;
     const name = mine ? t('you') : reaction.participant?.name || reaction.from?.name || reaction.from?.identity || '?';
-    const bubble = h('div', { class: 'lc-float', 'data-lc-reaction': reaction.emoji }, h('span', { class: 'lc-float__emoji', text: reaction.emoji }), h('span', { class: 'lc-float__name', text: name }));
+    const label = REACTIONS.find((r) => r.emoji === reaction.emoji)?.label ?? reaction.emoji;
+    const bubble = h('div', { class: 'lc-float', 'data-lc-reaction': reaction.emoji }, reactionPicture(reaction.emoji, 'lc-reaction lc-float__emoji'), h('span', { class: 'lc-float__name', text: name }));
     bubble.style.setProperty('--lc-x', `${10 + Math.random() * 70}%`);
     if (prefersReducedMotion()) bubble.dataset.lcStill = 'true';
     this.reactionLayer.append(bubble);
     setTimeout(() => bubble.remove(), REACTION_MS + 200);
-    this.chat.add({ id: '', fromId: reaction.from?.id ?? '', fromKey: reaction.from?.identity ?? '', fromName: name, text: t('reactedWith', { name, emoji: reaction.emoji }), ts: Date.now(), mine, toName: null, system: true });
+    this.chat.add({
+      id: '',
+      fromId: reaction.from?.id ?? '',
+      fromKey: reaction.from?.identity ?? '',
+      fromName: name,
+      text: t('reacted', { name }),
+      picture: reactionPicture(reaction.emoji, 'lc-reaction lc-reaction--inline'),
+      pictureLabel: label,
+      ts: Date.now(),
+      mine,
+      toName: null,
+      system: true,
+    });
   }
 
   // ====================================================================================== settings
@@ -1388,6 +1489,7 @@ export class CallUI {
       ['P', t('shortcutTogglePeople')],
       ['D', t('shortcutShare')],
       ['W', t('shortcutLayout')],
+      ['H', t('shortcutHand')],
       ['Alt+1…6', t('shortcutReact')],
       ['PageUp / PageDown', t('shortcutPages')],
       ['?', t('shortcutHelp')],
@@ -1439,6 +1541,7 @@ export class CallUI {
       p: () => this.#clickControl('people'),
       d: () => this.#clickControl('share'),
       w: () => this.#setChoice(this.#choice === 'grid' ? 'speaker' : 'grid'),
+      h: () => this.#clickControl('hand'),
       '?': () => this.#openHelp(null),
     };
     const action = actions[key];
@@ -1476,12 +1579,9 @@ export class CallUI {
 
   /** @param {string} band */
   #setOwnQuality(band) {
-    if (!this.qualityEl) return;
+    if (!this.topbar) return;
     const label = t('yourConnection', { quality: t(/** @type {any} */ (`quality_${band}`)) });
-    this.qualityEl.replaceChildren(qualityBars(band));
-    this.qualityEl.setAttribute('aria-label', label);
-    this.qualityEl.title = label;
-    this.qualityEl.dataset.lcQuality = band;
+    this.topbar.setQuality(band, label);
     this.root.dataset.lcQuality = band;
     const poor = band === 'poor' || band === 'bad';
     this.banners?.poor.show(poor && Boolean(this.room?.localParticipant.getTrack('camera')));
@@ -1535,7 +1635,9 @@ export class CallUI {
    */
   #fitToolbar() {
     const bar = this.toolbar?.el;
-    if (!bar || !bar.isConnected || this.root.dataset.lcIconOnly === 'true' || this.root.dataset.lcTiny === 'true') return;
+    // Start again from what the width allows: labels come back when the bar grows (or a control goes away).
+    this.root.dataset.lcIconOnly = this.#iconOnly;
+    if (!bar || !bar.isConnected || this.#iconOnly === 'true' || this.root.dataset.lcTiny === 'true') return;
     const overflows = () => bar.scrollWidth > bar.clientWidth + 1;
     if (!overflows()) return;
     this.root.dataset.lcIconOnly = 'partial';
@@ -1549,7 +1651,7 @@ export class CallUI {
     const panelOpen = Boolean(this.#panel);
     this.root.dataset.lcNarrow = String(narrow);
     this.root.dataset.lcTiny = String(width <= TINY_PX);
-    this.root.dataset.lcIconOnly = String(width <= (panelOpen && !narrow ? ICON_ONLY_WITH_PANEL_PX : ICON_ONLY_PX));
+    this.#iconOnly = String(width <= (panelOpen && !narrow ? ICON_ONLY_WITH_PANEL_PX : ICON_ONLY_PX));
     this.#fitToolbar();
     if (narrow !== this.#narrow) {
       this.#narrow = narrow;

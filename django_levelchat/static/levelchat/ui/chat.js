@@ -19,12 +19,15 @@ const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
  * @property {string} id
  * @property {string} fromId  participant id ('' for system lines)
  * @property {string} fromKey  identity (avatar colour)
- * @property {string} fromName
+ * @property {string} fromName  the label ("You" for your own)
+ * @property {string} [avatarName]  whose initials the avatar shows (your own name on your messages)
  * @property {string} text
  * @property {number} ts
  * @property {boolean} mine
  * @property {string | null} toName  set for a private message
  * @property {boolean} [system]  e.g. "Alice reacted 👍"
+ * @property {Element} [picture]  a system line's picture (the reaction), after the text
+ * @property {string} [pictureLabel]  what the picture says, for screen readers
  */
 
 /**
@@ -82,7 +85,7 @@ export class ChatPanel {
   constructor({ canSend, onSend, onClose }) {
     this.onSend = onSend;
     const titleId = uid('lc-chat-title');
-    this.log = h('ol', { class: 'lc-chat__log', role: 'log', 'aria-label': t('chatMessages'), 'aria-live': 'polite', tabindex: '0' });
+    this.log = h('div', { class: 'lc-chat__log', role: 'log', 'aria-label': t('chatMessages'), 'aria-live': 'polite', tabindex: '0' });
     this.empty = h('p', { class: 'lc-chat__empty', text: t('chatEmpty') });
     const inputId = uid('lc-chat-input');
     this.input = h('textarea', {
@@ -204,21 +207,27 @@ export class ChatPanel {
     const grouped =
       !entry.system && last && !last.system && last.fromId === entry.fromId && last.toName === entry.toName && entry.ts - last.ts < GROUP_GAP_MS;
     const nearBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
-    /** @type {HTMLLIElement} */
+    /** @type {HTMLDivElement} */
     let item;
     if (entry.system) {
-      item = h('li', { class: 'lc-msg lc-msg--system', 'data-lc-from': entry.fromKey }, h('span', { class: 'lc-msg__text', text: entry.text }));
+      item = h(
+        'div',
+        { class: 'lc-msg lc-msg--system', 'data-lc-from': entry.fromKey },
+        h('span', { class: 'lc-msg__text', text: entry.text }),
+        entry.picture ?? null,
+        entry.pictureLabel ? srOnly(` ${entry.pictureLabel}`) : null,
+      );
     } else {
       const privateNote = entry.toName ? (entry.mine ? t('chatPrivateTo', { name: entry.toName }) : t('chatPrivate')) : '';
       item = h(
-        'li',
+        'div',
         { class: `lc-msg${entry.mine ? ' lc-msg--mine' : ''}${grouped ? ' lc-msg--cont' : ''}${entry.toName ? ' lc-msg--private' : ''}`, 'data-lc-from': entry.fromKey },
         grouped
           ? null
           : h(
               'div',
               { class: 'lc-msg__head', 'aria-hidden': 'true' },
-              avatar(entry.fromName, entry.fromKey, 'lc-avatar lc-avatar--small'),
+              avatar(entry.avatarName || entry.fromName, entry.fromKey, 'lc-avatar lc-avatar--small'),
               h('span', { class: 'lc-msg__name', text: entry.fromName }),
               privateNote ? h('span', { class: 'lc-msg__private', text: privateNote }) : null,
               h('time', { class: 'lc-msg__time', datetime: new Date(entry.ts).toISOString(), text: clock(entry.ts) }),

@@ -137,7 +137,10 @@ export class Toolbar {
   }
 
   #visible() {
-    return [...this.el.querySelectorAll('button[data-lc-control]')].filter((b) => !(/** @type {HTMLElement} */ (b).hidden)).map((b) => /** @type {HTMLButtonElement} */ (b));
+    // Not `hidden`, and laid out (a phone-sized bar hides some controls with CSS: they live in More there).
+    return [...this.el.querySelectorAll('button[data-lc-control]')]
+      .filter((b) => !(/** @type {HTMLElement} */ (b).hidden) && b.getClientRects().length > 0)
+      .map((b) => /** @type {HTMLButtonElement} */ (b));
   }
 
   /** @param {HTMLButtonElement | null} button */

@@ -143,6 +143,7 @@ export function confirmDialog(host, { title, text, confirm, danger = false }) {
  * @property {string} label
  * @property {string} [icon]
  * @property {string} [text]  visible text when it differs from the label (emoji)
+ * @property {Element} [picture]  shown instead of text (a reaction's picture); the label names it
  * @property {string} [shortcut]  shown on the right, also `aria-keyshortcuts`
  * @property {boolean} [checked]  a menuitemradio
  * @property {boolean} [danger]
@@ -154,9 +155,11 @@ export function confirmDialog(host, { title, text, confirm, danger = false }) {
 export class Menu {
   /** @type {HTMLElement[]} */
   #items = [];
+  /** Where the menu opened from when not its own button (e.g. the More button on a phone). @type {HTMLElement | null} */
+  #anchor = null;
   #onDocPointer = (/** @type {PointerEvent} */ e) => {
     const target = /** @type {Node} */ (e.target);
-    if (!this.el.contains(target) && !this.button.contains(target)) this.close(false);
+    if (!this.el.contains(target) && !this.button.contains(target) && !this.#anchor?.contains(target)) this.close(false);
   };
 
   /**
@@ -202,13 +205,24 @@ export class Menu {
     if (focusItem && this.#items.length) focus(which === 'first' ? this.#items[0] : this.#items[this.#items.length - 1]);
   }
 
+  /**
+   * Open next to another control (the menu's own button is hidden, e.g. moved into an overflow menu).
+   * @param {HTMLElement} anchor
+   */
+  openFrom(anchor) {
+    this.#anchor = anchor;
+    this.open(true);
+  }
+
   /** @param {boolean} returnFocus */
   close(returnFocus) {
     if (!this.isOpen) return;
     this.el.hidden = true;
     this.button.setAttribute('aria-expanded', 'false');
     document.removeEventListener('pointerdown', this.#onDocPointer, true);
-    if (returnFocus) focus(this.button);
+    const back = this.#anchor ?? this.button;
+    this.#anchor = null;
+    if (returnFocus) focus(back);
   }
 
   #build() {
@@ -220,9 +234,9 @@ export class Menu {
           class: `lc-menu__item${item.danger ? ' lc-menu__item--danger' : ''}`,
           role: item.checked === undefined ? 'menuitem' : 'menuitemradio',
           'aria-checked': item.checked === undefined ? undefined : String(item.checked),
-          'aria-label': item.text ? item.label : undefined,
+          'aria-label': item.text || item.picture ? item.label : undefined,
           'aria-keyshortcuts': item.shortcut,
-          title: item.text ? item.label : undefined,
+          title: item.text || item.picture ? item.label : undefined,
           tabindex: '-1',
           'data-lc-item': item.id,
           on: {
@@ -233,7 +247,7 @@ export class Menu {
           },
         },
         item.icon ? icon(item.icon) : null,
-        h('span', { class: 'lc-menu__label', text: item.text ?? item.label }),
+        item.picture ?? h('span', { class: 'lc-menu__label', text: item.text ?? item.label }),
         item.shortcut && !this.horizontal ? h('kbd', { class: 'lc-menu__kbd', 'aria-hidden': 'true', text: item.shortcut }) : null,
       );
       return el;
@@ -243,7 +257,7 @@ export class Menu {
 
   #position() {
     const host = this.layer.getBoundingClientRect();
-    const b = this.button.getBoundingClientRect();
+    const b = (this.#anchor ?? this.button).getBoundingClientRect();
     this.el.style.left = '';
     this.el.style.right = '';
     const menuWidth = this.el.offsetWidth;

@@ -78,9 +78,10 @@ export function initials(name) {
  * @param {string} name
  */
 export function hueOf(name) {
-  let hash = 0;
-  for (const ch of String(name)) hash = (hash * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
-  return hash % 360;
+  // FNV-1a, then golden-angle steps: identities that differ in one character ("1", "2") land far apart.
+  let hash = 0x811c9dc5;
+  for (const ch of String(name)) hash = Math.imul(hash ^ (ch.codePointAt(0) ?? 0), 0x01000193) >>> 0;
+  return Math.round(((hash % 64) * 137.508) % 360);
 }
 
 /**

@@ -14,6 +14,29 @@ import { t } from './strings.js';
 
 /** Speaking outline: on at once (0.2 s CSS fade), off after 0.5 s of silence (0.4 s CSS fade). */
 const SPEAKING_OFF_DELAY_MS = 500;
+/** Camera video fills (crops) its tile only when the two aspect ratios are within this factor (≤ 1/11 cut off). */
+const CROP_WITHIN = 1.1;
+
+/** One observer for every tile's size (the fit/fill choice depends on it). */
+const tileSizes = new ResizeObserver((entries) => {
+  for (const entry of entries) tileOf.get(entry.target)?.applyFit();
+});
+/** @type {WeakMap<Element, Tile>} */
+const tileOf = new WeakMap();
+
+/**
+ * `cover` (crop to fill) or `contain` (show it whole) for a video in a box. Screen shares are never cropped;
+ * camera video is cropped only when the aspect ratios are close, unless the user chose for this tile.
+ * @param {{ source: 'camera' | 'screen', choice: 'fit' | 'fill' | null, video: { w: number, h: number }, box: { w: number, h: number } }} a
+ * @returns {'cover' | 'contain'}
+ */
+export function objectFit({ source, choice, video, box }) {
+  if (source === 'screen') return 'contain';
+  if (choice) return choice === 'fill' ? 'cover' : 'contain';
+  if (!video.w || !video.h || !box.w || !box.h) return 'cover';
+  const ratio = video.w / video.h / (box.w / box.h);
+  return ratio <= CROP_WITHIN && ratio >= 1 / CROP_WITHIN ? 'cover' : 'contain';
+}
 
 /** One tile: a participant's camera (or placeholder), or a screen share. */
 export class Tile {
@@ -23,6 +46,8 @@ export class Tile {
   /** @type {ReturnType<typeof setTimeout> | null} */
   #speakingTimer = null;
   quality = 'unknown';
+  /** The user's own fit/fill choice for this tile (null: automatic). @type {'fit' | 'fill' | null} */
+  fitChoice = null;
 
   /**
    * @param {{ key: string, participant: Participant, source: 'camera' | 'screen', onPin: (tile: Tile) => void }} options
@@ -44,6 +69,12 @@ export class Tile {
       { type: 'button', class: 'lc-tile__pin lc-iconbtn', 'aria-pressed': 'false', on: { click: () => onPin(this) } },
       icon('pin'),
     );
+    this.fitButton = h(
+      'button',
+      { type: 'button', class: 'lc-tile__pin lc-tile__fit lc-iconbtn', 'aria-pressed': 'false', hidden: source === 'screen', on: { click: () => this.toggleFit() } },
+      icon('fill'),
+    );
+    this.handEl = h('span', { class: 'lc-tile__hand', 'aria-hidden': 'true', hidden: true }, icon('hand'));
     this.el = h(
       'div',
       {
@@ -55,11 +86,31 @@ export class Tile {
       },
       this.video,
       h('div', { class: 'lc-tile__placeholder', 'aria-hidden': 'true' }, this.avatar),
-      h('div', { class: 'lc-tile__top' }, this.qualityEl, this.pinButton),
-      h('div', { class: 'lc-tile__chip' }, source === 'camera' ? this.micIcon : icon('screen'), this.nameEl),
+      h('div', { class: 'lc-tile__top' }, this.qualityEl, this.fitButton, this.pinButton),
+      h('div', { class: 'lc-tile__chip' }, source === 'camera' ? this.handEl : null, source === 'camera' ? this.micIcon : icon('screen'), this.nameEl),
       this.stateEl,
     );
+    tileOf.set(this.el, this);
+    tileSizes.observe(this.el);
     this.refresh();
+    this.applyFit();
+  }
+
+  /** Switch this tile between showing the whole picture and filling the tile (cropping). */
+  toggleFit() {
+    this.fitChoice = this.el.dataset.lcFit === 'cover' ? 'fit' : 'fill';
+    this.applyFit();
+  }
+
+  applyFit() {
+    const fit = objectFit({
+      source: this.source,
+      choice: this.fitChoice,
+      video: { w: this.video.videoWidth, h: this.video.videoHeight },
+      box: { w: this.el.clientWidth, h: this.el.clientHeight },
+    });
+    this.el.dataset.lcFit = fit;
+    this.fitButton.setAttribute('aria-pressed', String(fit === 'cover'));
   }
 
   /** The name people see on this tile. */
@@ -111,6 +162,10 @@ export class Tile {
     this.avatar.textContent = initials(p.name || p.identity);
     this.avatar.style.setProperty('--lc-hue', String(hueOf(p.identity || p.name)));
     this.pinButton.setAttribute('aria-label', t('pin', { name: label }));
+    this.fitButton.setAttribute('aria-label', t('fillTile', { name: label }));
+    const hand = this.source === 'camera' && p.handRaisedAt !== null;
+    this.handEl.hidden = !hand;
+    this.el.dataset.lcHand = String(hand);
     const mirror = this.isLocal && this.source === 'camera' && this.videoTrack?.mediaStreamTrack?.getSettings?.().facingMode !== 'environment';
     this.el.classList.toggle('lc-tile--mirror', Boolean(mirror));
     this.#describe(audioMuted, videoOn);
@@ -122,6 +177,7 @@ export class Tile {
     const parts = [];
     if (this.source === 'camera' && (audioMuted ?? (!mic || mic.muted))) parts.push(t('micOff'));
     if (this.source === 'camera' && !(videoOn ?? this.videoOn)) parts.push(t('cameraOff'));
+    if (this.source === 'camera' && this.participant.handRaisedAt !== null) parts.push(t('raisedHand'));
     if (this.speaking) parts.push(t('speaking'));
     if (this.quality === 'poor' || this.quality === 'bad') parts.push(t(`quality_${this.quality}`));
     if (this.participant.reconnecting) parts.push(t('reconnectingTile'));
@@ -161,13 +217,14 @@ export class Tile {
     this.el.dataset.lcPinned = String(pinned);
   }
 
-  /** Portrait video is shown whole (`contain`), like screen shares. */
   #onVideoSize() {
     const { videoWidth, videoHeight } = this.video;
     this.el.dataset.lcPortrait = String(videoHeight > videoWidth);
+    this.applyFit();
   }
 
   destroy() {
+    tileSizes.unobserve(this.el);
     if (this.#speakingTimer) clearTimeout(this.#speakingTimer);
     this.videoTrack?.detach(this.video);
     this.videoTrack = null;

@@ -17,21 +17,24 @@ import { t } from './strings.js';
  * @property {boolean} micOn
  * @property {boolean} camOn
  * @property {boolean} sharing
+ * @property {number | null} hand  when their hand went up (ms), or null
  */
 
 export class PeoplePanel {
-  /** @type {Map<string, { row: HTMLLIElement, info: HTMLElement, mute: HTMLButtonElement, remove: HTMLButtonElement }>} */
+  /** @type {Map<string, { row: HTMLLIElement, info: HTMLElement, mute: HTMLButtonElement, remove: HTMLButtonElement, lower: HTMLButtonElement }>} */
   #rows = new Map();
   /** @type {PersonView[]} */
   #people = [];
   #viewers = 0;
 
   /**
-   * @param {{ isAdmin: boolean, onMute: (id: string) => void, onRemove: (id: string, name: string) => void, onClose: () => void }} options
+   * @param {{ isAdmin: boolean, onMute: (id: string) => void, onRemove: (id: string, name: string) => void,
+   *   onLowerHand: (id: string) => void, onClose: () => void }} options
    */
-  constructor({ isAdmin, onMute, onRemove, onClose }) {
+  constructor({ isAdmin, onMute, onRemove, onLowerHand, onClose }) {
     this.isAdmin = isAdmin;
     this.onMute = onMute;
+    this.onLowerHand = onLowerHand;
     this.onRemove = onRemove;
     const titleId = uid('lc-people-title');
     const searchId = uid('lc-people-search');
@@ -66,7 +69,10 @@ export class PeoplePanel {
    * @param {number} viewers  live viewers not listed
    */
   update(people, viewers) {
-    this.#people = people;
+    // You first, then raised hands in the order they went up, then everyone else as given.
+    const [you, others] = [people.filter((p) => p.participant.isLocal), people.filter((p) => !p.participant.isLocal)];
+    const hands = others.filter((p) => p.hand !== null).sort((a, b) => /** @type {number} */ (a.hand) - /** @type {number} */ (b.hand));
+    this.#people = [...you, ...hands, ...others.filter((p) => p.hand === null)];
     this.#viewers = viewers;
     this.#render();
   }
@@ -92,10 +98,11 @@ export class PeoplePanel {
       const name = () => p.name || p.identity;
       const mute = h('button', { type: 'button', class: 'lc-iconbtn', on: { click: () => mute.getAttribute('aria-disabled') !== 'true' && this.onMute(p.id) } }, icon('micOff'));
       const remove = h('button', { type: 'button', class: 'lc-iconbtn lc-iconbtn--danger', on: { click: () => this.onRemove(p.id, name()) } }, icon('userRemove'));
+      const lower = h('button', { type: 'button', class: 'lc-iconbtn', on: { click: () => this.onLowerHand(p.id) } }, icon('hand'));
       const info = h('div', { class: 'lc-person__info' });
-      const actions = h('div', { class: 'lc-person__actions' }, mute, remove);
+      const actions = h('div', { class: 'lc-person__actions' }, lower, mute, remove);
       const row = h('li', { class: 'lc-person', 'data-lc-participant': p.identity }, info, actions);
-      entry = { row, info, mute, remove };
+      entry = { row, info, mute, remove, lower };
       this.#rows.set(id, entry);
     }
     const name = p.name || p.identity;
@@ -103,6 +110,7 @@ export class PeoplePanel {
     const roleText = role.startsWith('role_') ? p.role : role;
     const quality = p.connectionQuality || 'unknown';
     const states = [
+      view.hand !== null ? t('raisedHand') : '',
       view.micOn ? '' : t('micOff'),
       view.camOn ? '' : t('cameraOff'),
       view.speaking ? t('speaking') : '',
@@ -110,6 +118,7 @@ export class PeoplePanel {
     ].filter(Boolean);
     entry.row.dataset.lcSpeaking = String(view.speaking);
     entry.row.dataset.lcAudioMuted = String(!view.micOn);
+    entry.row.dataset.lcHand = String(view.hand !== null);
     entry.info.replaceChildren(
       avatar(name, p.identity || name, 'lc-avatar lc-avatar--small'),
       h(
@@ -121,6 +130,7 @@ export class PeoplePanel {
       h(
         'span',
         { class: 'lc-person__icons', 'aria-hidden': 'true' },
+        view.hand !== null ? h('span', { class: 'lc-person__hand' }, icon('hand')) : null,
         view.speaking ? h('span', { class: 'lc-person__speaking' }) : null,
         icon(view.micOn ? 'mic' : 'micOff', `lc-icon${view.micOn ? '' : ' lc-icon--muted'}`),
         icon(view.camOn ? 'camera' : 'cameraOff', `lc-icon${view.camOn ? '' : ' lc-icon--muted'}`),
@@ -133,6 +143,9 @@ export class PeoplePanel {
     entry.mute.hidden = !canAct;
     entry.mute.setAttribute('aria-disabled', String(!view.micOn));
     entry.remove.hidden = !canAct;
+    entry.lower.hidden = !(this.isAdmin && !p.isLocal && view.hand !== null);
+    entry.lower.setAttribute('aria-label', t('lowerHandOf', { name }));
+    entry.lower.title = t('lowerHandOf', { name });
     entry.mute.setAttribute('aria-label', t('muteParticipant', { name }));
     entry.mute.title = t('muteParticipant', { name });
     entry.remove.setAttribute('aria-label', t('removeParticipant', { name }));

@@ -41,5 +41,6 @@ class Command(BaseCommand):
             + f"\n  Admin     {url}admin/   admin / {DEMO_PASSWORD}"
             + f"\n  Room      {room.name} ({room.public_id})\n"
         )
+        self.stdout.flush()  # shown at once even when stdout is a pipe (the server runs until interrupted)
         if not no_serve:
             call_command("runserver", addrport, use_reloader=False)

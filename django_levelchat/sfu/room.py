@@ -1,0 +1,389 @@
+"""One room on the SFU: a peer connection per participant, published sources, per-subscriber forwarding.
+
+No Django here: the worker feeds this class validated protocol messages and delivers what ``send`` produces.
+Each participant has ONE peer connection with the SFU. The client is the polite peer: when both sides offer at
+once the SFU ignores the client's offer (aiortc cannot roll back) and the client rolls back and answers.
+
+Subscriber m-lines carry ``a=msid:<publisher participant id> <track sid>``, so a client maps an incoming track to
+its publisher and published track without another message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from django_levelchat import protocol
+from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu import sdp as sdp_rules
+from django_levelchat.sfu.forward import ForwardTrack
+from django_levelchat.sfu.relay import Layer
+from django_levelchat.sfu.remb import RembAggregator
+
+logger = logging.getLogger("django_levelchat.sfu")
+
+Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+QUALITY_LAYER = {"low": "q", "medium": "h", "high": "f", "auto": "f"}
+LAYER_ORDER = {"q": 0, "h": 1, "f": 2, "": 3}
+
+
+@dataclass
+class SfuConfig:
+    """Media settings of the SFU (built from ``LEVELCHAT`` by the worker; defaults in docs/sfu.md)."""
+
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    start_bitrate: int = 1000  # kbps, x-google-start-bitrate in answers to publishers
+    keyframe_interval: float = 0.5  # s, at most one upstream PLI per layer this often
+    allow_private_candidates: bool = False
+
+
+class Source:
+    """A published track: one layer (mic, screen, single-layer camera) or up to three simulcast layers."""
+
+    def __init__(self, publisher: str, track: dict[str, Any]) -> None:
+        self.publisher = publisher
+        self.sid: str = track["sid"]
+        self.kind: str = track["kind"]
+        self.source: str = track["source"]
+        names = tuple(track.get("layers") or ()) or ("",)
+        self.mids: dict[str, str] = dict(zip(track.get("mids") or (), names, strict=False))
+        self.layers: dict[str, Layer] = {}
+        self.demand: tuple[str, ...] | None = None  # last layer-demand sent; None = never (all layers on)
+
+    def bind(self, layer: Layer) -> None:
+        layer.name = self.mids[layer.mid]
+        layer.source = self
+        self.layers[layer.name] = layer
+
+    def pick(self, quality: str) -> Layer | None:
+        """The highest layer at or below the preference; else the lowest there is."""
+        if not self.layers:
+            return None
+        ordered = sorted(self.layers.values(), key=lambda layer: LAYER_ORDER[layer.name])
+        ceiling = LAYER_ORDER[QUALITY_LAYER.get(quality, "f")]
+        fitting = [layer for layer in ordered if layer.name == "" or LAYER_ORDER[layer.name] <= ceiling]
+        return fitting[-1] if fitting else ordered[0]
+
+
+class Forward:
+    def __init__(self, source: Source, track: ForwardTrack) -> None:
+        self.source = source
+        self.track = track
+        self.transceiver: Any = None
+        self.negotiated = False
+
+
+class Peer:
+    """One participant's peer connection with the SFU: its published layers and its forwarded tracks."""
+
+    def __init__(self, room: SfuRoom, pid: str, *, subscribe: bool) -> None:
+        self.room = room
+        self.pid = pid
+        ice = [RTCIceServer(**server) for server in room.config.ice_servers]
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        self.lock = asyncio.Lock()
+        self.subscribe = subscribe
+        self.unsubscribed: set[tuple[str, str]] = set()
+        self.quality: dict[str | None, str] = {}
+        self.layers: dict[str, Layer] = {}  # mid -> ingest layer
+        self.forwards: dict[tuple[str, str], Forward] = {}
+        self.remb = RembAggregator()
+        self.needs_offer = False
+        self.closed = False
+
+    def quality_for(self, publisher: str) -> str:
+        return self.quality.get(publisher) or self.quality.get(None) or "auto"
+
+    # ---------------------------------------------------------------- signaling
+
+    async def on_description(self, description: protocol.SessionDescription) -> None:
+        async with self.lock:
+            if description.type == "offer":
+                if self.pc.signalingState == "have-local-offer":
+                    return  # glare: we are the impolite peer; the client rolls back and answers ours
+                await self._accept_offer(description.sdp)
+            elif description.type == "answer":
+                if self.pc.signalingState != "have-local-offer":
+                    raise ProtocolError(ErrorCode.BAD_STATE, "the SFU has no offer waiting for an answer")
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=self._inbound(description.sdp), type="answer")
+                )
+                for forward in self.forwards.values():
+                    if forward.transceiver is not None and not forward.negotiated:
+                        forward.negotiated = True
+                        self.room.retarget(self, forward)
+            else:
+                raise ProtocolError(ErrorCode.BAD_SDP, f"the SFU does not accept a {description.type}")
+        await self.renegotiate()
+
+    def _inbound(self, sdp: str) -> str:
+        return sdp if self.room.config.allow_private_candidates else sdp_rules.drop_private_candidates(sdp)
+
+    async def _accept_offer(self, sdp: str) -> None:
+        try:
+            pinned = sdp_rules.pin_codecs(sdp)
+        except sdp_rules.UnsupportedCodec as exc:
+            raise ProtocolError(ErrorCode.BAD_SDP, str(exc), field="description.sdp") from None
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=self._inbound(pinned), type="offer"))
+        for transceiver in self.pc.getTransceivers():
+            mid = transceiver.mid
+            if mid is None or mid in self.layers or transceiver.receiver.track is None:
+                continue
+            layer = Layer(
+                transceiver.receiver,
+                transceiver.kind,
+                mid,
+                keyframe_interval=self.room.config.keyframe_interval,
+            )
+            self.layers[mid] = layer
+            if transceiver.kind == "video":
+                self.remb.add_receiver(transceiver.receiver)
+            self.room.layer_arrived(self, layer)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = sdp_rules.add_start_bitrate(self.pc.localDescription.sdp, self.room.config.start_bitrate)
+        await self.room.send(self.pid, protocol.sfu_signal(description={"type": "answer", "sdp": answer}))
+
+    async def on_candidate(self, candidate: protocol.IceCandidate) -> None:
+        if not candidate.candidate:
+            return  # end of candidates: aiortc needs no marker
+        value = candidate.candidate.removeprefix("candidate:")
+        address = sdp_rules.candidate_address(value) or ""
+        if not self.room.config.allow_private_candidates and sdp_rules.is_private_address(address):
+            logger.info("refusing a private/loopback ICE candidate from %s", self.pid)
+            return
+        ice = candidate_from_sdp(value)
+        ice.sdpMid = candidate.sdpMid
+        ice.sdpMLineIndex = candidate.sdpMLineIndex
+        await self.pc.addIceCandidate(ice)
+
+    async def renegotiate(self) -> None:
+        """Offer the current set of forwarded tracks when anything changed (only from the stable state)."""
+        async with self.lock:
+            if self.closed:
+                return
+            if self.pc.signalingState != "stable":
+                self.needs_offer = True
+                return
+            changed = self.needs_offer
+            self.needs_offer = False
+            for forward in self.forwards.values():
+                if forward.transceiver is None:
+                    self._add_transceiver(forward)
+                    changed = True
+            if not changed:
+                return
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        await self.room.send(self.pid, protocol.sfu_signal(description=offer))
+
+    def _add_transceiver(self, forward: Forward) -> None:
+        kind = forward.source.kind
+        transceiver = self.pc.addTransceiver(forward.track, direction="sendonly")
+        name = sdp_rules.PINNED[kind]
+        codecs = RTCRtpSender.getCapabilities(kind).codecs
+        pinned = [c for c in codecs if c.name.lower() == name]
+        transceiver.setCodecPreferences(pinned + [c for c in codecs if c.name.lower() == "rtx"])
+        transceiver.sender._stream_id = forward.source.publisher
+        transceiver.sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
+        forward.transceiver = transceiver
+
+    def drop_forward(self, key: tuple[str, str]) -> bool:
+        forward = self.forwards.pop(key, None)
+        if forward is None:
+            return False
+        forward.track.detach()
+        if forward.transceiver is not None:
+            forward.transceiver.direction = "inactive"
+        return True
+
+    async def close(self) -> None:
+        self.closed = True
+        for key in list(self.forwards):
+            self.drop_forward(key)
+        for layer in self.layers.values():
+            layer.close()
+        await self.remb.close()
+        await self.pc.close()
+
+
+class SfuRoom:
+    """The media state of one room on one worker."""
+
+    def __init__(self, room_id: str, send: Send, config: SfuConfig | None = None) -> None:
+        self.room_id = room_id
+        self.send = send
+        self.config = config or SfuConfig()
+        self.peers: dict[str, Peer] = {}
+        self.sources: dict[tuple[str, str], Source] = {}
+        self.created = time.monotonic()
+
+    # ---------------------------------------------------------------- membership
+
+    async def join(self, pid: str, *, subscribe: bool = True) -> Peer:
+        peer = self.peers.get(pid)
+        if peer is None:
+            peer = self.peers[pid] = Peer(self, pid, subscribe=subscribe)
+            if self._sync(peer):
+                await peer.renegotiate()
+        return peer
+
+    async def leave(self, pid: str) -> None:
+        peer = self.peers.pop(pid, None)
+        for key in [k for k in self.sources if k[0] == pid]:
+            await self.unpublish(pid, key[1])
+        if peer is not None:
+            await peer.close()
+
+    async def close(self) -> None:
+        for pid in list(self.peers):
+            await self.leave(pid)
+
+    def peer(self, pid: str) -> Peer:
+        peer = self.peers.get(pid)
+        if peer is None:
+            raise ProtocolError(ErrorCode.BAD_STATE, "not connected to the SFU")
+        return peer
+
+    # ---------------------------------------------------------------- client messages
+
+    async def signal(
+        self,
+        pid: str,
+        description: protocol.SessionDescription | None = None,
+        candidate: protocol.IceCandidate | None = None,
+    ) -> None:
+        peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        if description is not None:
+            await peer.on_description(description)
+        elif candidate is not None:
+            await peer.on_candidate(candidate)
+
+    async def publish(self, pid: str, track: dict[str, Any]) -> None:
+        """A track announced by ``publish``; its layers bind as their transceivers' mids appear."""
+        peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        source = Source(pid, track)
+        self.sources[(pid, source.sid)] = source
+        for mid in source.mids:
+            if mid in peer.layers and peer.layers[mid].source is None:
+                source.bind(peer.layers[mid])
+        await self._source_changed(source)
+
+    async def unpublish(self, pid: str, sid: str) -> None:
+        source = self.sources.pop((pid, sid), None)
+        if source is None:
+            return
+        for layer in source.layers.values():
+            layer.source = None
+            layer.sinks.clear()
+        for peer in list(self.peers.values()):
+            if peer.drop_forward((pid, sid)):
+                await peer.renegotiate()
+
+    def layer_arrived(self, peer: Peer, layer: Layer) -> None:
+        for source in self.sources.values():
+            if source.publisher == peer.pid and layer.mid in source.mids and layer.source is None:
+                source.bind(layer)
+                asyncio.ensure_future(self._source_changed(source))
+
+    async def set_quality(self, pid: str, quality: str, publisher: str | None = None) -> None:
+        peer = self.peer(pid)
+        if publisher is None:
+            peer.quality = {None: quality}
+        else:
+            peer.quality[publisher] = quality
+        for forward in peer.forwards.values():
+            if publisher is None or forward.source.publisher == publisher:
+                self.retarget(peer, forward)
+        self._send_demand()
+
+    async def set_subscribed(
+        self, pid: str, publisher: str, *, subscribed: bool, kind: str | None = None, sid: str | None = None
+    ) -> None:
+        peer = self.peer(pid)
+        for source in list(self.sources.values()):
+            if source.publisher != publisher or (kind and source.kind != kind) or (sid and source.sid != sid):
+                continue
+            key = (publisher, source.sid)
+            if subscribed:
+                peer.unsubscribed.discard(key)
+            else:
+                peer.unsubscribed.add(key)
+        self._sync(peer)
+        await peer.renegotiate()
+
+    # ---------------------------------------------------------------- forwarding
+
+    async def _source_changed(self, source: Source) -> None:
+        if not source.layers:
+            return
+        for peer in list(self.peers.values()):
+            forward = peer.forwards.get((source.publisher, source.sid))
+            if forward is None:
+                if self._sync(peer):
+                    await peer.renegotiate()
+            elif forward.negotiated:
+                self.retarget(peer, forward)
+        self._send_demand()
+
+    def _sync(self, peer: Peer) -> bool:
+        """Create a forward for every bound source this peer should receive; True if one was added."""
+        added = False
+        for key, source in self.sources.items():
+            wanted = peer.subscribe and source.publisher != peer.pid and key not in peer.unsubscribed
+            if wanted and source.layers and key not in peer.forwards:
+                peer.forwards[key] = Forward(source, ForwardTrack(source.kind, source.sid, self._send_demand))
+                added = True
+            elif not wanted and key in peer.forwards:
+                peer.drop_forward(key)
+                peer.needs_offer = True
+        return added
+
+    def retarget(self, peer: Peer, forward: Forward) -> None:
+        forward.track.set_layer(forward.source.pick(peer.quality_for(forward.source.publisher)))
+        self._send_demand()
+
+    def _send_demand(self) -> None:
+        """Dynacast: tell each simulcast publisher which of its layers someone watches."""
+        for source in self.sources.values():
+            if len(source.layers) < 2 and len(source.mids) < 2:
+                continue
+            watched: set[str] = set()
+            for peer in self.peers.values():
+                forward = peer.forwards.get((source.publisher, source.sid))
+                if forward is not None:
+                    for layer in (forward.track.target, forward.track.current):
+                        if layer is not None and layer.name:
+                            watched.add(layer.name)
+            demand = tuple(name for name in protocol.SIMULCAST_LAYERS if name in watched)
+            if demand != source.demand and (source.demand is not None or len(demand) < len(source.mids)):
+                source.demand = demand
+                frame = protocol.layer_demand(track=source.sid, layers=demand)
+                asyncio.ensure_future(self.send(source.publisher, frame))
+
+    # ---------------------------------------------------------------- observations
+
+    def audio_levels(self, within: float = 1.0) -> dict[str, int]:
+        """RFC 6464 level (-dBov, 0 = loudest) per publisher whose microphone sent a frame in the last ``within`` s."""
+        now = time.monotonic()
+        levels: dict[str, int] = {}
+        for source in self.sources.values():
+            for layer in source.layers.values():
+                fresh = layer.last_frame_at is not None and now - layer.last_frame_at <= within
+                if layer.kind == "audio" and layer.audio_level is not None and fresh:
+                    levels[source.publisher] = min(levels.get(source.publisher, 127), layer.audio_level)
+        return levels
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "peers": len(self.peers),
+            "sources": len(self.sources),
+            "forwards": sum(len(p.forwards) for p in self.peers.values()),
+            "plis": sum(layer.keyframes.sent for p in self.peers.values() for layer in p.layers.values()),
+        }

@@ -1,0 +1,106 @@
+"""SDP rewriting on SFU legs: one codec per kind (VP8, Opus), the start-bitrate hint, candidate policy.
+
+Encoded forwarding needs the same codec on every leg, and aiortc can packetize VP8 and Opus (and H.264, not used
+here): so offers reaching the SFU are reduced to those before aiortc sees them, and the SFU's own transceivers
+prefer them. ``x-google-start-bitrate`` makes Chrome start near the target instead of ramping for ~30 s.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+PINNED = {"video": "vp8", "audio": "opus"}
+_RTPMAP_RE = re.compile(r"a=rtpmap:(\d+) ([^/\s]+)/")
+_FMTP_APT_RE = re.compile(r"a=fmtp:(\d+) .*\bapt=(\d+)")
+_PT_ATTR_RE = re.compile(r"a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ :]")
+
+
+class UnsupportedCodec(ValueError):
+    """An offered media section carries no codec the SFU can forward."""
+
+
+def _sections(sdp: str) -> tuple[list[str], list[list[str]]]:
+    lines = sdp.replace("\r\n", "\n").rstrip("\n").split("\n")
+    session: list[str] = []
+    media: list[list[str]] = []
+    for line in lines:
+        if line.startswith("m="):
+            media.append([line])
+        elif media:
+            media[-1].append(line)
+        else:
+            session.append(line)
+    return session, media
+
+
+def _join(session: list[str], media: list[list[str]]) -> str:
+    return "\r\n".join([*session, *(line for section in media for line in section)]) + "\r\n"
+
+
+def pin_codecs(sdp: str) -> str:
+    """Keep only VP8 (+ its RTX) in video sections and Opus in audio sections of an offer."""
+    session, media = _sections(sdp)
+    for section in media:
+        parts = section[0].split()
+        kind = parts[0][2:]
+        if kind not in PINNED or parts[1] == "0":
+            continue
+        names = {m.group(1): m.group(2).lower() for line in section if (m := _RTPMAP_RE.match(line))}
+        keep = {pt for pt, name in names.items() if name == PINNED[kind]}
+        if not keep:
+            raise UnsupportedCodec(f"the SFU forwards only VP8 video and Opus audio; a {kind} section offers neither")
+        keep |= {m.group(1) for line in section if (m := _FMTP_APT_RE.match(line)) and m.group(2) in keep}
+        section[0] = " ".join(parts[:3] + [pt for pt in parts[3:] if pt in keep])
+        section[1:] = [line for line in section[1:] if (m := _PT_ATTR_RE.match(line)) is None or m.group(1) in keep]
+    return _join(session, media)
+
+
+def add_start_bitrate(sdp: str, kbps: int) -> str:
+    """Add ``x-google-start-bitrate`` to every VP8 payload type of the video sections."""
+    if kbps <= 0:
+        return sdp
+    session, media = _sections(sdp)
+    for section in media:
+        if not section[0].startswith("m=video"):
+            continue
+        vp8 = [m.group(1) for line in section if (m := _RTPMAP_RE.match(line)) and m.group(2).lower() == "vp8"]
+        for pt in vp8:
+            param = f"x-google-start-bitrate={kbps}"
+            for i, line in enumerate(section):
+                if line.startswith(f"a=fmtp:{pt} "):
+                    section[i] = f"{line};{param}"
+                    break
+            else:
+                at = next(i for i, line in enumerate(section) if line.startswith(f"a=rtpmap:{pt} "))
+                section.insert(at + 1, f"a=fmtp:{pt} {param}")
+    return _join(session, media)
+
+
+def candidate_address(candidate: str) -> str | None:
+    """The connection address of an ``a=candidate`` value (``candidate:…`` prefix optional)."""
+    parts = candidate.split()
+    return parts[4] if len(parts) >= 8 else None
+
+
+def is_private_address(address: str) -> bool:
+    """Loopback, private, link-local or unspecified addresses (and mDNS ``.local`` names, which hide one)."""
+    if address.endswith(".local"):
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+
+
+def drop_private_candidates(sdp: str) -> str:
+    """Remove candidates on private/loopback addresses from an SDP (the SFU must not be steered at them)."""
+    session, media = _sections(sdp)
+    for section in media:
+        section[:] = [
+            line
+            for line in section
+            if not (line.startswith("a=candidate:") and is_private_address(candidate_address(line[2:]) or ""))
+        ]
+    return _join(session, media)

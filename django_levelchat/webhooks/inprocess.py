@@ -1,0 +1,63 @@
+"""In-process delivery for the embedded default (one process, in-memory channel layer).
+
+One daemon thread per process, woken when a transaction that queued events commits and otherwise at the next
+retry time. It runs the same ``Deliverer`` as ``manage.py levelchat_webhooks`` (so several processes still never
+double-deliver) on its own database connection, never on the event loop: signaling is never blocked by a slow
+receiver. With ``WEBHOOK_IN_PROCESS`` off (the default with a Redis channel layer), run the command instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from django_levelchat.conf import levelchat_settings
+
+logger = logging.getLogger("django_levelchat.webhooks")
+
+_lock = threading.Lock()
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def enabled() -> bool:
+    """WEBHOOK_IN_PROCESS, or (None) whether the default channel layer is the in-memory one."""
+    configured = levelchat_settings.WEBHOOK_IN_PROCESS
+    if configured is not None:
+        return bool(configured)
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = str(layers.get("default", {}).get("BACKEND", "channels.layers.InMemoryChannelLayer"))
+    return backend.rsplit(".", 1)[-1] == "InMemoryChannelLayer"
+
+
+def notify() -> None:
+    """New events were committed: wake (or start) this process's deliverer if in-process delivery is on."""
+    global _thread
+    if not enabled():
+        return
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="levelchat-webhooks", daemon=True)
+            _thread.start()
+    _wake.set()
+
+
+def _run() -> None:
+    from django_levelchat.webhooks.delivery import Deliverer
+
+    deliverer = Deliverer()
+    while True:
+        _wake.clear()
+        try:
+            close_old_connections()
+            while deliverer.run_once():
+                pass
+            pause = deliverer.seconds_until_due(float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30)
+        except Exception:
+            logger.exception("in-process webhook delivery failed; retrying")
+            connections.close_all()
+            pause = float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 5
+        _wake.wait(timeout=max(pause, 0.05))

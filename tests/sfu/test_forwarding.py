@@ -1,0 +1,133 @@
+"""Encoded forwarding end to end with real aiortc peers on loopback: publisher -> SFU -> decoding subscribers.
+
+Small on purpose (320x180 at 15 fps, a few seconds): the machine is shared. Deadlines are generous and nothing
+asserts a duration; what is asserted is that frames decode at the published size, that a late joiner gets a
+picture (which needs an upstream keyframe request, since the publisher's GOP is 3000 frames), and that requests
+collapse instead of storming the publisher.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from django_levelchat.sfu.room import SfuConfig, SfuRoom
+from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, RawPeer, wait_for
+
+PUB = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7A"
+SUBS = ["PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7B", "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7C"]
+LATE = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7D"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.peers: dict[str, RawPeer] = {}
+        self.room = SfuRoom("RM_test", self._send, SfuConfig(allow_private_candidates=True))
+
+    async def _send(self, pid: str, frame: dict) -> None:
+        await self.peers[pid].deliver(frame)
+
+    async def _to_sfu(self, pid: str, description) -> None:
+        await self.room.signal(pid, description=description)
+
+    def peer(self, pid: str) -> RawPeer:
+        self.peers[pid] = RawPeer(pid, self._to_sfu)
+        return self.peers[pid]
+
+    async def close(self) -> None:
+        for peer in self.peers.values():
+            await peer.close()
+        await self.room.close()
+
+
+@pytest.fixture
+async def harness():
+    h = Harness()
+    yield h
+    await h.close()
+
+
+async def test_publisher_to_two_subscribers_and_a_late_joiner(harness: Harness) -> None:
+    room = harness.room
+    publisher = harness.peer(PUB)
+    mids = await publisher.publish_video("TR_cam", [PatternTrack()])
+    await room.publish(PUB, {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": mids})
+    await room.signal(PUB, description=publisher.offer())
+    await wait_for(lambda: publisher.pc.connectionState == "connected", what="publisher connected")
+
+    subscribers = [harness.peer(pid) for pid in SUBS]
+    for sub in subscribers:
+        await room.join(sub.pid)
+    for sub in subscribers:
+        await wait_for(lambda sub=sub: len(sub.frames) >= 10, what=f"frames at {sub.pid}")
+        assert sub.sizes() == {(WIDTH, HEIGHT)}
+        assert {f["track"] for f in sub.frames} == {"TR_cam"}  # msid carries the published track's sid
+
+    layer = room.peers[PUB].layers[mids[0]]
+    assert layer.buffer.keyframes >= 1
+    requests_before = publisher.keyframe_requests
+    late = harness.peer(LATE)
+    await room.join(LATE)
+    await wait_for(lambda: len(late.frames) >= 5, what="frames at the late joiner")
+    assert late.sizes() == {(WIDTH, HEIGHT)}
+    # The late joiner's picture needed a keyframe the publisher only makes on request (its GOP is 3000 frames).
+    assert publisher.keyframe_requests > requests_before
+    assert layer.keyframes.sent >= 2  # one for the first subscribers, one for the late joiner
+    # Requests from three subscribers (subscribe + their own PLIs) collapsed: far fewer went upstream.
+    assert layer.keyframes.sent <= layer.keyframes.requested
+    assert room.stats()["forwards"] == 3
+
+
+async def test_unsupported_codec_is_refused_with_bad_sdp(harness: Harness) -> None:
+    from django_levelchat import protocol
+
+    publisher = harness.peer(PUB)
+    await publisher.publish_video("TR_cam", [PatternTrack()])
+    sdp = publisher.pc.localDescription.sdp.replace("VP8/90000", "VP9/90000")
+    with pytest.raises(protocol.ProtocolError) as info:
+        await harness.room.signal(PUB, description=protocol.SessionDescription(type="offer", sdp=sdp))
+    assert info.value.code == protocol.ErrorCode.BAD_SDP
+
+
+async def test_simulcast_layers_follow_preferred_quality_and_demand(harness: Harness) -> None:
+    """Three send-only transceivers (q, h, f); a subscriber's preference picks the layer, switching on a keyframe."""
+    room = harness.room
+    publisher = harness.peer(PUB)
+    sizes = {"q": (160, 90), "h": (240, 136), "f": (320, 180)}
+    mids = await publisher.publish_video("TR_cam", [PatternTrack(*sizes[n]) for n in ("q", "h", "f")])
+    track = {"sid": "TR_cam", "kind": "video", "source": "camera", "layers": ["q", "h", "f"], "mids": mids}
+    await room.publish(PUB, track)
+    await room.signal(PUB, description=publisher.offer())
+    sub = harness.peer(SUBS[0])
+    await room.join(sub.pid)
+    await room.set_quality(sub.pid, "low")
+    await wait_for(lambda: sizes["q"] in sub.sizes(), what="the q layer")
+    await wait_for(lambda: publisher.layer_demands, what="a layer-demand to the publisher")
+    assert publisher.layer_demands[-1] == {"type": "layer-demand", "track": "TR_cam", "layers": ["q"]}
+
+    await room.set_quality(sub.pid, "high")
+    switched_at = len(sub.frames)
+    await wait_for(lambda: any(f["size"] == sizes["f"] for f in sub.frames[switched_at:]), what="the f layer")
+    forward = room.peers[sub.pid].forwards[(PUB, "TR_cam")]
+    assert forward.track.current.name == "f" and forward.track.switches >= 1
+    assert publisher.layer_demands[-1]["layers"] == ["f"]
+    # After the switch only f frames arrive (the old layer is no longer forwarded).
+    after = len(sub.frames)
+    await wait_for(lambda: len(sub.frames) >= after + 5, what="frames after the switch")
+    assert {f["size"] for f in sub.frames[after:]} == {sizes["f"]}
+
+
+async def test_audio_is_forwarded(harness: Harness) -> None:
+    from aiortc.mediastreams import AudioStreamTrack
+
+    room = harness.room
+    publisher = harness.peer(PUB)
+    transceiver = publisher.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
+    await room.publish(PUB, {"sid": "TR_mic", "kind": "audio", "source": "microphone", "mids": [transceiver.mid]})
+    await room.signal(PUB, description=publisher.offer())
+    sub = harness.peer(SUBS[0])
+    await room.join(sub.pid)
+    await wait_for(lambda: len([f for f in sub.frames if f["kind"] == "audio"]) >= 20, what="audio frames")
+    assert {f["track"] for f in sub.frames} == {"TR_mic"}
