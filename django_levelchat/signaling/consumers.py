@@ -141,7 +141,9 @@ class SignalingConsumer(AsyncConsumer):
         self.closing = False
         self.resumable_close = False
         self.snapshot_seq = 0  # last room seq this client has (snapshot or delivered event)
-        self.held: dict[int, str] = {}  # room events that arrived ahead of a missing seq
+        self.held: dict[
+            int, tuple[str | None, str]
+        ] = {}  # seq -> (event type, text)  # room events that arrived ahead of a missing seq
         self.hold_timer: asyncio.TimerHandle | None = None
         self.unflushed_frames = 0
         self.hello_task: asyncio.Task[Any] | None = None
@@ -632,24 +634,29 @@ class SignalingConsumer(AsyncConsumer):
         if seq <= self.snapshot_seq:
             return  # already part of the welcome/resync snapshot (or delivered)
         if seq != self.snapshot_seq + 1:
-            self.held[seq] = message["text"]
+            self.held[seq] = (message.get("event"), message["text"])
             if self.hold_timer is None:
                 loop = asyncio.get_running_loop()
                 window = float(levelchat_settings.SEQ_REORDER_WINDOW)
                 self.hold_timer = loop.call_later(window, self._release_held)
             return
         self.snapshot_seq = seq
-        await self.send_text(message["text"])
+        await self._deliver(message.get("event"), message["text"])
         await self._flush_held()
+
+    async def _deliver(self, event: str | None, text: str) -> None:
+        await self.send_text(text)
+        if event == "sfu-state" and '"ready"' in text:
+            await self._connect_media()  # another worker took the room over: connect to it
 
     async def _flush_held(self) -> None:
         while self.held:
             upto = self.snapshot_seq + 1
-            text = self.held.pop(upto, None)
-            if text is None:
+            held = self.held.pop(upto, None)
+            if held is None:
                 return
             self.snapshot_seq = upto
-            await self.send_text(text)
+            await self._deliver(*held)
         if self.hold_timer is not None:
             self.hold_timer.cancel()
             self.hold_timer = None
