@@ -18,7 +18,7 @@ PUB = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7A"
 SUBS = ["PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7B", "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7C"]
 LATE = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7D"
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 ADDRESS = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]  # aioice gathers no loopback candidates
 
 
