@@ -85,6 +85,22 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 50,
     # Seconds of sustained flooding (after the first ``rate_limited`` warning) before close 4429.
     "RATE_LIMIT_GRACE": 5,
+    # --- SFU (docs/sfu.md) ---
+    # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
+    # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
+    "SFU_EMBEDDED": None,
+    # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
+    "SFU_HEARTBEAT": 2.0,
+    "SFU_LEASE_TTL": 6.0,
+    # ICE servers the SFU's own peer connections use (a TURN server if the SFU sits behind a restrictive NAT).
+    "SFU_ICE_SERVERS": [],
+    # Accept ICE candidates on loopback, private and link-local addresses (and mDNS names). Off: a client must
+    # not steer the SFU at the server's own network. Turn on for a LAN deployment or tests on loopback.
+    "SFU_ALLOW_PRIVATE_CANDIDATES": False,
+    # ``x-google-start-bitrate`` (kbps) in answers to publishers: Chrome starts near it instead of ramping ~30 s.
+    "SFU_START_BITRATE": 1000,
+    # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.
+    "SFU_KEYFRAME_INTERVAL": 0.5,
     # --- Recordings ---
     # Directory holding recording files (a string path). The REST download serves only files that resolve
     # inside it (``Recording.file_path`` is relative to it); ``None`` = downloads are refused with 404.

@@ -191,7 +191,7 @@ class Peer:
         pinned = [c for c in codecs if c.name.lower() == name]
         transceiver.setCodecPreferences(pinned + [c for c in codecs if c.name.lower() == "rtx"])
         transceiver.sender._stream_id = forward.source.publisher
-        transceiver.sender._send_keyframe = forward.track.request_keyframe
+        transceiver.sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
         forward.transceiver = transceiver
 
     def drop_forward(self, key: tuple[str, str]) -> bool:

@@ -26,7 +26,7 @@ from django_levelchat.exceptions import IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
-from django_levelchat.signaling import clock, janitor, rooms
+from django_levelchat.signaling import clock, janitor, media, rooms
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -101,6 +101,7 @@ class SignalingConsumer(AsyncConsumer):
         self.errors: list[float] = []
         self.smoother = LevelSmoother()
         self.last_touch = 0.0
+        self.router: media.MeshRouter | None = None
         now = time.monotonic()
         self.flood = FloodGuard(
             float(levelchat_settings.RATE_LIMIT_RATE),
@@ -377,6 +378,7 @@ class SignalingConsumer(AsyncConsumer):
             )
         await self._welcome(entry)
         janitor.ensure_running()
+        await self._connect_media()
 
     async def _resume(self, resume: protocol.ResumeInfo) -> bool:
         """Take over a session that is still in the roster; False (fall back to a fresh join) otherwise."""
@@ -410,7 +412,23 @@ class SignalingConsumer(AsyncConsumer):
             await rooms.broadcast(room.public_id, protocol.participant_reconnected, participant={"id": self.pid})
         await self._welcome(entry)
         janitor.ensure_running()
+        await self._connect_media()
         return True
+
+    def _media(self) -> media.MeshRouter:
+        """This session's media router (mesh or SFU, by room), made once the participant id is known."""
+        if self.router is None:
+            assert self.room is not None and self.pid is not None
+            subscribe = caps.has_capability(self.caps, caps.SUBSCRIBE_ALL)
+            self.router = media.router_for(self.room, self.pid, lambda: self.channel_name, subscribe=subscribe)
+        return self.router
+
+    async def _connect_media(self) -> None:
+        """SFU rooms: tell the worker we are here (after a resume: our new channel). No worker is not fatal."""
+        try:
+            await self._media().joined()
+        except ProtocolError as exc:
+            logger.info("SFU not reachable for %s: %s", self.pid, exc)
 
     async def _welcome(self, entry: Entry) -> None:
         room = self.room
@@ -486,6 +504,8 @@ class SignalingConsumer(AsyncConsumer):
         if message.get("event") == "room-ended":
             self.departed = True
         await self.send_text(message["text"])
+        if message.get("event") == "sfu-state" and '"ready"' in message["text"]:
+            await self._connect_media()  # another worker took the room over: connect to it
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True
@@ -614,7 +634,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.ack(msg)
 
     async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "no SFU worker serves this room", ref=msg.id)
+        await self._media().sfu_signal(msg)  # the worker answers with ack or error
 
     async def on_publish(self, msg: protocol.Publish) -> None:
         assert self.room is not None and self.pid is not None
@@ -631,6 +651,7 @@ class SignalingConsumer(AsyncConsumer):
         await self._save(entry)
         await self.ack(msg)
         await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
+        await self._media().published(msg.track)
         await database_sync_to_async(lifecycle.track_published)(self.room, self.pid, track)
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
@@ -661,30 +682,16 @@ class SignalingConsumer(AsyncConsumer):
             self.room.public_id, protocol.track_muted, participant=self.pid, track=msg.track, muted=msg.muted
         )
 
-    async def _relay_to_publisher(self, msg: Any, frame: dict[str, Any]) -> None:
-        target = await self._target(msg.participant, msg.id)
-        if target.get("channel"):
-            await rooms.send_frame(target["channel"], frame)
+    async def on_subscribe(self, msg: protocol.Subscribe) -> None:
+        await self._media().subscription(msg, subscribed=True)
         await self.ack(msg)
 
-    async def on_subscribe(self, msg: protocol.Subscribe) -> None:
-        assert self.pid is not None
-        await self._relay_to_publisher(msg, protocol.subscribe(from_=self.pid, kind=msg.kind, track=msg.track))
-
     async def on_unsubscribe(self, msg: protocol.Unsubscribe) -> None:
-        assert self.pid is not None
-        await self._relay_to_publisher(msg, protocol.unsubscribe(from_=self.pid, kind=msg.kind, track=msg.track))
+        await self._media().subscription(msg, subscribed=False)
+        await self.ack(msg)
 
     async def on_set_preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
-        """Mesh: ask publishers to adapt the sender toward this participant (one, or all with tracks)."""
-        assert self.room is not None and self.pid is not None
-        frame = protocol.set_preferred_quality(from_=self.pid, quality=msg.quality)
-        if msg.participant is not None:
-            await self._relay_to_publisher(msg, frame)
-            return
-        for entry in await get_presence().roster(self.room.public_id):
-            if entry["id"] != self.pid and entry.get("tracks") and entry.get("channel"):
-                await rooms.send_frame(entry["channel"], frame)
+        await self._media().preferred_quality(msg)
         await self.ack(msg)
 
     async def on_chat(self, msg: protocol.Chat) -> None:

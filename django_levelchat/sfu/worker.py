@@ -1,0 +1,243 @@
+"""The SFU worker: one asyncio process (or task, embedded) serving rooms, reached only over the channel layer.
+
+It listens on its own channel (``sfu.<worker id>``) for requests the signaling consumers forward
+(``{"type": "lc.sfu", "op": ..., "room", "participant", "reply", "ref", ...}``, see docs/sfu.md), joins each served
+room's group to see departures and unpublished tracks, heartbeats its lease, and claims the rooms of workers whose
+heartbeat expired. Media never touches the channel layer: it flows over the peer connections of ``SfuRoom``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from django_levelchat import protocol
+from django_levelchat.conf import levelchat_settings
+from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu.leases import Leases, get_leases, worker_channel
+from django_levelchat.sfu.room import SfuConfig, SfuRoom
+from django_levelchat.sfu.selfcheck import check_aiortc
+from django_levelchat.signaling import rooms
+
+logger = logging.getLogger("django_levelchat.sfu")
+
+MESSAGE_TYPE = "lc.sfu"
+
+
+def config_from_settings() -> SfuConfig:
+    return SfuConfig(
+        ice_servers=list(levelchat_settings.SFU_ICE_SERVERS),
+        start_bitrate=int(levelchat_settings.SFU_START_BITRATE),
+        keyframe_interval=float(levelchat_settings.SFU_KEYFRAME_INTERVAL),
+        allow_private_candidates=bool(levelchat_settings.SFU_ALLOW_PRIVATE_CANDIDATES),
+    )
+
+
+class ServedRoom:
+    """A room this worker serves: its media state, its members' reply channels, and one queue of work."""
+
+    def __init__(self, worker: SfuWorker, room_id: str) -> None:
+        self.worker = worker
+        self.room_id = room_id
+        self.replies: dict[str, str] = {}
+        self.media = SfuRoom(room_id, self.deliver, worker.config)
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.events_channel = ""
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        layer = self.worker.layer
+        self.events_channel = await layer.new_channel()
+        await layer.group_add(rooms.room_group(self.room_id), self.events_channel)
+        self.tasks = [asyncio.ensure_future(self._work()), asyncio.ensure_future(self._events())]
+
+    async def deliver(self, pid: str, frame: dict[str, Any]) -> None:
+        reply = self.replies.get(pid)
+        if reply:
+            with contextlib.suppress(*rooms.LAYER_ERRORS):
+                await rooms.send_frame(reply, frame)
+
+    async def _events(self) -> None:
+        while True:
+            try:
+                message = await self.worker.layer.receive(self.events_channel)
+            except rooms.LAYER_ERRORS:
+                await asyncio.sleep(1.0)
+                continue
+            if message.get("type") == rooms.EVENT and message.get("event") in (
+                "participant-left",
+                "track-unpublished",
+                "room-ended",
+            ):
+                await self.queue.put({"op": "event", "frame": json.loads(message["text"])})
+
+    async def _work(self) -> None:
+        while True:
+            message = await self.queue.get()
+            try:
+                await self.handle(message)
+            except ProtocolError as exc:
+                await self._answer(message, exc.to_frame())
+            except Exception as exc:  # aiortc refusing a description, a transport that failed mid-way
+                logger.warning("SFU request %s in %s failed: %r", message.get("op"), self.room_id, exc)
+                error = protocol.error(ErrorCode.BAD_SDP, f"the SFU could not apply this request: {exc}")
+                await self._answer(message, error)
+            else:
+                if message.get("ref") is not None and message["op"] in ("signal", "join"):
+                    await self._answer(message, protocol.ack(message["ref"]))
+            if not self.media.peers and not self.replies:
+                await self.worker.drop_room(self.room_id)
+                return
+
+    async def _answer(self, message: dict[str, Any], frame: dict[str, Any]) -> None:
+        reply = message.get("reply")
+        if not reply:
+            return
+        if message.get("ref") is not None:
+            frame = {**frame, "ref": message["ref"]}
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await rooms.send_frame(reply, frame)
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        media = self.media
+        if op == "event":
+            await self._on_event(message["frame"])
+            return
+        pid = message["participant"]
+        self.replies[pid] = message["reply"]
+        if op == "join":
+            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+        elif op == "signal":
+            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+            if message.get("description") is not None:
+                description = protocol.SessionDescription.parse(
+                    message["description"], "description", max_mlines=protocol.MAX_SFU_SDP_MLINES
+                )
+                await media.signal(pid, description=description)
+            elif message.get("candidate") is not None:
+                await media.signal(pid, candidate=protocol.IceCandidate.parse(message["candidate"], "candidate"))
+        elif op == "publish":
+            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+            await media.publish(pid, message["track"])
+        elif op == "quality" and pid in media.peers:
+            await media.set_quality(pid, message["quality"], message.get("publisher"))
+        elif op == "subscription" and pid in media.peers:
+            await media.set_subscribed(
+                pid,
+                message["publisher"],
+                subscribed=bool(message["subscribed"]),
+                kind=message.get("kind"),
+                sid=message.get("track"),
+            )
+        elif op == "leave":
+            await self._leave(pid)
+
+    async def _on_event(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "participant-left":
+            await self._leave(frame["participant"]["id"])
+        elif kind == "track-unpublished":
+            await self.media.unpublish(frame["participant"], frame["track"])
+        elif kind == "room-ended":
+            for pid in list(self.replies):
+                await self._leave(pid)
+
+    async def _leave(self, pid: str) -> None:
+        self.replies.pop(pid, None)
+        await self.media.leave(pid)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await self.worker.layer.group_discard(rooms.room_group(self.room_id), self.events_channel)
+        await self.media.close()
+
+
+class SfuWorker:
+    """Serves the rooms assigned to it. ``run()`` until cancelled; ``stop()`` hands its rooms back."""
+
+    def __init__(self, worker_id: str | None = None, *, config: SfuConfig | None = None) -> None:
+        self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        self.channel = worker_channel(self.worker_id)
+        self.config = config or config_from_settings()
+        self.layer: Any = get_channel_layer()
+        self.leases: Leases = get_leases()
+        self.rooms: dict[str, ServedRoom] = {}
+        self.heartbeat = float(levelchat_settings.SFU_HEARTBEAT)
+        self.lease_ttl = float(levelchat_settings.SFU_LEASE_TTL)
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        check_aiortc()
+        await self.leases.heartbeat(self.worker_id, self.lease_ttl)
+        tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._receive())]
+        self.ready.set()
+        logger.info("SFU worker %s listening on %s", self.worker_id, self.channel)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.stop()
+
+    async def stop(self) -> None:
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await self.leases.retire(self.worker_id)
+        for room_id in list(self.rooms):
+            await self.drop_room(room_id)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            try:
+                await self.leases.heartbeat(self.worker_id, self.lease_ttl)
+                await self._take_over_orphans()
+            except rooms.LAYER_ERRORS as exc:
+                logger.warning("SFU worker %s cannot reach the lease store: %r", self.worker_id, exc)
+            await asyncio.sleep(self.heartbeat)
+
+    async def _take_over_orphans(self) -> None:
+        """Claim rooms whose worker stopped heartbeating; their clients renegotiate with us on ``ready``."""
+        for room_id, dead in await self.leases.orphaned():
+            if not await self.leases.claim(room_id, dead, self.worker_id):
+                continue
+            logger.warning("SFU worker %s took over room %s from %s", self.worker_id, room_id, dead)
+            await rooms.broadcast(room_id, protocol.sfu_state, state="unavailable", reason="worker_lost")
+            await self._room(room_id)
+            await rooms.broadcast(room_id, protocol.sfu_state, state="ready")
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except rooms.LAYER_ERRORS as exc:
+                logger.warning("SFU worker %s: channel layer receive failed: %r", self.worker_id, exc)
+                await asyncio.sleep(1.0)
+                continue
+            if message.get("type") != MESSAGE_TYPE or not isinstance(message.get("room"), str):
+                continue
+            served = await self._room(message["room"])
+            await served.queue.put(message)
+
+    async def _room(self, room_id: str) -> ServedRoom:
+        served = self.rooms.get(room_id)
+        if served is None:
+            served = self.rooms[room_id] = ServedRoom(self, room_id)
+            await served.start()
+        return served
+
+    async def drop_room(self, room_id: str) -> None:
+        served = self.rooms.pop(room_id, None)
+        if served is None:
+            return
+        await served.close()
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await self.leases.release(room_id, self.worker_id)

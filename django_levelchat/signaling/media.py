@@ -1,0 +1,154 @@
+"""Media routing behind one interface: a mesh router (relays to publishers) and an SFU router (the room's worker).
+
+The consumer keeps connection and session handling, validation and capability checks, then hands media requests
+here. ``sfu-signal`` and the ``mids`` of a publish always go to the room's SFU worker (any room may use the SFU);
+``subscribe``/``unsubscribe``/``set-preferred-quality`` go to publishers in a mesh room and to the worker in an
+SFU room. The SFU side is reached only over the channel layer (``sfu.leases`` says which worker holds the room).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from django_levelchat import protocol
+from django_levelchat.models import Room
+from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu.leases import get_leases, worker_channel
+from django_levelchat.signaling import rooms
+from django_levelchat.signaling.presence import Entry, get_presence
+
+logger = logging.getLogger("django_levelchat.signaling")
+
+SFU_ROOM_TYPES = frozenset({Room.RoomType.LIVE, Room.RoomType.WEBINAR})
+SFU_MESSAGE_TYPE = "lc.sfu"
+
+
+def uses_sfu(room: Room) -> bool:
+    """Whether the room's media goes through the SFU (live and webinar rooms)."""
+    return room.room_type in SFU_ROOM_TYPES
+
+
+class SfuLink:
+    """Requests from one participant to the worker holding its room."""
+
+    def __init__(self, room_id: str, pid: str, reply: Callable[[], str], *, subscribe: bool) -> None:
+        self.room_id = room_id
+        self.pid = pid
+        self.reply = reply
+        self.subscribe = subscribe
+        self.used = False
+
+    async def worker(self, ref: str | None = None) -> str | None:
+        # Imported here: it loads aiortc, which a server that never needs the SFU should not pay for.
+        from django_levelchat.sfu.embedded import embedded_enabled, ensure_worker
+        from django_levelchat.sfu.selfcheck import SfuUnsupported
+
+        leases = get_leases()
+        worker = await leases.assign(self.room_id)
+        if worker is None and embedded_enabled():
+            try:
+                await ensure_worker()
+            except SfuUnsupported as exc:
+                raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, str(exc), ref=ref) from None
+            worker = await leases.assign(self.room_id)
+        return worker
+
+    async def request(self, op: str, ref: str | None = None, **fields: Any) -> None:
+        worker = await self.worker(ref)
+        if worker is None:
+            raise ProtocolError(
+                ErrorCode.SFU_UNAVAILABLE, "no SFU worker serves this room (start manage.py runsfu)", ref=ref
+            )
+        self.used = True
+        message = {
+            "type": SFU_MESSAGE_TYPE,
+            "op": op,
+            "room": self.room_id,
+            "participant": self.pid,
+            "reply": self.reply(),
+            "ref": ref,
+            "subscribe": self.subscribe,
+            **fields,
+        }
+        await get_channel_layer().send(worker_channel(worker), message)
+
+
+class MeshRouter:
+    """Mesh rooms: preferences and subscriptions are relayed to the publishers, who adapt their own senders."""
+
+    def __init__(self, room_id: str, pid: str, sfu: SfuLink) -> None:
+        self.room_id = room_id
+        self.pid = pid
+        self.sfu = sfu
+
+    async def target(self, pid: str, ref: str | None) -> Entry:
+        entry = await get_presence().get(self.room_id, pid)
+        if entry is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_PARTICIPANT, f"no participant {pid} in this room", ref=ref)
+        return entry
+
+    async def sfu_signal(self, msg: protocol.SfuSignal) -> None:
+        """Answered by the worker (``ack`` or ``error`` with ``ref``)."""
+        fields: dict[str, Any] = (
+            {"description": msg.description.to_wire()}
+            if msg.description is not None
+            else {"candidate": msg.candidate.to_wire() if msg.candidate is not None else None}
+        )
+        await self.sfu.request("signal", ref=msg.id, **fields)
+
+    async def published(self, track: protocol.TrackInfo) -> None:
+        """Hand the track's transceiver mids to the worker (the publish itself was already acked)."""
+        if not track.mids:
+            return
+        try:
+            await self.sfu.request("publish", track=track.to_wire())
+        except ProtocolError as exc:
+            logger.info("track %s of %s not on the SFU: %s", track.sid, self.pid, exc.message)
+
+    async def joined(self) -> None:
+        """Nothing to do in a mesh room: peers connect to each other."""
+
+    async def subscription(self, msg: protocol.Subscribe | protocol.Unsubscribe, *, subscribed: bool) -> None:
+        build = protocol.subscribe if subscribed else protocol.unsubscribe
+        target = await self.target(msg.participant, msg.id)
+        if target.get("channel"):
+            await rooms.send_frame(target["channel"], build(from_=self.pid, kind=msg.kind, track=msg.track))
+
+    async def preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
+        frame = protocol.set_preferred_quality(from_=self.pid, quality=msg.quality)
+        if msg.participant is not None:
+            target = await self.target(msg.participant, msg.id)
+            if target.get("channel"):
+                await rooms.send_frame(target["channel"], frame)
+            return
+        for entry in await get_presence().roster(self.room_id):
+            if entry["id"] != self.pid and entry.get("tracks") and entry.get("channel"):
+                await rooms.send_frame(entry["channel"], frame)
+
+
+class SfuRouter(MeshRouter):
+    """SFU rooms: the worker forwards every published track; preferences pick layers there."""
+
+    async def joined(self) -> None:
+        """Connect to the worker now, so it offers this participant the room's tracks."""
+        await self.sfu.request("join")
+
+    async def subscription(self, msg: protocol.Subscribe | protocol.Unsubscribe, *, subscribed: bool) -> None:
+        await self.target(msg.participant, msg.id)
+        await self.sfu.request(
+            "subscription", publisher=msg.participant, subscribed=subscribed, kind=msg.kind, track=msg.track
+        )
+
+    async def preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
+        if msg.participant is not None:
+            await self.target(msg.participant, msg.id)
+        await self.sfu.request("quality", quality=msg.quality, publisher=msg.participant)
+
+
+def router_for(room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool) -> MeshRouter:
+    link = SfuLink(room.public_id, pid, reply, subscribe=subscribe)
+    return (SfuRouter if uses_sfu(room) else MeshRouter)(room.public_id, pid, link)
