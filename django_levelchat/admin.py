@@ -14,14 +14,17 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from django_levelchat import lifecycle, usage
-from django_levelchat.exceptions import IllegalTransition
+from django_levelchat.exceptions import IllegalTransition, LevelChatError
 from django_levelchat.models import (
     ApiKey,
     CapabilityPolicy,
     Participant,
     Recording,
+    RecordingFile,
     Room,
     WebhookDelivery,
     WebhookEndpoint,
@@ -149,26 +152,123 @@ class CapabilityPolicyAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(size)
+
+
+def _human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class RecordingFileInline(admin.TabularInline):
+    model = RecordingFile
+    extra = 0
+    can_delete = False
+    fields = (
+        "public_id",
+        "role",
+        "kind",
+        "participant",
+        "source",
+        "codec",
+        "size_display",
+        "duration",
+        "offset",
+        "truncated",
+        "download",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="size")
+    def size_display(self, obj: RecordingFile) -> str:
+        return _human_size(obj.size)
+
+    @admin.display(description="file")
+    def download(self, obj: RecordingFile) -> str:
+        url = reverse("levelchat_api:recording-file-download", args=[obj.recording.public_id, obj.public_id])
+        return format_html('<a href="{}">download</a>', url)
+
+
+@admin.action(description="Stop selected recordings")
+def stop_recordings(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
+    from django_levelchat.signaling import control  # the admin is a transport: stopping goes to the SFU worker
+
+    for recording in queryset.select_related("room"):
+        try:
+            control.stop_recording(recording, by="admin")
+        except LevelChatError as exc:
+            modeladmin.message_user(request, f"{recording.public_id}: {exc.detail}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"Stopping {recording.public_id}.", messages.SUCCESS)
+
+
 @admin.register(Recording)
 class RecordingAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "room", "status", "started_at", "stopped_at", "duration", "size")
-    list_filter = ("status",)
+    list_display = (
+        "public_id",
+        "room",
+        "status",
+        "partial",
+        "started_at",
+        "duration_display",
+        "size_display",
+        "download",
+    )
+    list_filter = ("status", "partial")
     search_fields = ("public_id", "room__public_id", "room__name")
     readonly_fields = (
         "public_id",
         "room",
         "status",
-        "file_path",
+        "partial",
+        "started_by",
+        "worker",
         "created_at",
         "started_at",
         "stopped_at",
-        "duration",
-        "size",
+        "duration_display",
+        "size_display",
         "error",
+        "download",
     )
+    fields = readonly_fields
+    inlines = [RecordingFileInline]
+    actions = [stop_recordings]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
+        return super().get_queryset(request).select_related("room").prefetch_related("files")
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_display(self, obj: Recording) -> str:
+        return _human_duration(obj.duration)
+
+    @admin.display(description="size", ordering="size")
+    def size_display(self, obj: Recording) -> str:
+        return _human_size(obj.size)
+
+    @admin.display(description="composed file")
+    def download(self, obj: Recording) -> str:
+        composed = next((f for f in obj.files.all() if f.role == RecordingFile.Role.COMPOSED), None)
+        if composed is None:
+            return "–"
+        url = reverse("levelchat_api:recording-download", args=[obj.public_id])
+        return format_html('<a href="{}">download</a>', url)
 
 
 @admin.register(ApiKey)

@@ -101,10 +101,25 @@ DEFAULTS: dict[str, Any] = {
     "SFU_START_BITRATE": 1000,
     # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.
     "SFU_KEYFRAME_INTERVAL": 0.5,
-    # --- Recordings ---
-    # Directory holding recording files (a string path). The REST download serves only files that resolve
-    # inside it (``Recording.file_path`` is relative to it); ``None`` = downloads are refused with 404.
-    "RECORDINGS_DIR": None,
+    # --- Recordings (docs/recording.md) ---
+    # Where finished files go: ``None`` = the project's default storage; a string = an alias of ``STORAGES``
+    # (e.g. an S3 bucket through django-storages). Files are served only through the authorised download view.
+    "RECORDING_STORAGE": None,
+    # Name prefix of recording files inside that storage.
+    "RECORDING_PREFIX": "levelchat/recordings/",
+    # Local directory the SFU writes live files into before they are finalised; ``None`` = <tmp>/levelchat-spool.
+    # Must be on a local disk shared by the SFU workers and the process running ``levelchat_recordings``.
+    "RECORDING_SPOOL_DIR": None,
+    # Dotted path of ``fn(request, recording) -> bool`` deciding who may download a recording besides API keys;
+    # ``None`` = staff users only.
+    "RECORDING_ACCESS": None,
+    # A recording whose worker has not reported for this many seconds is failed (partial) and finalised.
+    "RECORDING_HEARTBEAT_TIMEOUT": 30,
+    # Composed file of the whole call: "grid", "speaker" (the loudest person large) or None (track files only).
+    "RECORDING_LAYOUT": "grid",
+    # Run recording jobs (finalise, compose) in a thread of the web process. ``None`` = only when the channel
+    # layer is in-memory (embedded mode); otherwise run ``manage.py levelchat_recordings``.
+    "RECORDING_JOBS_IN_PROCESS": None,
     # --- Webhooks (docs/webhooks.md) ---
     # Allow endpoint URLs that resolve to loopback, private, link-local or reserved addresses. Off, such URLs
     # are refused when an endpoint is saved and again before every delivery (SSRF).

@@ -1,11 +1,16 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 
 from example_project.demo import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("rooms/new/", views.room_create, name="room-create"),
+    path("recordings/", views.recordings, name="recordings"),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the admin, the API docs).
+    path("favicon.ico", RedirectView.as_view(url=static("demo/favicon.svg"), permanent=True)),
     path("rooms/<str:public_id>/", views.room, name="room"),
     path("live/<str:public_id>/", views.live, name="live"),
     path("accounts/", include("django.contrib.auth.urls")),

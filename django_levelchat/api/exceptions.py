@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from django_levelchat.exceptions import CapabilityError, IllegalTransition, LevelChatError, TokenError
+from django_levelchat.exceptions import SfuUnavailable as SfuUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ _LIBRARY_STATUS: list[tuple[type[LevelChatError], int]] = [
     (IllegalTransition, status.HTTP_409_CONFLICT),
     (TokenError, status.HTTP_400_BAD_REQUEST),
     (CapabilityError, status.HTTP_400_BAD_REQUEST),
+    (SfuUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
 ]
 
 

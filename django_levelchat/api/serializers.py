@@ -22,6 +22,7 @@ from django_levelchat.models import (
     CapabilityPolicy,
     Participant,
     Recording,
+    RecordingFile,
     Room,
     WebhookDelivery,
     WebhookEndpoint,
@@ -397,23 +398,37 @@ class MessageSerializer(StrictSerializer):
 # --- recordings ------------------------------------------------------------------------------------------------
 
 
+class RecordingFileSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Public id (`RF_…`).")
+    role = serializers.ChoiceField(choices=RecordingFile.Role.choices, help_text="`track` or `composed`.")
+    kind = serializers.CharField(help_text="`audio`, `video`, or `av` (the composed file).")
+    participant = serializers.CharField(help_text="Identity of the publisher (empty for the composed file).")
+    track = serializers.CharField(help_text="Track sid.")
+    source = serializers.CharField()
+    codec = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes.")
+    duration = serializers.FloatField(help_text="Seconds.")
+    offset = serializers.FloatField(help_text="Seconds from the start of the recording.")
+    truncated = serializers.BooleanField(help_text="Cut off by a crash; kept up to its last whole packet.")
+
+
 class RecordingSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="Public id (`RC_…`).")
     room = serializers.CharField(source="room.public_id")
     status = RecordingStatusField()
+    partial = serializers.BooleanField(help_text="Failed, but what was written until then is kept.")
+    started_by = serializers.CharField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     stopped_at = serializers.DateTimeField(allow_null=True)
     duration = serializers.FloatField(allow_null=True, help_text="Seconds.")
-    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes, all files.")
     error = serializers.CharField()
-    downloadable = serializers.SerializerMethodField(help_text="A file can be downloaded from `…/download`.")
+    files = RecordingFileSerializer(many=True, source="files.all")
+    downloadable = serializers.SerializerMethodField(help_text="The composed file can be fetched from `…/download`.")
 
     def get_downloadable(self, obj: Recording) -> bool:
-        return obj.status in DOWNLOADABLE_STATUSES and bool(obj.file_path)
-
-
-DOWNLOADABLE_STATUSES = frozenset({Recording.Status.COMPLETED, Recording.Status.FAILED_PARTIAL})
+        return any(f.role == RecordingFile.Role.COMPOSED for f in obj.files.all())
 
 
 # --- webhooks --------------------------------------------------------------------------------------------------

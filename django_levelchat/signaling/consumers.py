@@ -26,7 +26,7 @@ from django_levelchat.exceptions import IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
-from django_levelchat.signaling import clock, janitor, media, rooms
+from django_levelchat.signaling import clock, janitor, liveness, media, rooms
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -100,7 +100,7 @@ class SignalingConsumer(AsyncConsumer):
         self.hello_task: asyncio.Task[Any] | None = None
         self.errors: list[float] = []
         self.smoother = LevelSmoother()
-        self.last_touch = 0.0
+        self.last_touch = float("-inf")
         self.router: media.MeshRouter | None = None
         now = time.monotonic()
         self.flood = FloodGuard(
@@ -150,6 +150,7 @@ class SignalingConsumer(AsyncConsumer):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 if self.state == "joined" and self.room is not None:
+                    self.last_touch = float("-inf")  # the next frame re-checks our presence entry
                     try:
                         await self.channel_layer.group_add(rooms.room_group(self.room.public_id), self.channel_name)
                         await self._send_resync(None)
@@ -284,11 +285,19 @@ class SignalingConsumer(AsyncConsumer):
         await handler(msg)
 
     async def _touch(self) -> None:
+        """Mark this session heard from; the janitor's loop writes the marks of the whole process in one batch."""
         now = clock.now()
-        if now - self.last_touch >= 1.0 and self.room is not None and self.pid is not None:
+        if now - self.last_touch >= liveness.interval() and self.room is not None and self.pid is not None:
             self.last_touch = now
-            if not await get_presence().touch(self.room.public_id, self.pid, now):
-                await self._restore()
+            liveness.heard(self.room.public_id, self.pid, now)
+
+    async def restore_presence(self) -> None:
+        """Called by ``liveness.flush`` when our entry is gone."""
+        try:
+            await self._restore()
+        except rooms.LAYER_ERRORS as exc:
+            self.last_touch = float("-inf")  # try again on the next frame
+            logger.warning("could not restore the presence of %s: %r", self.pid, exc)
 
     async def _restore(self) -> None:
         """Our presence entry vanished without a removal (Redis restarted empty): put it back, tell the room,
@@ -334,14 +343,13 @@ class SignalingConsumer(AsyncConsumer):
         claims, room = self.claims, self.room
         assert claims is not None and room is not None
         presence = get_presence()
-        revoked = await presence.revoked_at(room.public_id, claims.identity)
+        revoked, roster = await presence.admission(room.public_id, claims.identity)
         if revoked is not None and claims.issued_at <= revoked:
             raise Close(CloseReason.REMOVED, "you were removed from this room")
         if not room.is_joinable:
             raise Close(CloseReason.ROOM_ENDED)
         self.caps = claims.capabilities
         self.hidden = caps.has_capability(self.caps, caps.PRESENCE_HIDDEN)
-        roster = await presence.roster(room.public_id)
         same = [e for e in roster if e["identity"] == claims.identity]
         if same and not levelchat_settings.REPLACE_DUPLICATE_IDENTITY:
             raise Close(CloseReason.REPLACED, "this identity is already in the room")
@@ -370,6 +378,8 @@ class SignalingConsumer(AsyncConsumer):
         }
         await presence.add(room.public_id, entry)
         self.entry = entry
+        self.last_touch = clock.now()
+        liveness.joined(room.public_id, pid, self)
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
         self.state = "joined"
         if not self.hidden:
@@ -399,11 +409,13 @@ class SignalingConsumer(AsyncConsumer):
         entry.update(channel=self.channel_name, state="connected")
         entry.pop("disconnected_at", None)
         await presence.put(room.public_id, entry)
-        await presence.touch(room.public_id, entry["id"])
+        self.last_touch = clock.now()
+        await presence.touch(room.public_id, entry["id"], self.last_touch)
         if old_channel and old_channel != self.channel_name:
             await rooms.control(old_channel, "superseded")
         self.pid = entry["id"]
         self.entry = entry
+        liveness.joined(room.public_id, self.pid, self)
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
@@ -435,9 +447,8 @@ class SignalingConsumer(AsyncConsumer):
         assert room is not None and self.pid is not None
         presence = get_presence()
         room_id = room.public_id
-        seq = await presence.current_seq(room_id)
+        seq, roster, chat = await presence.snapshot(room_id)
         self.snapshot_seq = seq
-        roster = await presence.roster(room_id)
         you = {
             "id": self.pid,
             "identity": entry["identity"],
@@ -452,7 +463,7 @@ class SignalingConsumer(AsyncConsumer):
                 you=you,
                 room=rooms.room_view(room),
                 roster=rooms.visible_roster(roster, exclude=self.pid),
-                chat=[m for m in await presence.chat(room_id) if m.get("to") is None],
+                chat=[m for m in chat if m.get("to") is None],
                 ice_servers=levelchat_settings.ICE_SERVERS,
                 ping_interval=levelchat_settings.PING_INTERVAL,
                 ping_timeout=levelchat_settings.PING_TIMEOUT,
@@ -472,6 +483,8 @@ class SignalingConsumer(AsyncConsumer):
         room, pid = self.room, self.pid
         was_joined = self.state == "joined" or (self.closing and pid is not None)
         self.state = "closed"
+        if room is not None and pid is not None:
+            liveness.left(room.public_id, pid, self)
         if room is not None and pid is not None and was_joined and not self.departed:
             try:
                 if code in RESUMABLE_CLIENT_CLOSES or (self.closing and self.resumable_close):
@@ -501,6 +514,8 @@ class SignalingConsumer(AsyncConsumer):
         seq = message.get("seq")
         if seq is not None and seq <= self.snapshot_seq:
             return  # already part of the welcome/resync snapshot this client got
+        if message.get("publishers_only") and (message.get("exclude") == self.pid or not self._publishing()):
+            return
         if message.get("event") == "room-ended":
             self.departed = True
         await self.send_text(message["text"])
@@ -535,6 +550,9 @@ class SignalingConsumer(AsyncConsumer):
         self.entry = entry
         if not await get_presence().put(self.room.public_id, entry):
             await self._restore()
+
+    def _publishing(self) -> bool:
+        return bool(self.entry and self.entry.get("tracks"))
 
     def _me(self) -> dict[str, Any]:
         claims = self.claims
@@ -747,9 +765,8 @@ class SignalingConsumer(AsyncConsumer):
             return  # over 10 reports/s: dropped quietly, the next one carries the same information
         now = time.time()
         level = self.smoother.observe(msg.level, now)
-        presence = get_presence()
-        await presence.set_speaker_state(self.room.public_id, self.pid, level, now)
-        await rooms.update_active_speaker(self.room.public_id, now)
+        view = await get_presence().report_level(self.room.public_id, self.pid, level, now)
+        await rooms.update_active_speaker(self.room.public_id, now, view)
 
     async def on_quality_report(self, msg: protocol.QualityReport) -> None:
         assert self.room is not None and self.pid is not None

@@ -125,9 +125,7 @@ class MeshRouter:
             if target.get("channel"):
                 await rooms.send_frame(target["channel"], frame)
             return
-        for entry in await get_presence().roster(self.room_id):
-            if entry["id"] != self.pid and entry.get("tracks") and entry.get("channel"):
-                await rooms.send_frame(entry["channel"], frame)
+        await rooms.send_to_publishers(self.room_id, frame, exclude=self.pid)
 
 
 class SfuRouter(MeshRouter):

@@ -4,7 +4,8 @@ Two stores with one interface:
 
 - ``MemoryPresence``: a process-local dict, for the embedded default (one process, in-memory channel layer).
 - ``RedisPresence``: Redis hashes/sorted sets, for many daphne processes on many machines. Every entry has a
-  heartbeat score, so a process that died leaves entries that any other process's sweep removes.
+  heartbeat score in ONE sorted set for all rooms, so finding the silent ones is a single range query however many
+  rooms there are, and a process that died leaves entries that the janitor (any process's) removes.
 
 The store is picked from ``LEVELCHAT["REDIS_URL"]``, or from the Redis channel layer's first host when unset.
 Operations whose winner must be unique across processes (removing an entry) return whether this caller won,
@@ -14,6 +15,7 @@ so exactly one ``participant-left`` is sent per session.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import weakref
 from collections import deque
@@ -38,25 +40,37 @@ class Presence(Protocol):
     async def was_removed(self, room: str, pid: str) -> bool: ...
     async def roster(self, room: str) -> list[Entry]: ...
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool: ...
-    async def stale(self, room: str, older_than: float) -> list[str]: ...
-    async def rooms(self) -> list[str]: ...
+    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]: ...
+    async def expired(self, older_than: float) -> list[tuple[str, str]]: ...
+    async def present(self, sessions: list[tuple[str, str]]) -> list[bool]: ...
+    async def occupied(self, room: str) -> bool: ...
+    async def anyone(self) -> bool: ...
     async def next_seq(self, room: str) -> int: ...
     async def current_seq(self, room: str) -> int: ...
     async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None: ...
     async def chat(self, room: str) -> list[dict[str, Any]]: ...
+    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]: ...
+    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
     async def revoke(self, room: str, identity: str, at: float) -> None: ...
     async def revoked_at(self, room: str, identity: str) -> float | None: ...
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
     async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]: ...
+    async def report_level(
+        self, room: str, pid: str, level: float, at: float
+    ) -> tuple[dict[str, tuple[float, float]], str | None]: ...
+    async def speaker_view(self, room: str) -> tuple[dict[str, tuple[float, float]], str | None]: ...
+    async def speaking_rooms(self, since: float) -> list[str]: ...
     async def dominant(self, room: str) -> str | None: ...
     async def swap_dominant(self, room: str, pid: str | None) -> bool: ...
     async def forget_room(self, room: str) -> None: ...
+    async def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...
+    async def release_lease(self, name: str, holder: str) -> None: ...
+    async def lease_held(self, name: str, now: float) -> bool: ...
 
 
 class _MemoryRoom:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
-        self.seen: dict[str, float] = {}
         self.seq = 0
         self.chat: deque[dict[str, Any]] = deque()
         self.revoked: dict[str, float] = {}
@@ -66,18 +80,28 @@ class _MemoryRoom:
 
 
 class MemoryPresence:
-    """Presence for one process. Coroutines never await inside an operation, so each one is atomic."""
+    """Presence for one process. Coroutines never await inside an operation, so each one is atomic.
+
+    Liveness is a dict of last-heard times plus a heap of them (stale heap items are skipped when popped), so a
+    sweep costs O(expired + superseded heartbeats), not O(rooms).
+    """
 
     def __init__(self) -> None:
         self._rooms: dict[str, _MemoryRoom] = {}
+        self._seen: dict[tuple[str, str], float] = {}
+        self._deadlines: list[tuple[float, str, str]] = []
+        self._speaking: dict[str, float] = {}
 
     def _room(self, room: str) -> _MemoryRoom:
         return self._rooms.setdefault(room, _MemoryRoom())
 
+    def _beat(self, room: str, pid: str, at: float) -> None:
+        self._seen[(room, pid)] = at
+        heapq.heappush(self._deadlines, (at, room, pid))
+
     async def add(self, room: str, entry: Entry) -> None:
-        state = self._room(room)
-        state.entries[entry["id"]] = dict(entry)
-        state.seen[entry["id"]] = clock.now()
+        self._room(room).entries[entry["id"]] = dict(entry)
+        self._beat(room, entry["id"], clock.now())
 
     async def get(self, room: str, pid: str) -> Entry | None:
         entry = self._room(room).entries.get(pid)
@@ -99,7 +123,7 @@ class MemoryPresence:
 
     async def remove(self, room: str, pid: str) -> Entry | None:
         state = self._room(room)
-        state.seen.pop(pid, None)
+        self._seen.pop((room, pid), None)
         state.levels.pop(pid, None)
         entry = state.entries.pop(pid, None)
         if entry is not None:
@@ -113,17 +137,31 @@ class MemoryPresence:
         return [dict(e) for e in self._room(room).entries.values()]
 
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool:
-        state = self._room(room)
-        if pid not in state.entries:
+        if pid not in self._room(room).entries:
             return False
-        state.seen[pid] = clock.now() if now is None else now
+        self._beat(room, pid, clock.now() if now is None else now)
         return True
 
-    async def stale(self, room: str, older_than: float) -> list[str]:
-        return [pid for pid, ts in self._room(room).seen.items() if ts < older_than]
+    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]:
+        return [key for key, at in beats.items() if not await self.touch(key[0], key[1], at)]
 
-    async def rooms(self) -> list[str]:
-        return [r for r, s in self._rooms.items() if s.entries]
+    async def expired(self, older_than: float) -> list[tuple[str, str]]:
+        found = []
+        heap = self._deadlines
+        while heap and heap[0][0] < older_than:
+            at, room, pid = heapq.heappop(heap)
+            if self._seen.get((room, pid)) == at:  # not superseded by a later heartbeat, nor removed
+                found.append((room, pid))
+        return found
+
+    async def present(self, sessions: list[tuple[str, str]]) -> list[bool]:
+        return [key in self._seen for key in sessions]
+
+    async def occupied(self, room: str) -> bool:
+        return bool(room in self._rooms and self._rooms[room].entries)
+
+    async def anyone(self) -> bool:
+        return bool(self._seen)
 
     async def next_seq(self, room: str) -> int:
         state = self._room(room)
@@ -142,6 +180,12 @@ class MemoryPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return list(self._room(room).chat)
 
+    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
+        return await self.revoked_at(room, identity), await self.roster(room)
+
+    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        return await self.current_seq(room), await self.roster(room), await self.chat(room)
+
     async def revoke(self, room: str, identity: str, at: float) -> None:
         self._room(room).revoked[identity] = at
 
@@ -150,9 +194,24 @@ class MemoryPresence:
 
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None:
         self._room(room).levels[pid] = (level, at)
+        self._speaking[room] = max(at, self._speaking.get(room, at))
 
     async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]:
         return dict(self._room(room).levels)
+
+    async def report_level(
+        self, room: str, pid: str, level: float, at: float
+    ) -> tuple[dict[str, tuple[float, float]], str | None]:
+        await self.set_speaker_state(room, pid, level, at)
+        return await self.speaker_view(room)
+
+    async def speaker_view(self, room: str) -> tuple[dict[str, tuple[float, float]], str | None]:
+        return dict(self._room(room).levels), self._room(room).dominant
+
+    async def speaking_rooms(self, since: float) -> list[str]:
+        for room in [r for r, at in self._speaking.items() if at < since]:
+            del self._speaking[room]
+        return list(self._speaking)
 
     async def dominant(self, room: str) -> str | None:
         return self._room(room).dominant
@@ -163,18 +222,62 @@ class MemoryPresence:
         return previous != pid
 
     async def forget_room(self, room: str) -> None:
-        self._rooms.pop(room, None)
+        state = self._rooms.pop(room, None)
+        if state is not None:
+            for pid in state.entries:
+                self._seen.pop((room, pid), None)
+        self._speaking.pop(room, None)
+
+    async def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        return True  # one process: its janitor is the only one
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        return None
+
+    async def lease_held(self, name: str, now: float) -> bool:
+        return False
 
 
 # HSET/ZADD only for an entry that still exists: a removal by another process must win over a late update.
 _PUT_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0"
-_TOUCH_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) return 1 end return 0"
+_TOUCH_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) return 1 end return 0"
+# A batch of heartbeats: KEYS = [seen, roster...]; ARGV = (roster key index, pid, time, seen member) per beat.
+# Returns the 1-based numbers of the beats whose entry is gone (never re-created here: the owner decides).
+_TOUCH_MANY = """
+local missing = {}
+local n = 0
+for i = 1, #ARGV, 4 do
+  n = n + 1
+  if redis.call('HEXISTS', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 3])
+  else
+    missing[#missing + 1] = n
+  end
+end
+return missing
+"""
+# The janitor lease, valued "holder expires" in the shared clock's seconds: taken when free, expired or ours.
+_HOLD_LEASE = """
+local v = redis.call('GET', KEYS[1])
+if v then
+  local sep = string.find(v, ' ', 1, true)
+  if string.sub(v, 1, sep - 1) ~= ARGV[1] and tonumber(string.sub(v, sep + 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+_RELEASE_LEASE = """
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class RedisPresence:
-    """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seen`` (zset pid→time),
-    ``:seq``, ``:chat`` (list), ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}``
-    (tombstone, so a session removed by one process is not restored by its own); ``{prefix}:rooms`` (set).
+    """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seq``, ``:chat`` (list),
+    ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}`` (tombstone, so a session removed by
+    one process is not restored by its own); across rooms ``{prefix}:seen`` (zset "room pid"→last heard, the
+    liveness index), ``{prefix}:speaking`` (zset room→last audio level) and ``{prefix}:lease:{name}``.
 
     A client is made per event loop (redis-py connections belong to the loop that opened them).
     """
@@ -202,13 +305,19 @@ class RedisPresence:
     def _k(self, room: str, part: str) -> str:
         return f"{self.prefix}:{room}:{part}"
 
+    @property
+    def _seen(self) -> str:
+        return f"{self.prefix}:seen"
+
+    @property
+    def _speaking(self) -> str:
+        return f"{self.prefix}:speaking"
+
     async def add(self, room: str, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._k(room, "roster"), entry["id"], json.dumps(entry))
-            pipe.zadd(self._k(room, "seen"), {entry["id"]: clock.now()})
-            pipe.sadd(f"{self.prefix}:rooms", room)
-            for part in ("roster", "seen"):
-                pipe.expire(self._k(room, part), self.ttl)
+            pipe.expire(self._k(room, "roster"), self.ttl)
+            pipe.zadd(self._seen, {_member(room, entry["id"]): clock.now()})
             await pipe.execute()
 
     async def get(self, room: str, pid: str) -> Entry | None:
@@ -244,7 +353,7 @@ class RedisPresence:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hget(self._k(room, "roster"), pid)
             pipe.hdel(self._k(room, "roster"), pid)
-            pipe.zrem(self._k(room, "seen"), pid)
+            pipe.zrem(self._seen, _member(room, pid))
             pipe.hdel(self._k(room, "levels"), pid)
             pipe.set(self._k(room, f"removed:{pid}"), 1, ex=self.ttl)
             raw, deleted, *_ = await pipe.execute()
@@ -259,22 +368,37 @@ class RedisPresence:
 
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool:
         ts = clock.now() if now is None else now
-        return bool(
-            await self.redis.eval(_TOUCH_IF_PRESENT, 2, self._k(room, "roster"), self._k(room, "seen"), pid, ts)
-        )
+        script, keys = _TOUCH_IF_PRESENT, (self._k(room, "roster"), self._seen)
+        return bool(await self.redis.eval(script, 2, *keys, pid, ts, _member(room, pid)))
 
-    async def stale(self, room: str, older_than: float) -> list[str]:
-        return list(await self.redis.zrangebyscore(self._k(room, "seen"), "-inf", f"({older_than}"))
+    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]:
+        """Heartbeats of many sessions in one round trip; returns those whose entry is gone."""
+        if not beats:
+            return []
+        keys: dict[str, int] = {}
+        args: list[Any] = []
+        for (room, pid), at in beats.items():
+            index = keys.setdefault(self._k(room, "roster"), len(keys) + 2)
+            args += [index, pid, at, _member(room, pid)]
+        missing = await self.redis.eval(_TOUCH_MANY, len(keys) + 1, self._seen, *keys, *args)
+        order = list(beats)
+        return [order[int(n) - 1] for n in missing]
 
-    async def rooms(self) -> list[str]:
-        rooms = list(await self.redis.smembers(f"{self.prefix}:rooms"))
-        live = []
-        for room in rooms:
-            if await self.redis.hlen(self._k(room, "roster")):
-                live.append(room)
-            else:
-                await self.redis.srem(f"{self.prefix}:rooms", room)
-        return live
+    async def expired(self, older_than: float) -> list[tuple[str, str]]:
+        members = await self.redis.zrangebyscore(self._seen, "-inf", f"({older_than}", start=0, num=EXPIRED_BATCH)
+        return [_split_member(m) for m in members]
+
+    async def present(self, sessions: list[tuple[str, str]]) -> list[bool]:
+        if not sessions:
+            return []
+        scores = await self.redis.zmscore(self._seen, [_member(room, pid) for room, pid in sessions])
+        return [score is not None for score in scores]
+
+    async def occupied(self, room: str) -> bool:
+        return bool(await self.redis.hlen(self._k(room, "roster")))
+
+    async def anyone(self) -> bool:
+        return bool(await self.redis.zcard(self._seen))
 
     async def next_seq(self, room: str) -> int:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -296,6 +420,23 @@ class RedisPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return [json.loads(m) for m in await self.redis.lrange(self._k(room, "chat"), 0, -1)]
 
+    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
+        """What a join checks (the identity's revocation, the roster), in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._k(room, "revoked"), identity)
+            pipe.hgetall(self._k(room, "roster"))
+            revoked, roster = await pipe.execute()
+        return (float(revoked) if revoked is not None else None), [json.loads(v) for v in roster.values()]
+
+    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        """``seq``, roster and chat history as of one instant (MULTI), in one round trip: what ``welcome`` needs."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._k(room, "seq"))
+            pipe.hgetall(self._k(room, "roster"))
+            pipe.lrange(self._k(room, "chat"), 0, -1)
+            seq, roster, chat = await pipe.execute()
+        return int(seq or 0), [json.loads(v) for v in roster.values()], [json.loads(m) for m in chat]
+
     async def revoke(self, room: str, identity: str, at: float) -> None:
         await self.redis.hset(self._k(room, "revoked"), identity, at)
         await self.redis.expire(self._k(room, "revoked"), self.ttl)
@@ -305,15 +446,38 @@ class RedisPresence:
         return float(raw) if raw is not None else None
 
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None:
-        await self.redis.hset(self._k(room, "levels"), pid, f"{level:.4f},{at:.3f}")
+        await self.report_level(room, pid, level, at)
 
     async def speaker_states(self, room: str) -> dict[str, tuple[float, float]]:
-        raw = await self.redis.hgetall(self._k(room, "levels"))
-        states = {}
-        for pid, value in raw.items():
-            level, _, at = value.partition(",")
-            states[pid] = (float(level), float(at))
-        return states
+        return _levels(await self.redis.hgetall(self._k(room, "levels")))
+
+    async def report_level(
+        self, room: str, pid: str, level: float, at: float
+    ) -> tuple[dict[str, tuple[float, float]], str | None]:
+        """Record one level, mark the room as speaking, and read what the decision needs: one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._k(room, "levels"), pid, f"{level:.4f},{at:.3f}")
+            pipe.expire(self._k(room, "levels"), self.ttl)
+            pipe.zadd(self._speaking, {room: at})
+            pipe.hgetall(self._k(room, "levels"))
+            pipe.get(self._k(room, "dominant"))
+            *_, levels, dominant = await pipe.execute()
+        return _levels(levels), dominant or None
+
+    async def speaker_view(self, room: str) -> tuple[dict[str, tuple[float, float]], str | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._k(room, "levels"))
+            pipe.get(self._k(room, "dominant"))
+            levels, dominant = await pipe.execute()
+        return _levels(levels), dominant or None
+
+    async def speaking_rooms(self, since: float) -> list[str]:
+        """Rooms with a level reported at or after ``since``; older ones are dropped from the index."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self._speaking, "-inf", f"({since}")
+            pipe.zrange(self._speaking, 0, -1)
+            _, rooms = await pipe.execute()
+        return list(rooms)
 
     async def dominant(self, room: str) -> str | None:
         return (await self.redis.get(self._k(room, "dominant"))) or None
@@ -324,9 +488,55 @@ class RedisPresence:
         return (previous or None) != pid
 
     async def forget_room(self, room: str) -> None:
-        parts = ("roster", "seen", "seq", "chat", "revoked", "levels", "dominant")
-        await self.redis.delete(*(self._k(room, p) for p in parts))
-        await self.redis.srem(f"{self.prefix}:rooms", room)
+        """Drop the room's state; every session still listed is tombstoned so that no consumer restores it."""
+        pids = await self.redis.hkeys(self._k(room, "roster"))
+        parts = ("roster", "seq", "chat", "revoked", "levels", "dominant")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if pids:
+                pipe.zrem(self._seen, *(_member(room, pid) for pid in pids))
+                for pid in pids:
+                    pipe.set(self._k(room, f"removed:{pid}"), 1, ex=self.ttl)
+            pipe.zrem(self._speaking, room)
+            pipe.delete(*(self._k(room, p) for p in parts))
+            await pipe.execute()
+
+    def _lease(self, name: str) -> str:
+        return f"{self.prefix}:lease:{name}"
+
+    async def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``ttl`` seconds; False while another holder's is still valid.
+
+        Expiry is judged in ``clock.now()`` time like every heartbeat; Redis's own expiry only garbage-collects."""
+        keep_ms = int(max(60.0, 10 * ttl) * 1000)
+        return bool(await self.redis.eval(_HOLD_LEASE, 1, self._lease(name), holder, now, now + ttl, keep_ms))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self.redis.eval(_RELEASE_LEASE, 1, self._lease(name), holder)
+
+    async def lease_held(self, name: str, now: float) -> bool:
+        value = await self.redis.get(self._lease(name))
+        return bool(value) and float(value.rpartition(" ")[2]) > now
+
+
+EXPIRED_BATCH = 1000  # silent sessions handed to one sweep at most; the next sweep takes the rest
+
+
+def _member(room: str, pid: str) -> str:
+    """A session in the cross-room liveness index (participant ids never contain a space)."""
+    return f"{room} {pid}"
+
+
+def _split_member(member: str) -> tuple[str, str]:
+    room, _, pid = member.rpartition(" ")
+    return room, pid
+
+
+def _levels(raw: dict[str, str]) -> dict[str, tuple[float, float]]:
+    states = {}
+    for pid, value in raw.items():
+        level, _, at = value.partition(",")
+        states[pid] = (float(level), float(at))
+    return states
 
 
 def redis_url() -> str | None:

@@ -157,14 +157,19 @@ async def find_identity(room_id: str, identity: str) -> list[Entry]:
 
 
 async def end_room_live(room_id: str, reason: str) -> None:
-    """Tell everyone the room ended and close their sockets 4403 ``room_ended`` (DB already updated)."""
+    """Tell everyone the room ended and close their sockets 4403 ``room_ended`` (DB already updated): one group
+    send each, however many sockets; the presence of the room goes in one transaction."""
     await broadcast(room_id, protocol.room_ended, reason=reason)
-    presence = get_presence()
-    for entry in await presence.roster(room_id):
-        await presence.remove(room_id, entry["id"])
-        if entry.get("channel"):
-            await close_channel(entry["channel"], protocol.CloseReason.ROOM_ENDED)
-    await presence.forget_room(room_id)
+    await get_channel_layer().group_send(
+        room_group(room_id), {"type": CLOSE, "reason": protocol.CloseReason.ROOM_ENDED}
+    )
+    await get_presence().forget_room(room_id)
+
+
+async def send_to_publishers(room_id: str, frame: dict[str, Any], *, exclude: str) -> None:
+    """One group send of ``frame`` that only sockets publishing at least one track pass on (``exclude`` not)."""
+    message = {**_event_message(frame), "publishers_only": True, "exclude": exclude}
+    await get_channel_layer().group_send(room_group(room_id), message)
 
 
 async def remove_identity(room_id: str, identity: str) -> bool:
@@ -177,10 +182,14 @@ async def remove_identity(room_id: str, identity: str) -> bool:
     return removed
 
 
-async def update_active_speaker(room_id: str, now: float) -> None:
-    """Recompute the dominant speaker and broadcast ``active-speaker`` only when it changed."""
+async def update_active_speaker(
+    room_id: str, now: float, view: tuple[dict[str, tuple[float, float]], str | None] | None = None
+) -> None:
+    """Recompute the dominant speaker and broadcast ``active-speaker`` only when it changed.
+
+    ``view`` is the room's (levels, current dominant) when the caller has just read them."""
     presence = get_presence()
-    current = await presence.dominant(room_id)
-    dominant = choose_dominant(await presence.speaker_states(room_id), current, now)
+    states, current = view if view is not None else await presence.speaker_view(room_id)
+    dominant = choose_dominant(states, current, now)
     if dominant != current and await presence.swap_dominant(room_id, dominant):
         await broadcast(room_id, protocol.active_speaker, participant=dominant)

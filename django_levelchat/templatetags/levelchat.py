@@ -82,6 +82,7 @@ def levelchat_call(
         "height": height,
         "nonce": nonce or getattr(request, "csp_nonce", None) or context.get("csp_nonce"),
         "login_url": _login_url(request),
+        "back_url": resolve_url(back_url) if back_url else None,
     }
     if room_obj is None:
         return _render({**base, "state": "missing"}, request)
@@ -108,7 +109,7 @@ def levelchat_call(
         "reactions": bool(reactions),
         "people": bool(people),
         "screenshare": bool(screenshare),
-        "backUrl": resolve_url(back_url) if back_url else None,
+        "backUrl": base["back_url"],
         "invite": invite_url is not False,
         "inviteUrl": _absolute(request, resolve_url(invite_url))
         if isinstance(invite_url, str) and invite_url

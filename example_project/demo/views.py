@@ -1,15 +1,71 @@
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from django_levelchat.models import Room
+from django_levelchat.models import Recording, Room
+from django_levelchat.signaling import control
+
+
+class RoomForm(forms.ModelForm):
+    """What a staff member needs to open a room: a name and what kind of call it is."""
+
+    room_type = forms.ChoiceField(
+        label="Type",
+        choices=[(t.value, t.label) for t in (Room.RoomType.MEETING, Room.RoomType.LIVE, Room.RoomType.WEBINAR)],
+    )
+
+    class Meta:
+        model = Room
+        fields = ["name", "room_type"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "Weekly standup", "autocomplete": "off"})}
+
+
+def _hue(identity: str) -> int:
+    return sum(ord(c) * 97 for c in identity) % 360
+
+
+def _people(room: Room) -> list[dict[str, object]]:
+    """Who is in the call now, from live presence (not the database history)."""
+    if room.status != Room.Status.ACTIVE:
+        return []
+    return [
+        {
+            "name": p["name"] or p["identity"],
+            "initial": (p["name"] or p["identity"])[:1].upper(),
+            "hue": _hue(p["identity"]),
+        }
+        for p in control.live_roster(room)
+    ]
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The rooms a signed-in user can see, newest first, with their status."""
-    rooms = Room.objects.exclude(status=Room.Status.ARCHIVED)
-    return render(request, "demo/home.html", {"rooms": rooms})
+def home(request: HttpRequest, form: RoomForm | None = None) -> HttpResponse:
+    """The rooms a signed-in user can see, newest first, with who is in each now; staff also get a "new room" form."""
+    rooms = Room.objects.exclude(status=Room.Status.ARCHIVED)[:50]
+    if form is None and request.user.is_staff:
+        form = RoomForm()
+    return render(
+        request, "demo/home.html", {"rooms": [{"room": r, "people": _people(r)} for r in rooms], "form": form}
+    )
+
+
+@staff_member_required
+@require_POST
+def room_create(request: HttpRequest) -> HttpResponse:
+    form = RoomForm(request.POST)
+    if not form.is_valid():
+        return home(request, form)
+    form.save()
+    return redirect("home")
+
+
+@staff_member_required
+def recordings(request: HttpRequest) -> HttpResponse:
+    """Every room's recordings, newest first (the files themselves stay on the recording host)."""
+    return render(request, "demo/recordings.html", {"recordings": Recording.objects.select_related("room")[:200]})
 
 
 def room(request: HttpRequest, public_id: str) -> HttpResponse:

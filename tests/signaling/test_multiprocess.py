@@ -12,7 +12,7 @@ from django_levelchat.tokens import issue_token
 from tests.livecluster import Cluster, WSClient
 from tests.services import PostgresDatabase, postgres_missing_reason
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +205,48 @@ async def test_stale_disconnect_cannot_overwrite_a_resumed_session(cluster):
     current = await presence.get(room, bob.id)
     assert current["state"] == "connected" and current["channel"] != old_channel
     await again.close()
+
+
+async def test_one_janitor_lease_and_takeover_when_its_process_dies(cluster):
+    """One janitor across processes: the lease names one live process; when that process is killed another takes
+    the lease over and the dead process's socket leaves exactly once. Last in this module: it kills a process."""
+    import redis
+
+    room = cluster.create_room()
+    cluster.start()  # a third process, so that two remain
+    by_pid = {proc.pid: port for port, proc in cluster.procs.items()}
+    clients = {}
+    for i, port in enumerate(by_pid.values()):
+        clients[port] = WSClient(port, token(room, f"p{i}"))
+        await clients[port].join()
+    admin = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+
+    async def holder_port(exclude: int | None = None) -> int:
+        """Wait (pinging every client, so none goes silent) until a live process other than ``exclude`` holds."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            value = admin.get("levelchat:lease:janitor") or ""
+            port = by_pid.get(int(value.split("-")[0] or 0)) if value else None
+            if port is not None and port != exclude and port in cluster.procs:
+                return port
+            await asyncio.gather(*(c.ping_for(0.5) for p, c in clients.items() if p in cluster.procs))
+        raise AssertionError(f"no live process holds the janitor lease: {admin.get('levelchat:lease:janitor')!r}")
+
+    holder = await holder_port()
+    dead = clients.pop(holder)
+    cluster.kill(holder)
+    killed_at = time.monotonic()
+    survivor = await holder_port(exclude=holder)
+    assert survivor != holder
+    observer = next(iter(clients.values()))
+    lefts: list[dict] = []
+    while time.monotonic() - killed_at < 20 and not lefts:
+        frames = await asyncio.gather(*(c.ping_for(0.5) for c in clients.values()))
+        lefts = [f for f in frames[list(clients.values()).index(observer)] if f["type"] == "participant-left"]
+    frames = await observer.ping_for(1.5)
+    lefts += [f for f in frames if f["type"] == "participant-left"]
+    assert [f["participant"]["id"] for f in lefts] == [dead.id], "the dead process's socket leaves exactly once"
+    assert time.monotonic() - killed_at < 15
+    admin.close()
+    for client in clients.values():
+        await client.close()
