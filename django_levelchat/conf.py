@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
     # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
     "SFU_EMBEDDED": None,
+    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams);
+    # 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
+    "SFU_MESH_LIMIT": 0,
     # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
     "SFU_HEARTBEAT": 2.0,
     "SFU_LEASE_TTL": 6.0,
@@ -97,6 +100,11 @@ DEFAULTS: dict[str, Any] = {
     # Accept ICE candidates on loopback, private and link-local addresses (and mDNS names). Off: a client must
     # not steer the SFU at the server's own network. Turn on for a LAN deployment or tests on loopback.
     "SFU_ALLOW_PRIVATE_CANDIDATES": False,
+    # The public address clients should reach the SFU at, replacing the address of its host candidates (a server
+    # behind 1:1 NAT, e.g. a cloud VM's public IP). ``None`` = the addresses aiortc finds on the interfaces.
+    "SFU_ANNOUNCED_ADDRESS": None,
+    # Local addresses whose host candidates the SFU advertises (e.g. hide docker bridges). ``None`` = all.
+    "SFU_CANDIDATE_ADDRESSES": None,
     # ``x-google-start-bitrate`` (kbps) in answers to publishers: Chrome starts near it instead of ramping ~30 s.
     "SFU_START_BITRATE": 1000,
     # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.

@@ -386,9 +386,12 @@ class SignalingConsumer(AsyncConsumer):
             await rooms.broadcast(
                 room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
             )
+        await self._open_media()
         await self._welcome(entry)
         janitor.ensure_running()
         await self._connect_media()
+        if await media.outgrew_mesh(room, len(others) + 1):
+            await rooms.broadcast(room.public_id, protocol.sfu_state, state="ready")
 
     async def _resume(self, resume: protocol.ResumeInfo) -> bool:
         """Take over a session that is still in the roster; False (fall back to a fresh join) otherwise."""
@@ -422,18 +425,29 @@ class SignalingConsumer(AsyncConsumer):
         self.state = "joined"
         if announced and not self.hidden:
             await rooms.broadcast(room.public_id, protocol.participant_reconnected, participant={"id": self.pid})
+        await self._open_media()
         await self._welcome(entry)
         janitor.ensure_running()
         await self._connect_media()
         return True
 
+    async def _open_media(self) -> None:
+        """Pick this session's media router: mesh or SFU, by room (again when a meeting moved to the SFU)."""
+        assert self.room is not None and self.pid is not None
+        subscribe = caps.has_capability(self.caps, caps.SUBSCRIBE_ALL)
+        self.router = await media.router_for(self.room, self.pid, lambda: self.channel_name, subscribe=subscribe)
+
     def _media(self) -> media.MeshRouter:
-        """This session's media router (mesh or SFU, by room), made once the participant id is known."""
-        if self.router is None:
-            assert self.room is not None and self.pid is not None
-            subscribe = caps.has_capability(self.caps, caps.SUBSCRIBE_ALL)
-            self.router = media.router_for(self.room, self.pid, lambda: self.channel_name, subscribe=subscribe)
+        assert self.router is not None, "media router used before join"
         return self.router
+
+    async def _room_view(self) -> dict[str, Any]:
+        assert self.room is not None
+        view = rooms.room_view(self.room)
+        state = await self._media().sfu_state()
+        if state is not None:
+            view["sfu"] = state
+        return view
 
     async def _connect_media(self) -> None:
         """SFU rooms: tell the worker we are here (after a resume: our new channel). No worker is not fatal."""
@@ -461,7 +475,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.send_frame(
             protocol.welcome(
                 you=you,
-                room=rooms.room_view(room),
+                room=await self._room_view(),
                 roster=rooms.visible_roster(roster, exclude=self.pid),
                 chat=[m for m in chat if m.get("to") is None],
                 ice_servers=levelchat_settings.ICE_SERVERS,
@@ -520,7 +534,8 @@ class SignalingConsumer(AsyncConsumer):
             self.departed = True
         await self.send_text(message["text"])
         if message.get("event") == "sfu-state" and '"ready"' in message["text"]:
-            await self._connect_media()  # another worker took the room over: connect to it
+            await self._open_media()  # a meeting may just have moved to the SFU
+            await self._connect_media()  # or another worker took the room over: connect to it
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True
@@ -617,7 +632,10 @@ class SignalingConsumer(AsyncConsumer):
         roster = await presence.roster(room.public_id)
         await self.send_frame(
             protocol.resync(
-                room=rooms.room_view(room), roster=rooms.visible_roster(roster, exclude=self.pid), seq=seq, ref=ref
+                room=await self._room_view(),
+                roster=rooms.visible_roster(roster, exclude=self.pid),
+                seq=seq,
+                ref=ref,
             )
         )
 

@@ -8,8 +8,11 @@ signaling socket is dropped. Media is small (160×120 at 10 fps) to stay light o
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 import websockets
 
@@ -26,6 +29,7 @@ from django_levelchat.client import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 W, H, FPS = 160, 120, 10
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def until(predicate: Any, timeout: float = 30, message: str = "") -> Any:
@@ -159,3 +163,42 @@ async def test_origin_missing_joins_foreign_gets_403(levelchat_server, e2e_room,
     with pytest.raises(websockets.InvalidStatus) as info:
         await evil.connect()
     assert info.value.response.status_code == 403
+
+
+async def cli(url: str, token: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "django_levelchat.client", url, "--token", token, *args,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def test_cli_synthetic_bot_is_recorded_by_a_recorder_bot(levelchat_server, e2e_room, mint_token, tmp_path):
+    url, out = levelchat_server.url, tmp_path / "out.webm"
+    recorder = await cli(url, mint_token(e2e_room, "recorder"), "--record", str(out), "--duration", "12")
+    publisher = await cli(url, mint_token(e2e_room, "synth"), "--synthetic", "--size", "160x120", "--duration", "8")
+    outputs = [(await proc.communicate())[0].decode() for proc in (publisher, recorder)]
+    assert publisher.returncode == 0 and recorder.returncode == 0, outputs
+    assert "recording synth" in outputs[1] and outputs[1].rstrip().endswith("left"), outputs[1]
+    with av.open(str(out)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        frames = [f for _, f in zip(range(5), container.decode(video=0), strict=False)]
+    assert len(frames) == 5 and {(f.width, f.height) for f in frames} == {(160, 120)}
+
+
+async def test_cli_echo_bot_sends_our_media_back(levelchat_server, e2e_room, mint_token):
+    url = levelchat_server.url
+    echo = await cli(url, mint_token(e2e_room, "echo"), "--echo", "--duration", "20")
+    try:
+        me = await join_room(mint_token(e2e_room, "me"), url=url)
+        await until(lambda: me.participants, message="the echo bot is in the room")
+        await me.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+        (track, publication, who) = await me.wait_for("track-subscribed", timeout=40)
+        assert who.identity == "echo" and publication.source == "camera"
+        frames = await decoded_frames(track, 3)
+        assert {(f.width, f.height) for f in frames} == {(W, H)}
+        assert all(read_frame_counter(f) is not None for f in frames)  # our own pattern, back from the bot
+        await me.leave()
+    finally:
+        echo.terminate()
+        output = (await echo.communicate())[0].decode()
+    assert "echoing me's camera" in output, output
