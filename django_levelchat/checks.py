@@ -75,6 +75,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "WEBHOOK_LEASE": (int, float),
     "WEBHOOK_POLL_INTERVAL": (int, float),
     "WEBHOOK_CONCURRENCY": (int,),
+    "WEBHOOK_RETENTION_DAYS": (int, type(None)),
     "WEBHOOK_IN_PROCESS": (bool, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"

@@ -158,6 +158,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_POLL_INTERVAL": 1.0,
     # Parallel HTTP requests per deliverer (different rooms or endpoints; one room is always sequential).
     "WEBHOOK_CONCURRENCY": 8,
+    # Days to keep delivered or failed events (and their delivery records); 0 or None = forever.
+    "WEBHOOK_RETENTION_DAYS": 30,
     # Deliver from a thread of the web process. None = yes with the in-memory channel layer (the embedded
     # default), no otherwise: then run ``manage.py levelchat_webhooks`` (any number of them).
     "WEBHOOK_IN_PROCESS": None,
