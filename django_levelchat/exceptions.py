@@ -46,3 +46,10 @@ class TokenError(LevelChatError):
 
     code = "token_invalid"
     default_detail = "The room token is invalid."
+
+
+class SfuUnavailable(LevelChatError):
+    """The request needs an SFU worker (recording, SFU media) and none serves the room."""
+
+    code = "sfu_unavailable"
+    default_detail = "Recording needs the SFU media server, which is not available."

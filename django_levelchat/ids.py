@@ -37,6 +37,10 @@ def new_recording_id() -> str:
     return random_id("RC_")
 
 
+def new_recording_file_id() -> str:
+    return random_id("RF_")
+
+
 def new_message_id() -> str:
     return "CM_" + ulid()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from django_levelchat import signals
@@ -34,12 +34,11 @@ ROOM_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 R: Any = Recording.Status
+#: target status -> statuses it may come from (a recording is born ``recording``, see ``create_recording``)
 RECORDING_TRANSITIONS: dict[str, frozenset[str]] = {
-    R.RECORDING: frozenset({R.PENDING}),
-    R.STOPPING: frozenset({R.RECORDING}),
-    R.COMPLETED: frozenset({R.RECORDING, R.STOPPING}),
-    R.FAILED: frozenset({R.PENDING, R.RECORDING, R.STOPPING}),
-    R.FAILED_PARTIAL: frozenset({R.RECORDING, R.STOPPING}),
+    R.PROCESSING: frozenset({R.RECORDING}),
+    R.READY: frozenset({R.PROCESSING}),
+    R.FAILED: frozenset({R.RECORDING, R.PROCESSING}),
 }
 
 
@@ -183,18 +182,39 @@ def track_unpublished(room: Room, participant_id: str, track: dict[str, Any], re
     _track_event(room, participant_id, track, reason)
 
 
+def create_recording(room: Room, *, started_by: str = "", worker: str = "") -> Recording:
+    """A new ``recording`` row, when the worker has started writing. One live recording per room (a unique
+    constraint, so two racing starts cannot both win): a second start raises ``IllegalTransition``."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                room=room, started_by=started_by[:128], worker=worker[:64], started_at=now, heartbeat_at=now
+            )
+            outbox.record(E.RECORDING_STARTED, room, recording=recording)
+    except IntegrityError:
+        raise IllegalTransition(f"Room {room.public_id} is already being recorded.", code="recording_active") from None
+    transaction.on_commit(lambda: signals.recording_started.send(sender=Recording, recording=recording))
+    transaction.on_commit(_wake_recording_jobs)
+    return recording
+
+
 def set_recording_status(recording: Recording, target: str, **fields: object) -> None:
-    """Move a recording along pending → recording → (stopping →) completed | failed | failed_partial."""
+    """Move a recording along recording → processing → ready, or to failed from either.
+
+    Leaving ``recording`` stamps ``stopped_at`` and queues the finalise/compose job (``needs_processing``).
+    """
     allowed_from = RECORDING_TRANSITIONS.get(target)
     if allowed_from is None:
         raise IllegalTransition(f"Unknown recording status {target!r}.")
-    now = timezone.now()
-    if target == R.RECORDING:
-        fields.setdefault("started_at", now)
-    elif target in (R.COMPLETED, R.FAILED, R.FAILED_PARTIAL):
-        fields.setdefault("stopped_at", now)
+    rows = Recording.objects.filter(pk=recording.pk)
     with transaction.atomic():
-        updated = Recording.objects.filter(pk=recording.pk, status__in=allowed_from).update(status=target, **fields)
+        updated = 0
+        if R.RECORDING in allowed_from:  # leaving the live state: stamp it and queue the job, atomically
+            stopping = {"stopped_at": timezone.now(), "needs_processing": True, **fields}
+            updated = rows.filter(status=R.RECORDING).update(status=target, **stopping)
+        if not updated:
+            updated = rows.filter(status__in=allowed_from - {R.RECORDING}).update(status=target, **fields)
         recording.refresh_from_db()
         if not updated:
             raise IllegalTransition(f"Recording {recording.public_id} cannot go from {recording.status} to {target}.")
@@ -203,12 +223,18 @@ def set_recording_status(recording: Recording, target: str, **fields: object) ->
             event, signal = announced
             outbox.record(event, recording.room, recording=recording, reason=recording.error or None)
             transaction.on_commit(lambda: signal.send(sender=Recording, recording=recording))
+        if recording.needs_processing:
+            transaction.on_commit(_wake_recording_jobs)
 
 
-#: recording status reached → (webhook event, signal)
+def _wake_recording_jobs() -> None:
+    from django_levelchat.recording import runner  # local: the runner is optional machinery, not the core
+
+    runner.notify()
+
+
+#: recording status reached → (webhook event, signal); ``recording_started`` is sent by ``create_recording``
 RECORDING_EVENTS = {
-    R.RECORDING: (E.RECORDING_STARTED, signals.recording_started),
-    R.COMPLETED: (E.RECORDING_FINISHED, signals.recording_finished),
+    R.READY: (E.RECORDING_FINISHED, signals.recording_finished),
     R.FAILED: (E.RECORDING_FAILED, signals.recording_failed),
-    R.FAILED_PARTIAL: (E.RECORDING_FAILED, signals.recording_failed),
 }

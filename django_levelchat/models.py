@@ -19,6 +19,7 @@ from django_levelchat.exceptions import CapabilityError
 from django_levelchat.ids import (
     new_event_id,
     new_participant_id,
+    new_recording_file_id,
     new_recording_id,
     new_room_id,
     new_webhook_id,
@@ -218,30 +219,82 @@ class ApiKey(models.Model):
 
 
 class Recording(models.Model):
+    """One recording of a room: the SFU writes a file per track, a job finalises them and composes the call.
+
+    ``recording`` while the worker writes, ``processing`` while the files are finalised and composed, then
+    ``ready``; ``failed`` with ``partial`` when the worker died (what it wrote is still finalised and kept).
+    """
+
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
         RECORDING = "recording", "Recording"
-        STOPPING = "stopping", "Stopping"
-        COMPLETED = "completed", "Completed"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
         FAILED = "failed", "Failed"
-        FAILED_PARTIAL = "failed_partial", "Failed (partial file kept)"
 
     public_id = models.CharField(max_length=32, unique=True, default=new_recording_id, editable=False)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="recordings")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, editable=False)
-    file_path = models.CharField(max_length=500, blank=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECORDING, editable=False)
+    partial = models.BooleanField(default=False, editable=False, help_text="Failed, but what was written is kept.")
+    started_by = models.CharField(max_length=128, blank=True, editable=False)
+    worker = models.CharField(max_length=64, blank=True, editable=False, help_text="The SFU worker writing it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     stopped_at = models.DateTimeField(null=True, blank=True, editable=False)
     duration = models.FloatField(null=True, blank=True, editable=False, help_text="Seconds.")
-    size = models.BigIntegerField(null=True, blank=True, editable=False, help_text="Bytes.")
+    size = models.BigIntegerField(null=True, blank=True, editable=False, help_text="Bytes, all files.")
     error = models.TextField(blank=True, editable=False)
+    # The job queue of ``levelchat_recordings``: finalise and compose once, claimed by one runner at a time.
+    needs_processing = models.BooleanField(default=False, editable=False, db_index=True)
+    job_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room"], condition=models.Q(status="recording"), name="levelchat_one_live_recording_per_room"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} of {self.room.public_id} ({self.status})"
+
+    @property
+    def composed(self) -> RecordingFile | None:
+        return self.files.filter(role=RecordingFile.Role.COMPOSED).first()
+
+
+class RecordingFile(models.Model):
+    """A finished file of a recording: one per recorded track, plus the composed file of the whole call.
+
+    A model rather than a JSON list on ``Recording``: each file has its own public id for its download URL, the
+    admin and API list them without parsing, and finalising one file never rewrites a shared blob.
+    """
+
+    class Role(models.TextChoices):
+        TRACK = "track", "Track"
+        COMPOSED = "composed", "Composed"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_recording_file_id, editable=False)
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="files")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.TRACK)
+    kind = models.CharField(max_length=8, help_text="audio, video, or av for the composed file.")
+    participant = models.CharField(max_length=128, blank=True, help_text="Identity of the publisher.")
+    track = models.CharField(max_length=64, blank=True, help_text="Track sid.")
+    source = models.CharField(max_length=32, blank=True)
+    codec = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=500, help_text="Name in the recording storage.")
+    size = models.BigIntegerField(default=0, help_text="Bytes.")
+    duration = models.FloatField(default=0.0, help_text="Seconds.")
+    offset = models.FloatField(default=0.0, help_text="Seconds from the start of the recording.")
+    truncated = models.BooleanField(default=False, help_text="Cut off by a crash; kept up to the last packet.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["role", "offset", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.role} {self.kind} {self.participant})"
 
 
 class WebhookEventType(models.TextChoices):

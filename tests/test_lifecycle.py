@@ -2,7 +2,7 @@ import pytest
 
 from django_levelchat import lifecycle, signals
 from django_levelchat.exceptions import IllegalTransition
-from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.models import Participant, Room
 
 
 @pytest.fixture
@@ -17,6 +17,7 @@ def received():
         "participant_left",
         "recording_started",
         "recording_finished",
+        "recording_failed",
     ):
 
         def handler(sender, _name=name, **kwargs):
@@ -120,16 +121,27 @@ def test_each_join_is_a_session_row_sorted_by_id(room):
 @pytest.mark.django_db(transaction=True)
 def test_recording_transitions(received):
     room = Room.objects.create(name="r")
-    rec = Recording.objects.create(room=room)
-    lifecycle.set_recording_status(rec, "recording")
-    assert rec.started_at is not None
+    rec = lifecycle.create_recording(room, started_by="api:lc_pk_x", worker="w1")
+    assert rec.status == "recording" and rec.started_at and rec.heartbeat_at and rec.worker == "w1"
+    with pytest.raises(IllegalTransition) as busy:
+        lifecycle.create_recording(room)
+    assert busy.value.code == "recording_active", "one live recording per room"
+    lifecycle.set_recording_status(rec, "processing")
+    assert rec.stopped_at and rec.needs_processing
     with pytest.raises(IllegalTransition):
         lifecycle.set_recording_status(rec, "recording")
-    lifecycle.set_recording_status(rec, "stopping")
-    lifecycle.set_recording_status(rec, "completed", duration=12.5, size=1024)
-    assert rec.status == "completed" and rec.stopped_at and rec.duration == 12.5
+    lifecycle.set_recording_status(rec, "ready", duration=12.5, size=1024, needs_processing=False)
+    assert rec.status == "ready" and rec.duration == 12.5
     with pytest.raises(IllegalTransition):
         lifecycle.set_recording_status(rec, "failed")
     with pytest.raises(IllegalTransition):
         lifecycle.set_recording_status(rec, "bogus")
-    assert [n for n, _ in received] == ["recording_started", "recording_finished"]
+    second = lifecycle.create_recording(room)  # the room is free again
+    lifecycle.set_recording_status(second, "failed", partial=True, error="worker died")
+    assert second.needs_processing and second.partial and second.stopped_at
+    assert [n for n, _ in received] == [
+        "recording_started",
+        "recording_finished",
+        "recording_started",
+        "recording_failed",
+    ]

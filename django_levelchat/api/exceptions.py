@@ -11,12 +11,14 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from django_levelchat.exceptions import CapabilityError, IllegalTransition, LevelChatError, TokenError
+from django_levelchat.exceptions import SfuUnavailable as SfuUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,17 @@ class SignalingUnavailable(exceptions.APIException):
     default_code = "signaling_unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 _LIBRARY_STATUS: list[tuple[type[LevelChatError], int]] = [
     (IllegalTransition, status.HTTP_409_CONFLICT),
     (TokenError, status.HTTP_400_BAD_REQUEST),
     (CapabilityError, status.HTTP_400_BAD_REQUEST),
+    (SfuUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
 ]
 
 
@@ -75,6 +84,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF exception handler producing ``{"code", "detail"[, "fields"]}``; unknown exceptions propagate (500)."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 

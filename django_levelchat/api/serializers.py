@@ -7,7 +7,6 @@ so a typo never silently widens what a token grants and mass assignment cannot h
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -22,23 +21,29 @@ from django_levelchat.models import (
     CapabilityPolicy,
     Participant,
     Recording,
+    RecordingFile,
     Room,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEventType,
 )
+from django_levelchat.protocol import (  # the limits have one definition, shared with tokens and signaling
+    IDENTITY_PATTERN,
+    MAX_CHAT_LEN,
+    MAX_IDENTITY_LEN,
+    MAX_METADATA_BYTES,
+    MAX_NAME_LEN,
+    MAX_ROLE_LEN,
+    ProtocolError,
+    validate_metadata,
+)
 
-MAX_METADATA_BYTES = 4096
-MAX_METADATA_DEPTH = 8
-MAX_CHAT_LEN = 2000  # the signaling protocol's limit (code points)
-MAX_IDENTITY_LEN = 128
 TRACK_KINDS = ("audio", "video")
 
 # Single-line text: no C0/C1 controls, no lone surrogates (they cannot be stored or sent as UTF-8).
 _LINE_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Multi-line text (chat): tab, LF and CR are allowed.
 _TEXT_BAD_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-IDENTITY_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
 TRACK_SID_PATTERN = r"^TR_[A-Za-z0-9_-]{1,40}$"
 
 
@@ -136,30 +141,15 @@ class CapabilityField(StrictCharField):
         super().__init__(max_length=32, **kwargs)
 
 
-def _check_json_value(value: Any, depth: int = 0) -> None:
-    if depth > MAX_METADATA_DEPTH:
-        raise serializers.ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
-    if isinstance(value, str):
-        if "\x00" in value or re.search("[\ud800-\udfff]", value):
-            raise serializers.ValidationError("Strings may not contain NUL characters or lone surrogates.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json_value(key, depth + 1)
-            _check_json_value(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json_value(item, depth + 1)
-
-
 class MetadataField(serializers.DictField):
-    """A JSON object of at most 4 KiB (compact UTF-8), stored as given and returned as is."""
+    """A JSON object within ``protocol.validate_metadata``'s limits, stored as given and returned as is."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         value = super().to_internal_value(data)
-        _check_json_value(value)
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-        if size > MAX_METADATA_BYTES:
-            raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON ({size} given).")
+        try:
+            validate_metadata(value)
+        except ProtocolError as exc:
+            raise serializers.ValidationError(f"{exc.message}.") from None
         return value
 
 
@@ -208,7 +198,7 @@ class RoomSerializer(StrictSerializer):
     empty_timeout = StrictIntegerField(
         min_value=0, max_value=7 * 24 * 3600, required=False, help_text="Seconds an empty active room waits."
     )
-    metadata = MetadataField(required=False, help_text="Free JSON object, at most 4 KiB.")
+    metadata = MetadataField(required=False, help_text=f"Free JSON object, at most {MAX_METADATA_BYTES} bytes.")
     policy = StrictSlugRelatedField(
         slug_field="name",
         queryset=CapabilityPolicy.objects.all(),
@@ -271,11 +261,12 @@ class TokenCreateSerializer(StrictSerializer):
         IDENTITY_PATTERN,
         max_length=MAX_IDENTITY_LEN,
         trim_whitespace=False,
-        help_text="Your user's stable id in this room (the token's `sub`); no `/`.",
+        help_text="Your user's stable id in this room (the token's `sub`): 1 to 128 characters, no whitespace, "
+        "control characters, `/ \\ ? # %` or leading dot (docs/security.md).",
     )
-    name = StrictCharField(max_length=128, required=False, allow_blank=True, help_text="Display name.")
+    name = StrictCharField(max_length=MAX_NAME_LEN, required=False, allow_blank=True, help_text="Display name.")
     role = StrictCharField(
-        max_length=32,
+        max_length=MAX_ROLE_LEN,
         required=False,
         help_text=f"Default `participant`; built in: {', '.join(caps.ROLES)} (or roles named in the settings/policy).",
     )
@@ -289,7 +280,7 @@ class TokenCreateSerializer(StrictSerializer):
         required=False,
         help_text="Lifetime in seconds, default 600; above LEVELCHAT['TOKEN_MAX_TTL'] (3600) is a 400 `token_ttl`.",
     )
-    metadata = MetadataField(required=False, help_text="Carried in the token; at most 4 KiB.")
+    metadata = MetadataField(required=False, help_text=f"Carried in the token; at most {MAX_METADATA_BYTES} bytes.")
     region = StrictCharField(
         max_length=64,
         required=False,
@@ -397,23 +388,37 @@ class MessageSerializer(StrictSerializer):
 # --- recordings ------------------------------------------------------------------------------------------------
 
 
+class RecordingFileSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Public id (`RF_…`).")
+    role = serializers.ChoiceField(choices=RecordingFile.Role.choices, help_text="`track` or `composed`.")
+    kind = serializers.CharField(help_text="`audio`, `video`, or `av` (the composed file).")
+    participant = serializers.CharField(help_text="Identity of the publisher (empty for the composed file).")
+    track = serializers.CharField(help_text="Track sid.")
+    source = serializers.CharField()
+    codec = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes.")
+    duration = serializers.FloatField(help_text="Seconds.")
+    offset = serializers.FloatField(help_text="Seconds from the start of the recording.")
+    truncated = serializers.BooleanField(help_text="Cut off by a crash; kept up to its last whole packet.")
+
+
 class RecordingSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="Public id (`RC_…`).")
     room = serializers.CharField(source="room.public_id")
     status = RecordingStatusField()
+    partial = serializers.BooleanField(help_text="Failed, but what was written until then is kept.")
+    started_by = serializers.CharField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     stopped_at = serializers.DateTimeField(allow_null=True)
     duration = serializers.FloatField(allow_null=True, help_text="Seconds.")
-    size = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes, all files.")
     error = serializers.CharField()
-    downloadable = serializers.SerializerMethodField(help_text="A file can be downloaded from `…/download`.")
+    files = RecordingFileSerializer(many=True, source="files.all")
+    downloadable = serializers.SerializerMethodField(help_text="The composed file can be fetched from `…/download`.")
 
     def get_downloadable(self, obj: Recording) -> bool:
-        return obj.status in DOWNLOADABLE_STATUSES and bool(obj.file_path)
-
-
-DOWNLOADABLE_STATUSES = frozenset({Recording.Status.COMPLETED, Recording.Status.FAILED_PARTIAL})
+        return any(f.role == RecordingFile.Role.COMPOSED for f in obj.files.all())
 
 
 # --- webhooks --------------------------------------------------------------------------------------------------

@@ -31,6 +31,11 @@ urlpatterns = [
         views.RecordingDownloadView.as_view(),
         name="recording-download",
     ),
+    path(
+        "v1/recordings/<str:recording_id>/files/<str:file_id>/download",
+        views.RecordingFileDownloadView.as_view(),
+        name="recording-file-download",
+    ),
     path("v1/webhooks", views.WebhookListView.as_view(), name="webhook-list"),
     path("v1/webhooks/<str:webhook_id>", views.WebhookDetailView.as_view(), name="webhook-detail"),
     path("v1/webhooks/<str:webhook_id>/deliveries", views.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),

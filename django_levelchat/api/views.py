@@ -6,6 +6,7 @@ reaches the sockets over the channel layer; a channel layer or Redis that is dow
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 import jwt
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -34,17 +35,20 @@ from django_levelchat.api.authentication import ApiKeyAuthentication
 from django_levelchat.api.exceptions import (
     Conflict,
     NotConnected,
-    SfuUnavailable,
+    PayloadTooLarge,
     SignalingUnavailable,
     exception_handler,
 )
 from django_levelchat.api.pagination import StrictLimitOffsetPagination, pagination_parameters
-from django_levelchat.api.permissions import IsApiKeyOrStaff
+from django_levelchat.api.permissions import IsApiKeyOrStaff, is_api_key_request
 from django_levelchat.api.schema import LevelChatAutoSchema, errors
 from django_levelchat.api.throttling import TokenMintThrottle
 from django_levelchat.conf import levelchat_settings, region_signaling_url
-from django_levelchat.models import Participant, Recording, Room, WebhookDelivery, WebhookEndpoint
+from django_levelchat.models import Participant, Recording, RecordingFile, Room, WebhookDelivery, WebhookEndpoint
 from django_levelchat.protocol import SIGNAL_PATH
+from django_levelchat.recording.access import may_download
+from django_levelchat.recording.ranges import ranged_file_response
+from django_levelchat.recording.storage import CONTENT_TYPES, recording_storage
 from django_levelchat.signaling import control
 from django_levelchat.signaling.rooms import LAYER_ERRORS
 from django_levelchat.webhooks.delivery import redeliver
@@ -58,14 +62,25 @@ IDENTITY = OpenApiParameter("identity", str, OpenApiParameter.PATH, description=
 WEBHOOK_ID = OpenApiParameter("webhook_id", str, OpenApiParameter.PATH, description="Endpoint public id (`WH_…`).")
 EVENT_ID = OpenApiParameter("event_id", str, OpenApiParameter.PATH, description="Event public id (`EV_…`).")
 RECORDING_ID = OpenApiParameter("recording_id", str, OpenApiParameter.PATH, description="Recording public id (`RC_…`).")
+FILE_ID = OpenApiParameter("file_id", str, OpenApiParameter.PATH, description="Recording file public id (`RF_…`).")
+
+
+#: Bytes of a REST request body; a larger one is a JSON 413 ``too_large`` (every body here is a few KiB at most).
+MAX_BODY_BYTES = 65536
 
 
 class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, plus a 400 (not a 500) for JSON nested deeper than the interpreter can parse."""
+    """DRF's JSON parser, plus a 413 ``too_large`` for a body over MAX_BODY_BYTES (read no further than that)
+    and a 400 (not a 500) for JSON nested deeper than the interpreter can parse."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
+        if stream is None:
             return super().parse(stream, media_type, parser_context)
+        body = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        try:
+            return super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
@@ -427,7 +442,7 @@ class MessageView(ApiView):
 
 # --- recordings ------------------------------------------------------------------------------------------------
 
-ACTIVE_RECORDING = frozenset({Recording.Status.PENDING, Recording.Status.RECORDING, Recording.Status.STOPPING})
+ACTIVE_RECORDING = frozenset({Recording.Status.RECORDING})
 
 
 @extend_schema(tags=["recordings"], parameters=[ROOM_ID])
@@ -438,7 +453,12 @@ class RoomRecordingsView(ApiPolicy, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Recording.objects.none()
         room = get_room(self.kwargs["room_id"])
-        return Recording.objects.filter(room=room).select_related("room").order_by("-created_at", "-pk")
+        return (
+            Recording.objects.filter(room=room)
+            .select_related("room")
+            .prefetch_related("files")
+            .order_by("-created_at", "-pk")
+        )
 
     @extend_schema(operation_id="recordings_list", summary="List a room's recordings")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -454,8 +474,15 @@ class RoomRecordingsView(ApiPolicy, generics.ListAPIView):
     )
     def post(self, request: Request, room_id: str) -> Response:
         room = get_room(room_id)
-        lifecycle.ensure_joinable(room)
-        raise SfuUnavailable()
+        recording = _live(control.start_recording, room, by=_caller(request))
+        return Response(s.RecordingSerializer(recording).data, status=status.HTTP_201_CREATED)
+
+
+def _caller(request: Request) -> str:
+    """Who started or stopped a recording, for ``Recording.started_by``: ``api:<key prefix>`` or ``user:<name>``."""
+    if is_api_key_request(request):
+        return f"api:{request.auth.prefix}"
+    return f"user:{request.user.get_username()}"
 
 
 def _room_recording(room_id: str, recording_id: str) -> Recording:
@@ -476,7 +503,8 @@ class RecordingStopView(ApiView):
         recording = _room_recording(room_id, recording_id)
         if recording.status not in ACTIVE_RECORDING:
             raise Conflict(f"Recording {recording.public_id} is {recording.status}.", code="recording_not_active")
-        raise SfuUnavailable()
+        recording = _live(control.stop_recording, recording, by=_caller(request))
+        return Response(s.RecordingSerializer(recording).data)
 
 
 @extend_schema(tags=["recordings"], parameters=[RECORDING_ID])
@@ -489,47 +517,89 @@ class RecordingDetailView(ApiView):
         return Response(s.RecordingSerializer(recording).data)
 
 
-def recording_file(recording: Recording) -> Path | None:
-    """The recording's file if it resolves inside LEVELCHAT['RECORDINGS_DIR'] (symlinks included) and exists."""
-    base_setting = levelchat_settings.RECORDINGS_DIR
-    if not base_setting or not recording.file_path:
-        return None
-    try:
-        base = Path(base_setting).resolve()
-        target = (base / recording.file_path).resolve()
-        if not target.is_relative_to(base) or not target.is_file():
-            return None
-    except (OSError, ValueError):  # e.g. a NUL byte in the stored path
-        return None
-    return target
+def _download_access(request: Request, recording: Recording | None) -> None:
+    """API keys may fetch any recording; anyone else needs ``LEVELCHAT["RECORDING_ACCESS"]`` (staff by default).
+
+    Refusals never tell whether the recording exists: 401 without credentials, 403 with them. API keys and staff,
+    who may list every recording anyway, get the 404 of an unknown id.
+    """
+    if recording is None:
+        if IsApiKeyOrStaff().has_permission(request, None):
+            return
+    elif is_api_key_request(request) or may_download(request, recording):
+        return
+    if request.user and request.user.is_authenticated:
+        raise exceptions.PermissionDenied()
+    raise exceptions.NotAuthenticated()
 
 
-@extend_schema(tags=["recordings"], parameters=[RECORDING_ID])
-class RecordingDownloadView(ApiView):
+def _serve(request: Request, recording: Recording, file: RecordingFile) -> HttpResponse:
+    storage = recording_storage()
+    if not storage.exists(file.name):
+        raise exceptions.NotFound("The recording file is not available.", code="file_missing")
+    suffix = Path(file.name).suffix
+    stem = (
+        recording.public_id if file.role == RecordingFile.Role.COMPOSED else f"{recording.public_id}-{file.public_id}"
+    )
+    return ranged_file_response(
+        storage,
+        file.name,
+        range_header=request.headers.get("Range"),
+        content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        filename=f"{stem}{suffix}",
+    )
+
+
+class DownloadView(ApiView):
+    permission_classes: list[type[IsApiKeyOrStaff]] = []  # decided per recording in ``_download_access``
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # The file is not rendered by DRF; error bodies fall back to JSON whatever the Accept header says.
         return super().perform_content_negotiation(request, force=True)
 
+
+DOWNLOAD_ERRORS = (
+    "Downloads are streamed with range requests (206 with `Content-Range`, 416 for a range outside "
+    "the file), so a `<video>` element can seek. Callers: an API key, or whoever `LEVELCHAT['RECORDING_ACCESS']` "
+    "allows (staff sessions by default); 401/403 otherwise, whether or not the recording exists."
+)
+
+
+@extend_schema(tags=["recordings"], parameters=[RECORDING_ID])
+class RecordingDownloadView(DownloadView):
     @extend_schema(
         operation_id="recordings_download",
-        summary="Download a recording's file",
-        description="409 `recording_not_ready` until the recording has finished with a file; 404 `file_missing` "
-        "when the file is gone or lies outside LEVELCHAT['RECORDINGS_DIR'].",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(409)},
+        summary="Download the composed file of a recording",
+        description="409 `recording_not_ready` until the composed file exists; 404 `file_missing` when it is gone "
+        "from the storage. " + DOWNLOAD_ERRORS,
+        responses={(200, "video/webm"): OpenApiTypes.BINARY, **errors(409)},
     )
     def get(self, request: Request, recording_id: str) -> Any:
-        recording = get_object_or_404(Recording.objects.select_related("room"), public_id=recording_id)
-        if recording.status not in s.DOWNLOADABLE_STATUSES or not recording.file_path:
-            raise Conflict(f"Recording {recording.public_id} has no file yet.", code="recording_not_ready")
-        path = recording_file(recording)
-        if path is None:
-            raise exceptions.NotFound("The recording file is not available.", code="file_missing")
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"{recording.public_id}{path.suffix}",
-            content_type="application/octet-stream",
-        )
+        recording = Recording.objects.select_related("room").filter(public_id=recording_id).first()
+        _download_access(request, recording)
+        if recording is None:
+            raise exceptions.NotFound()
+        composed = recording.composed
+        if composed is None:
+            raise Conflict(f"Recording {recording.public_id} has no composed file yet.", code="recording_not_ready")
+        return _serve(request, recording, composed)
+
+
+@extend_schema(tags=["recordings"], parameters=[RECORDING_ID, FILE_ID])
+class RecordingFileDownloadView(DownloadView):
+    @extend_schema(
+        operation_id="recordings_file_download",
+        summary="Download one file of a recording (a track, or the composed file)",
+        description="404 `file_missing` when it is gone from the storage. " + DOWNLOAD_ERRORS,
+        responses={(200, "video/webm"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, recording_id: str, file_id: str) -> Any:
+        recording = Recording.objects.select_related("room").filter(public_id=recording_id).first()
+        _download_access(request, recording)
+        file = RecordingFile.objects.filter(recording=recording, public_id=file_id).first() if recording else None
+        if recording is None or file is None:
+            raise exceptions.NotFound()
+        return _serve(request, recording, file)
 
 
 # --- webhooks --------------------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ class TrackWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container = av.open(str(self.path), "w", format=self.format, options=dict(LIVE_OPTIONS))
         if self.meta.kind == "audio":
-            stream = container.add_stream(self.codec, rate=self.clock_rate)
+            stream: Any = container.add_stream(self.codec, rate=self.clock_rate)
             stream.layout = "stereo"
             stream.codec_context.extradata = OPUS_HEAD
         else:

@@ -12,9 +12,10 @@ from typing import Any
 from asgiref.sync import async_to_sync
 
 from django_levelchat import capabilities as caps
-from django_levelchat import protocol
+from django_levelchat import lifecycle, protocol
+from django_levelchat.exceptions import IllegalTransition, SfuUnavailable
 from django_levelchat.ids import new_message_id
-from django_levelchat.models import Room
+from django_levelchat.models import Recording, Room
 from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
 
@@ -71,3 +72,24 @@ async def _send_message(room_id: str, text: str, to: str | None) -> dict[str, An
 def send_message(room: Room, text: str, *, to: str | None = None) -> dict[str, Any]:
     """A server-sent chat message to the room (or privately to the identity ``to``); returns the frame."""
     return async_to_sync(_send_message)(room.public_id, text, to)
+
+
+def start_recording(room: Room, *, by: str = "") -> Recording:
+    """Ask the SFU worker serving ``room`` to record it; returns the new ``recording`` row.
+
+    Raises ``SfuUnavailable`` when no SFU worker can take the request (none is installed in this version of the
+    app yet: recording needs ``manage.py runsfu``), ``IllegalTransition`` for an ended room.
+    """
+    lifecycle.ensure_joinable(room)
+    raise SfuUnavailable("Recording needs an SFU worker (manage.py runsfu), and none serves this room.")
+
+
+def stop_recording(recording: Recording, *, by: str = "") -> Recording:
+    """Ask the SFU worker writing ``recording`` to stop; the job then finalises and composes it.
+
+    Raises ``IllegalTransition`` (``recording_not_active``) for a recording that already stopped, and
+    ``SfuUnavailable`` when its worker cannot be reached.
+    """
+    if recording.status != Recording.Status.RECORDING:
+        raise IllegalTransition(f"Recording {recording.public_id} is {recording.status}.", code="recording_not_active")
+    raise SfuUnavailable("Recording needs an SFU worker (manage.py runsfu), and none serves this room.")

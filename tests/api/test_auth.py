@@ -138,7 +138,7 @@ def test_t39_no_secret_in_any_response(api, api_key, room):
 
     _, full = api_key
     secret = full.split(".", 1)[1]
-    recording = Recording.objects.create(room=room, status=Recording.Status.COMPLETED, file_path="x.webm")
+    recording = Recording.objects.create(room=room, status=Recording.Status.READY)
     lifecycle.join(room, "alice", role="participant", capabilities=["chat:send"])
     responses = [getattr(api, m)(p, {"identity": "alice"}) for m, p in _endpoints(room, recording)]
     responses += [

@@ -29,6 +29,7 @@ OPERATIONS = {
     ("/levelchat/v1/rooms/{room_id}/recordings/{recording_id}/stop", "post"),
     ("/levelchat/v1/recordings/{recording_id}", "get"),
     ("/levelchat/v1/recordings/{recording_id}/download", "get"),
+    ("/levelchat/v1/recordings/{recording_id}/files/{file_id}/download", "get"),
     ("/levelchat/v1/webhooks", "get"),
     ("/levelchat/v1/webhooks", "post"),
     ("/levelchat/v1/webhooks/{webhook_id}", "get"),

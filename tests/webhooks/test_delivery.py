@@ -24,11 +24,11 @@ def scenario(name: str) -> Room:
     bob = lifecycle.join(room, "bob", role="participant", capabilities=[])
     lifecycle.track_published(room, alice.public_id, CAMERA)
     lifecycle.track_unpublished(room, alice.public_id, CAMERA)
-    recording = Recording.objects.create(room=room)
-    lifecycle.set_recording_status(recording, Recording.Status.RECORDING)
-    lifecycle.set_recording_status(recording, Recording.Status.COMPLETED, duration=12.5)
-    failed = Recording.objects.create(room=room)
-    lifecycle.set_recording_status(failed, Recording.Status.FAILED, error="disk full")
+    recording = lifecycle.create_recording(room)
+    lifecycle.set_recording_status(recording, Recording.Status.PROCESSING)
+    lifecycle.set_recording_status(recording, Recording.Status.READY, duration=12.5)
+    failed = lifecycle.create_recording(room)
+    lifecycle.set_recording_status(failed, Recording.Status.FAILED, error="disk full", partial=True)
     lifecycle.leave(alice, "client_initiated")
     assert bob.is_live
     lifecycle.end_room(room, "ended_by_api")
@@ -44,6 +44,7 @@ EXPECTED = [
     "track_unpublished",
     "recording_started",
     "recording_finished",
+    "recording_started",
     "recording_failed",
     "participant_left",
     "participant_left",
@@ -81,12 +82,13 @@ def test_every_event_arrives_once_in_order_per_room_and_signed(endpoint, receive
         assert joined["participant"]["identity"] == "alice" and joined["participant"]["role"] == "host"
         assert track["track"] == CAMERA and track["participant"]["identity"] == "alice"
         assert events[4]["reason"] == "unpublished"
-        assert events[6]["recording"]["status"] == "completed" and events[6]["recording"]["duration"] == 12.5
-        assert events[7]["recording"]["error"] == "disk full" and events[7]["reason"] == "disk full"
-        left_alice, left_bob = events[8], events[9]
+        assert events[6]["recording"]["status"] == "ready" and events[6]["recording"]["duration"] == 12.5
+        assert events[8]["recording"]["error"] == "disk full" and events[8]["reason"] == "disk full"
+        assert events[8]["recording"]["partial"] is True and events[6]["recording"]["partial"] is False
+        left_alice, left_bob = events[9], events[10]
         assert left_alice["reason"] == "client_initiated" and left_alice["participant"]["duration"] >= 0
         assert left_bob["participant"]["identity"] == "bob" and left_bob["reason"] == "room_ended"
-        assert events[10]["reason"] == "ended_by_api" and events[10]["room"]["status"] == "ended"
+        assert events[11]["reason"] == "ended_by_api" and events[11]["room"]["status"] == "ended"
         assert {"id", "type", "created_at", "room", "participant", "track", "recording", "reason"} == set(events[0])
     assert WebhookDelivery.objects.filter(status="delivered", attempts=1).count() == 2 * len(EXPECTED)
 

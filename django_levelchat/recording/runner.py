@@ -1,0 +1,63 @@
+"""Where recording jobs run: ``manage.py levelchat_recordings``, or a thread of the web process (embedded mode).
+
+``RECORDING_JOBS_IN_PROCESS`` (None = only with the in-memory channel layer, the one-process default) starts one
+daemon thread per process on the first recording; it is woken when a recording stops and otherwise wakes every
+half ``RECORDING_HEARTBEAT_TIMEOUT`` to reap recordings whose worker died. It never runs on an event loop, so
+composing (which decodes) never stalls signaling. Jobs are claimed in the database, so the thread and any number
+of commands can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from django_levelchat.conf import levelchat_settings
+from django_levelchat.models import Recording
+
+logger = logging.getLogger("django_levelchat.recording")
+
+_lock = threading.Lock()
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def enabled() -> bool:
+    configured = levelchat_settings.RECORDING_JOBS_IN_PROCESS
+    if configured is not None:
+        return bool(configured)
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = str(layers.get("default", {}).get("BACKEND", "channels.layers.InMemoryChannelLayer"))
+    return backend.rsplit(".", 1)[-1] == "InMemoryChannelLayer"
+
+
+def notify() -> None:
+    """A recording started or stopped: wake (or start) this process's job thread, if in-process jobs are on."""
+    global _thread
+    if not enabled():
+        return
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="levelchat-recordings", daemon=True)
+            _thread.start()
+    _wake.set()
+
+
+def _run() -> None:
+    from django_levelchat.recording.jobs import run_pending
+
+    while True:
+        _wake.clear()
+        try:
+            close_old_connections()
+            run_pending()
+            live = Recording.objects.filter(status=Recording.Status.RECORDING).exists()
+        except Exception:
+            logger.exception("in-process recording jobs failed; retrying")
+            connections.close_all()
+            live = True
+        pause = float(levelchat_settings.RECORDING_HEARTBEAT_TIMEOUT) / 2 if live else None
+        _wake.wait(timeout=pause)
