@@ -44,6 +44,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RATE_LIMIT_RATE": (int, float),
     "RATE_LIMIT_BURST": (int,),
     "RATE_LIMIT_GRACE": (int, float),
+    "CHAT_RATE": (int, float),
+    "CHAT_BURST": (int,),
+    "OUTBOUND_MAX_BYTES": (int,),
+    "OUTBOUND_MAX_FRAMES": (int,),
+    "SEQ_REORDER_WINDOW": (int, float),
+    "PENDING_SIGNALS": (int,),
     "SFU_EMBEDDED": (bool, type(None)),
     "SFU_MESH_LIMIT": (int,),
     "SFU_HEARTBEAT": (int, float),
@@ -69,6 +75,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "WEBHOOK_LEASE": (int, float),
     "WEBHOOK_POLL_INTERVAL": (int, float),
     "WEBHOOK_CONCURRENCY": (int,),
+    "WEBHOOK_RETENTION_DAYS": (int, type(None)),
     "WEBHOOK_IN_PROCESS": (bool, type(None)),
 }
 assert _TYPES.keys() == DEFAULTS.keys(), "every setting needs a type for the checks"
