@@ -14,19 +14,18 @@ import { ChatPanel } from './chat.js';
 import { Toolbar } from './controls.js';
 import { confirmDialog, Menu, Modal } from './dialogs.js';
 import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
-import { Stage, Tile } from './grid.js';
 import { PeoplePanel } from './people.js';
 import { canPickSpeaker, LevelMeter, PreJoin } from './prejoin.js';
 import { Banner, card, endStateFor } from './states.js';
 import { reactionPicture } from './reactions.js';
 import { openSettingsDialog } from './settings.js';
 import { shortcutFor, shortcutsDialog } from './shortcuts.js';
+import { StageController } from './stage.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
 
 /** @import { Room, Participant, Track, LevelChatError, ChatMessageEvent, ReactionEvent } from '../levelchat.js' */
 /** @import { JoinChoice } from './prejoin.js' */
-/** @import { ViewName, SortInfo } from './layout.js' */
 
 /**
  * The configuration the template tag renders (`json_script`).
@@ -57,7 +56,6 @@ const NARROW_PX = 600;
 const TINY_PX = 512;
 const ICON_ONLY_PX = 760;
 const ICON_ONLY_WITH_PANEL_PX = 1000;
-const STAGE_HOLD_MS = 1500;
 const REACTION_MS = 3000;
 const REACTION_GAP_MS = 500;
 const QUIET_ANNOUNCE_ABOVE = 30;
@@ -68,10 +66,10 @@ let shortcutOwner = null;
 export class CallUI {
   /** @type {Room | null} */
   room = null;
+  /** Tiles, pin, shares and the stage speaker (stage.js); exists while the call view does. @type {StageController | null} */
+  stageCtl = null;
   /** @type {UIState} */
   state = 'prejoin';
-  /** @type {Map<string, Tile>} */
-  #tiles = new Map();
   /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
   #audio = new Map();
   /** Captures this UI opened and handed to the SDK (pre-join previews): stopped at every end. @type {Set<MediaStreamTrack>} */
@@ -82,27 +80,11 @@ export class CallUI {
   #prejoin = null;
   /** @type {'grid' | 'speaker'} */
   #choice = 'grid';
-  /** @type {string | null} */
-  #pinned = null;
-  /** @type {string | null} */
-  #pinBeforeShare = null;
-  /** Screen share tile keys, oldest first. @type {string[]} */
-  #shares = [];
-  /** @type {string | null} */
-  #stageSpeaker = null;
-  #stageChangedAt = 0;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  #stageTimer = null;
   /** @type {'chat' | 'people' | null} */
   #panel = null;
   #unread = 0;
-  #renderQueued = false;
   #peopleQueued = false;
   #lastReactionAt = 0;
-  /** @type {Map<string, 'high' | 'low'>} */
-  #preferred = new Map();
-  /** Participants whose video we stopped receiving because no tile of theirs is on screen. @type {Set<string>} */
-  #videoOff = new Set();
   /** @type {Set<string>} */
   #pending = new Set();
   /** @type {ReturnType<typeof setInterval> | null} */
@@ -253,7 +235,7 @@ export class CallUI {
     for (const message of room.chatHistory) this.#addChat(message, true);
     if (room.recording) this.#showRecording(true, false);
     this.#renderPeople();
-    this.#scheduleRender();
+    this.stageCtl?.scheduleRender();
     focus(this.title);
     this.#dispatch('levelchat:joined', { room: room.id, participant: room.localParticipant.id, identity: room.localParticipant.identity });
     await this.#publishInitial(choice);
@@ -375,8 +357,6 @@ export class CallUI {
     this.#offRoom = [];
     for (const track of this.#owned) track.stop();
     this.#owned.clear();
-    for (const tile of this.#tiles.values()) tile.destroy();
-    this.#tiles.clear();
     for (const { el, track } of this.#audio.values()) {
       track.detach(el);
       el.remove();
@@ -384,14 +364,7 @@ export class CallUI {
     this.#audio.clear();
     this.topbar?.stopClock();
     this.#hands.clear();
-    this.#shares = [];
-    this.#pinned = null;
-    this.#pinBeforeShare = null;
-    this.#stageSpeaker = null;
-    this.#preferred.clear();
-    this.#videoOff.clear();
     this.#pending.clear();
-    if (this.#stageTimer) clearTimeout(this.#stageTimer);
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
     this.#stopMutedMeter();
@@ -400,7 +373,8 @@ export class CallUI {
     this.#settings?.close();
     this.#help?.close();
     this.#sheet?.close();
-    this.stage?.destroy();
+    this.stageCtl?.destroy();
+    this.stageCtl = null;
     this.reactionMenu?.el.remove();
     this.moreMenu?.el.remove();
     this.#panel = null;
@@ -465,9 +439,17 @@ export class CallUI {
     this.banners.watching.show(this.isViewer);
     const bannerBox = h('div', { class: 'lc-banners' }, ...Object.values(this.banners).map((b) => b.el));
 
-    this.stage = new Stage({ onLayout: (view) => this.#onLayout(view), onVisible: (visible) => this.#onVisible(visible) });
+    this.stageCtl = new StageController({
+      room,
+      isViewer: this.isViewer,
+      live: Boolean(this.config.live),
+      choice: this.#choice,
+      onLayout: (view) => {
+        this.root.dataset.lcLayout = view;
+      },
+    });
     this.reactionLayer = h('div', { class: 'lc-reactions', 'aria-hidden': 'true' });
-    this.stage.el.append(this.reactionLayer);
+    this.stageCtl.stage.el.append(this.reactionLayer);
     this.side = h('aside', { class: 'lc-side', hidden: true });
     this.chat = new ChatPanel({
       canSend: local.can('chat:send'),
@@ -498,7 +480,7 @@ export class CallUI {
       { class: 'lc-call', 'aria-labelledby': titleId, role: 'group' },
       topbar,
       bannerBox,
-      h('div', { class: 'lc-call__body' }, this.stage.el, this.side),
+      h('div', { class: 'lc-call__body' }, this.stageCtl.stage.el, this.side),
       this.toolbar.el,
       this.audioBox,
     );
@@ -644,7 +626,7 @@ export class CallUI {
     on.push(
       room.on(RoomEvent.ParticipantJoined, (p) => {
         this.#sync(p);
-        if (this.#showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
+        if (this.stageCtl?.showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
       }),
       room.on(RoomEvent.ParticipantLeft, (p) => {
         this.#removeParticipant(p);
@@ -691,14 +673,14 @@ export class CallUI {
         this.#refreshControls();
       }),
       room.on(RoomEvent.LocalTrackEnded, (track) => void this.#onLocalEnded(track)),
-      room.on(RoomEvent.ActiveSpeaker, (p) => this.#onActiveSpeaker(p)),
+      room.on(RoomEvent.ActiveSpeaker, (p) => this.stageCtl?.onActiveSpeaker(p)),
       room.on(RoomEvent.SpeakingChanged, (p, speaking) => {
-        this.#tiles.get(`${this.#base(p)}:camera`)?.setSpeaking(speaking);
+        this.stageCtl?.tile(p, 'camera')?.setSpeaking(speaking);
         this.#renderPeople();
-        this.#scheduleRender();
+        this.stageCtl?.scheduleRender();
       }),
       room.on(RoomEvent.ConnectionQuality, (band, p) => {
-        for (const source of ['camera', 'screen']) this.#tiles.get(`${this.#base(p)}:${source}`)?.setQuality(band);
+        for (const source of /** @type {const} */ (['camera', 'screen'])) this.stageCtl?.tile(p, source)?.setQuality(band);
         if (p.isLocal) this.#setOwnQuality(band);
         this.#renderPeople();
       }),
@@ -748,196 +730,22 @@ export class CallUI {
 
   // ======================================================================================== tiles
 
-  /** @param {Participant} p */
-  #base(p) {
-    return p.isLocal ? 'local' : p.id;
-  }
-
   /**
-   * Whether this participant gets a camera tile. Live rooms show broadcasters (and anyone publishing), not the
-   * audience; a viewer never sees a self tile.
-   * @param {Participant} p
-   */
-  #showsTile(p) {
-    if (p.isLocal) return !this.isViewer;
-    if (!this.config.live) return true;
-    return p.role !== 'viewer' || p.tracks.size > 0;
-  }
-
-  /**
-   * Bring a participant's tiles and audio in line with the SDK's state (idempotent; called on every event).
+   * Bring a participant's tiles (stage.js), audio and list row in line with the SDK's state.
    * @param {Participant} p
    */
   #sync(p) {
-    if (!this.room || !this.stage) return;
-    const base = this.#base(p);
-    const camKey = `${base}:camera`;
-    let cam = this.#tiles.get(camKey);
-    if (this.#showsTile(p) && !cam) {
-      cam = new Tile({ key: camKey, participant: p, source: 'camera', onPin: (tile) => this.#togglePin(tile.key) });
-      cam.setQuality(p.connectionQuality);
-      this.#tiles.set(camKey, cam);
-    } else if (!this.#showsTile(p) && cam) {
-      cam.destroy();
-      this.#tiles.delete(camKey);
-      cam = undefined;
-    }
-    cam?.setVideoTrack(p.getTrack('camera') ?? null);
-    const screenTrack = p.getTrack('screen');
-    const screenKey = `${base}:screen`;
-    let screen = this.#tiles.get(screenKey);
-    if (screenTrack && !screen) {
-      screen = new Tile({ key: screenKey, participant: p, source: 'screen', onPin: (tile) => this.#togglePin(tile.key) });
-      screen.setQuality(p.connectionQuality);
-      this.#tiles.set(screenKey, screen);
-      this.#shareStarted(screenKey);
-    } else if (!screenTrack && screen) {
-      screen.destroy();
-      this.#tiles.delete(screenKey);
-      this.#shareEnded(screenKey);
-      screen = undefined;
-    }
-    screen?.setVideoTrack(screenTrack ?? null);
+    if (!this.room || !this.stageCtl) return;
+    this.stageCtl.sync(p);
     if (!p.isLocal) this.#syncAudio(p);
-    this.#scheduleRender();
     this.#renderPeople();
   }
 
   /** @param {Participant} p */
   #removeParticipant(p) {
-    const base = this.#base(p);
-    for (const source of ['camera', 'screen']) {
-      const key = `${base}:${source}`;
-      const tile = this.#tiles.get(key);
-      if (!tile) continue;
-      tile.destroy();
-      this.#tiles.delete(key);
-      if (source === 'screen') this.#shareEnded(key);
-      if (this.#pinned === key) this.#pinned = null;
-    }
-    if (this.#stageSpeaker === `${base}:camera`) this.#stageSpeaker = null;
-    this.#preferred.delete(p.id);
-    this.#videoOff.delete(p.id);
+    this.stageCtl?.removeParticipant(p);
     this.#pruneAudio();
-    this.#scheduleRender();
     this.#renderPeople();
-  }
-
-  /** @param {string} key */
-  #shareStarted(key) {
-    if (!this.#shares.includes(key)) this.#shares.push(key);
-    if (this.#pinned && !this.#pinned.endsWith(':screen')) this.#pinBeforeShare = this.#pinned;
-    this.#pinned = null;
-  }
-
-  /** @param {string} key */
-  #shareEnded(key) {
-    this.#shares = this.#shares.filter((k) => k !== key);
-    if (this.#pinned === key) this.#pinned = null;
-    if (!this.#shares.length && this.#pinBeforeShare && this.#tiles.has(this.#pinBeforeShare)) this.#pinned = this.#pinBeforeShare;
-    if (!this.#shares.length) this.#pinBeforeShare = null;
-  }
-
-  /** @param {string} key */
-  #togglePin(key) {
-    this.#pinned = this.#pinned === key ? null : key;
-    this.#scheduleRender();
-  }
-
-  /** @param {Participant | null} p */
-  #onActiveSpeaker(p) {
-    if (!p || p.isLocal) return; // you never take the stage as the active speaker
-    const key = `${this.#base(p)}:camera`;
-    const apply = () => {
-      this.#stageTimer = null;
-      const current = this.room?.activeSpeaker;
-      if (!current || current.isLocal) return;
-      const next = `${this.#base(current)}:camera`;
-      if (next === this.#stageSpeaker) return;
-      this.#stageSpeaker = next;
-      this.#stageChangedAt = Date.now();
-      this.#scheduleRender();
-    };
-    if (key === this.#stageSpeaker) return;
-    const wait = this.#stageChangedAt + STAGE_HOLD_MS - Date.now();
-    if (wait <= 0) apply();
-    else this.#stageTimer ??= setTimeout(apply, wait);
-  }
-
-  #scheduleRender() {
-    if (this.#renderQueued) return;
-    this.#renderQueued = true;
-    requestAnimationFrame(() => {
-      this.#renderQueued = false;
-      this.#render();
-    });
-  }
-
-  #render() {
-    if (!this.room || !this.stage) return;
-    /** @type {SortInfo[]} */
-    const sortInfo = [];
-    for (const tile of this.#tiles.values()) {
-      const p = tile.participant;
-      sortInfo.push({
-        key: tile.key,
-        isLocal: p.isLocal && tile.source === 'camera',
-        isScreen: tile.source === 'screen',
-        speaking: p.isSpeaking,
-        lastSpokeAt: p.lastSpokeAt ?? 0,
-        videoOn: tile.videoOn,
-        joinedAt: p.joinedAt ?? 0,
-      });
-    }
-    const share = this.#shares[this.#shares.length - 1] ?? null;
-    this.stage.update({
-      tiles: this.#tiles,
-      sortInfo,
-      choice: this.#choice,
-      pinned: this.#pinned && this.#tiles.has(this.#pinned) ? this.#pinned : null,
-      share: share && this.#tiles.has(share) ? share : null,
-      speaker: this.#stageSpeaker,
-      localKey: this.#tiles.has('local:camera') ? 'local:camera' : null,
-      waiting: this.isViewer ? this.#tiles.size === 0 : this.room.participants.size === 0,
-      waitingText: this.isViewer ? t('waitingForBroadcast') : t('waitingForOthers'),
-    });
-  }
-
-  /** @param {ViewName} view */
-  #onLayout(view) {
-    this.root.dataset.lcLayout = view;
-  }
-
-  /**
-   * Off-screen people: stop receiving their video (audio stays); small tiles ask for low quality.
-   * @param {Map<string, 'high' | 'low'>} visible  tile key → wanted quality
-   */
-  #onVisible(visible) {
-    const room = this.room;
-    if (!room) return;
-    /** @type {Map<string, 'high' | 'low'>} */
-    const byParticipant = new Map();
-    for (const [key, quality] of visible) {
-      const tile = this.#tiles.get(key);
-      if (!tile || tile.participant.isLocal) continue;
-      const id = tile.participant.id;
-      if (byParticipant.get(id) !== 'high') byParticipant.set(id, quality);
-    }
-    for (const p of room.participants.values()) {
-      const wanted = byParticipant.get(p.id);
-      const hasVideo = [...p.tracks.values()].some((tr) => tr.kind === 'video');
-      if (!wanted && hasVideo && !this.#videoOff.has(p.id) && this.#tiles.has(`${p.id}:camera`)) {
-        this.#videoOff.add(p.id);
-        room.unsubscribe(p.id, 'video').catch(() => this.#videoOff.delete(p.id));
-      } else if (wanted && this.#videoOff.has(p.id)) {
-        this.#videoOff.delete(p.id);
-        room.subscribe(p.id, 'video').catch(() => {});
-      }
-      if (wanted && this.#preferred.get(p.id) !== wanted) {
-        this.#preferred.set(p.id, wanted);
-        room.setPreferredQuality(wanted === 'high' ? 'high' : 'low', { participant: p.id }).catch(() => {});
-      }
-    }
   }
 
   // ======================================================================================== audio
@@ -1220,8 +1028,7 @@ export class CallUI {
   #setChoice(choice) {
     this.#choice = choice;
     prefs.set('layout', choice);
-    if (this.#pinned) this.#pinned = null;
-    this.#scheduleRender();
+    this.stageCtl?.setChoice(choice);
     this.announcer.say(choice === 'grid' ? t('layoutGrid') : t('layoutSpeaker'));
   }
 
