@@ -79,7 +79,6 @@ def _database() -> dict:
         # Keep connections between requests and database_sync_to_async calls: a new PostgreSQL connection per
         # signaling join (the default, 0) cost more than the join's queries (docs/performance.md, "At scale").
         "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
     }
 
 

@@ -623,6 +623,9 @@ export class CallUI {
     if (this.people) this.people.isAdmin = local.can('room:admin');
     this.#syncMutedMeter();
     this.#fitToolbar();
+    // Measure again once the call's layout has settled: a bar that overflowed while it was being built gets its
+    // labels back.
+    requestAnimationFrame(() => this.#fitToolbar());
   }
 
   /** @param {string} id @param {boolean} pending */
