@@ -20,6 +20,7 @@ import { Banner, card, endStateFor } from './states.js';
 import { reactionPicture } from './reactions.js';
 import { openSettingsDialog } from './settings.js';
 import { shortcutFor, shortcutsDialog } from './shortcuts.js';
+import { MediaControls } from './media-controls.js';
 import { StageController } from './stage.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
@@ -72,8 +73,6 @@ export class CallUI {
   state = 'prejoin';
   /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
   #audio = new Map();
-  /** Captures this UI opened and handed to the SDK (pre-join previews): stopped at every end. @type {Set<MediaStreamTrack>} */
-  #owned = new Set();
   /** @type {(() => void)[]} */
   #offRoom = [];
   /** @type {PreJoin | null} */
@@ -85,8 +84,6 @@ export class CallUI {
   #unread = 0;
   #peopleQueued = false;
   #lastReactionAt = 0;
-  /** @type {Set<string>} */
-  #pending = new Set();
   /** @type {ReturnType<typeof setInterval> | null} */
   #levelTimer = null;
   /** @type {LevelMeter | null} */
@@ -135,6 +132,18 @@ export class CallUI {
     this.joined = new NameBatcher((names) => this.#announceNames(names, 'joinedOne', 'joinedMany'));
     this.left = new NameBatcher((names) => this.#announceNames(names, 'leftOne', 'leftMany'));
     this.resizeObserver = new ResizeObserver(() => this.#onResize());
+    this.media = new MediaControls({
+      room: () => this.room,
+      toolbar: () => this.toolbar ?? null,
+      announcer: this.announcer,
+      toast: (text) => this.#toast(text),
+      onProblem: (source, code) => this.#mediaProblem(source, code),
+      onRequestFailed: (err) => this.#requestFailed(err),
+      onChanged: () => {
+        this.#refreshControls();
+        if (this.room) this.#sync(this.room.localParticipant);
+      },
+    });
   }
 
   /** Replace the server-rendered loading card and start (pre-join, or join at once). */
@@ -192,7 +201,7 @@ export class CallUI {
    * @param {JoinChoice | null} choice
    */
   async #connect(choice) {
-    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.#owned.add(track);
+    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.media.owned.add(track);
     this.#setState('connecting');
     if (!choice) {
       this.#showCard(
@@ -250,48 +259,12 @@ export class CallUI {
     const micWanted = choice ? choice.micOn : !this.config.startAudioOff && prefs.get('micOn', true);
     const tasks = [];
     if (camWanted && local.can('publish:camera')) {
-      tasks.push(this.#publish('camera', choice?.camTrack ?? undefined));
-    } else if (choice?.camTrack) this.#stopOwned(choice.camTrack);
+      tasks.push(this.media.publish('camera', choice?.camTrack ?? undefined));
+    } else if (choice?.camTrack) this.media.stopOwned(choice.camTrack);
     if (micWanted && local.can('publish:mic')) {
-      tasks.push(this.#publish('microphone', choice?.micTrack ?? undefined));
-    } else if (choice?.micTrack) this.#stopOwned(choice.micTrack);
+      tasks.push(this.media.publish('microphone', choice?.micTrack ?? undefined));
+    } else if (choice?.micTrack) this.media.stopOwned(choice.micTrack);
     await Promise.all(tasks);
-  }
-
-  /**
-   * Publish the camera or mic (a given capture, else a fresh one on the remembered device).
-   * @param {'camera' | 'microphone'} source
-   * @param {MediaStreamTrack} [track]
-   */
-  async #publish(source, track) {
-    const room = this.room;
-    if (!room) return;
-    const id = source === 'camera' ? 'camera' : 'mic';
-    this.#setPending(id, true);
-    this.toolbar?.setPressed(id, true); // show what was asked for while it happens (aria-busy says it is pending)
-    try {
-      const deviceId = prefs.get(source === 'camera' ? 'camId' : 'micId', '') || undefined;
-      if (source === 'camera') await room.publishCamera(track ? { track } : { deviceId, resolution: '720p' });
-      else await room.publishMic(track ? { track } : { deviceId });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (track) this.#stopOwned(track);
-      if (code === 'device_not_found' && !track) {
-        // The remembered device is gone: fall back to the default one.
-        try {
-          if (source === 'camera') await room.publishCamera({ resolution: '720p' });
-          else await room.publishMic();
-          return;
-        } catch (again) {
-          this.#mediaProblem(source, /** @type {LevelChatError} */ (again)?.code);
-          return;
-        }
-      }
-      if (code !== 'not_connected') this.#mediaProblem(source, code);
-    } finally {
-      this.#setPending(id, false);
-      this.#refreshControls();
-    }
   }
 
   /** @param {'camera' | 'microphone' | 'screen'} source @param {string | undefined} code */
@@ -308,12 +281,6 @@ export class CallUI {
     this.#toast(text, 'alert');
     this.announcer.alert(text);
     this.#dispatch('levelchat:error', { code: code ?? 'media_error', message: text });
-  }
-
-  /** @param {MediaStreamTrack} track */
-  #stopOwned(track) {
-    track.stop();
-    this.#owned.delete(track);
   }
 
   /**
@@ -355,8 +322,7 @@ export class CallUI {
   #teardownCall() {
     for (const off of this.#offRoom) off();
     this.#offRoom = [];
-    for (const track of this.#owned) track.stop();
-    this.#owned.clear();
+    this.media.stopAll();
     for (const { el, track } of this.#audio.values()) {
       track.detach(el);
       el.remove();
@@ -364,7 +330,6 @@ export class CallUI {
     this.#audio.clear();
     this.topbar?.stopClock();
     this.#hands.clear();
-    this.#pending.clear();
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
     this.#stopMutedMeter();
@@ -431,9 +396,9 @@ export class CallUI {
 
     this.banners = {
       reconnecting: new Banner({ kind: 'reconnecting', text: t('reconnectingBanner'), secondary: t('reconnectingText'), role: null }),
-      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.#stopShare() } }),
+      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.media.stopShare() } }),
       watching: new Banner({ kind: 'watching', text: t('watching'), role: null, iconName: 'people' }),
-      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.#toggleCamera() } }),
+      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.media.toggleCamera() } }),
       audio: new Banner({ kind: 'audio', text: t('startAudioHint'), role: null, iconName: 'volume', action: { label: t('startAudio'), onClick: () => this.#startAudio() } }),
     };
     this.banners.watching.show(this.isViewer);
@@ -494,13 +459,13 @@ export class CallUI {
     this.toolbar = bar;
     if (!this.isViewer) {
       const micWrap = bar.split('left');
-      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.#toggleMic() }, 'left', micWrap);
+      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.media.toggleMic() }, 'left', micWrap);
       bar.add({ id: 'mic-options', label: t('micOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'mic') }, 'left', micWrap);
       const camWrap = bar.split('left');
-      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.#toggleCamera() }, 'left', camWrap);
+      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.media.toggleCamera() }, 'left', camWrap);
       bar.add({ id: 'camera-options', label: t('cameraOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'camera') }, 'left', camWrap);
       if (this.config.screenshare !== false) {
-        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.#toggleShare() });
+        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.media.toggleShare() });
       }
     }
     if (this.config.reactions !== false) {
@@ -572,7 +537,7 @@ export class CallUI {
     const items = [];
     const bar = this.toolbar;
     const shown = (/** @type {string} */ id) => Boolean(bar?.get(id) && !bar.get(id)?.hidden);
-    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.#toggleShare() });
+    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.media.toggleShare() });
     if (shown('reactions')) items.push({ id: 'reactions', label: t('reactions'), icon: 'smile', onSelect: () => this.reactionMenu?.openFrom(more) });
     if (shown('hand')) items.push({ id: 'hand', label: bar?.isPressed('hand') ? t('lowerHand') : t('raiseHand'), icon: 'hand', onSelect: () => void this.#toggleHand() });
     if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.#togglePanel('people') });
@@ -599,7 +564,7 @@ export class CallUI {
     bar.setPressed('mic', Boolean(mic && !mic.muted));
     bar.setPressed('camera', Boolean(cam && !cam.muted));
     bar.setPressed('share', Boolean(screen));
-    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.#pending.has(id));
+    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.media.pending.has(id));
     this.banners?.presenting.show(Boolean(screen));
     if (this.chat) this.chat.form.hidden = !local.can('chat:send');
     if (this.people) this.people.isAdmin = local.can('room:admin');
@@ -608,14 +573,6 @@ export class CallUI {
     // Measure again once the call's layout has settled: a bar that overflowed while it was being built gets its
     // labels back.
     requestAnimationFrame(() => this.#fitToolbar());
-  }
-
-  /** @param {string} id @param {boolean} pending */
-  #setPending(id, pending) {
-    if (pending) this.#pending.add(id);
-    else this.#pending.delete(id);
-    this.toolbar?.setDisabled(id, pending);
-    this.toolbar?.get(id)?.setAttribute('aria-busy', String(pending));
   }
 
   // ==================================================================================== room events
@@ -668,11 +625,11 @@ export class CallUI {
       }),
       room.on(RoomEvent.LocalTrackUnpublished, (track) => {
         const mst = track.mediaStreamTrack;
-        if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
+        if (mst && this.media.owned.has(mst)) this.media.stopOwned(mst);
         this.#sync(room.localParticipant);
         this.#refreshControls();
       }),
-      room.on(RoomEvent.LocalTrackEnded, (track) => void this.#onLocalEnded(track)),
+      room.on(RoomEvent.LocalTrackEnded, (track) => void this.media.onLocalEnded(track)),
       room.on(RoomEvent.ActiveSpeaker, (p) => this.stageCtl?.onActiveSpeaker(p)),
       room.on(RoomEvent.SpeakingChanged, (p, speaking) => {
         this.stageCtl?.tile(p, 'camera')?.setSpeaking(speaking);
@@ -797,117 +754,18 @@ export class CallUI {
 
   // ====================================================================================== controls
 
-  async #toggleMic() {
-    const room = this.room;
-    if (!room || this.#pending.has('mic')) return;
-    const track = room.localParticipant.getTrack('microphone');
-    if (!track) {
-      prefs.set('micOn', true);
-      await this.#publish('microphone');
-      if (room.localParticipant.getTrack('microphone')) this.announcer.say(t('micOnAnnounce'));
-      return;
-    }
-    this.#setPending('mic', true);
-    try {
-      const muting = !track.muted;
-      this.toolbar?.setPressed('mic', !muting);
-      if (muting) await track.mute();
-      else await track.unmute();
-      prefs.set('micOn', !muting);
-      this.announcer.say(muting ? t('micOffAnnounce') : t('micOnAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('mic', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  /** Camera on = publish (camera light on); off = unpublish and stop the capture (light off). */
-  async #toggleCamera() {
-    const room = this.room;
-    if (!room || this.#pending.has('camera')) return;
-    const track = room.localParticipant.getTrack('camera');
-    if (!track) {
-      prefs.set('camOn', true);
-      await this.#publish('camera');
-      if (room.localParticipant.getTrack('camera')) this.announcer.say(t('cameraOnAnnounce'));
-      return;
-    }
-    this.#setPending('camera', true);
-    this.toolbar?.setPressed('camera', false);
-    try {
-      const mst = track.mediaStreamTrack;
-      await room.unpublish(track);
-      if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
-      prefs.set('camOn', false);
-      this.announcer.say(t('cameraOffAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('camera', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #toggleShare() {
-    const room = this.room;
-    if (!room || this.#pending.has('share')) return;
-    if (room.localParticipant.getTrack('screen')) {
-      await this.#stopShare();
-      return;
-    }
-    this.#setPending('share', true);
-    try {
-      await room.publishScreen({ withAudio: true });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (code !== 'permission_denied') this.#mediaProblem('screen', code); // a cancelled picker is not an error
-    } finally {
-      this.#setPending('share', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #stopShare() {
-    const room = this.room;
-    if (!room) return;
-    for (const track of [...room.localParticipant.tracks.values()]) {
-      if (track.source === 'screen' || track.source === 'screen_audio') await room.unpublish(track).catch(() => {});
-    }
-    this.#refreshControls();
-    this.#sync(room.localParticipant);
-  }
-
-  /** A capture ended outside the UI (browser "Stop sharing", unplugged device): fall back where it makes sense. @param {Track} track */
-  async #onLocalEnded(track) {
-    if (track.source === 'screen' || track.source === 'screen_audio') return; // the SDK unpublishes it
-    const device = track.source === 'camera' ? t('camera').toLowerCase() : t('microphone').toLowerCase();
-    this.#toast(t('deviceLost', { device }));
-    this.announcer.say(t('deviceLost', { device }));
-    const wasOn = !track.muted;
-    // Wait for the SDK's own unpublish, then try the default device.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    if (!wasOn || !this.room || this.room.localParticipant.getTrack(track.source)) return;
-    prefs.set(track.source === 'camera' ? 'camId' : 'micId', '');
-    await this.#publish(/** @type {'camera' | 'microphone'} */ (track.source));
-  }
-
   async #toggleHand() {
     const room = this.room;
-    if (!room || this.#pending.has('hand')) return;
+    if (!room || this.media.pending.has('hand')) return;
     const raising = room.localParticipant.handRaisedAt === null;
-    this.#setPending('hand', true);
+    this.media.setPending('hand', true);
     try {
       if (raising) await room.raiseHand();
       else await room.lowerHand();
     } catch (err) {
       this.#requestFailed(err);
     } finally {
-      this.#setPending('hand', false);
+      this.media.setPending('hand', false);
       this.#refreshControls();
     }
   }
@@ -925,7 +783,7 @@ export class CallUI {
       const text = p.isLocal ? t('handRaisedYou') : t('handRaised', { name: p.name || p.identity });
       this.announcer.say(text);
       if (!p.isLocal) this.#toast(text, 'info', 'hand');
-    } else if (now === null && before !== null && p.isLocal && !this.#pending.has('hand')) {
+    } else if (now === null && before !== null && p.isLocal && !this.media.pending.has('hand')) {
       this.announcer.say(t('handLoweredByHost'));
       this.#toast(t('handLoweredByHost'));
     }
@@ -1233,7 +1091,7 @@ export class CallUI {
       opener,
       focusOn,
       onSwitched: (previous, label) => {
-        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
+        if (previous && this.media.owned.has(previous)) this.media.stopOwned(previous);
         this.announcer.say(t('deviceSwitched', { device: label }));
       },
       onProblem: (source, code) => this.#mediaProblem(source, code),
