@@ -461,7 +461,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.send_frame(
             protocol.welcome(
                 you=you,
-                room=rooms.room_view(room),
+                room={**rooms.room_view(room), "recording": await rooms.live_recording(room)},
                 roster=rooms.visible_roster(roster, exclude=self.pid),
                 chat=[m for m in chat if m.get("to") is None],
                 ice_servers=levelchat_settings.ICE_SERVERS,
@@ -617,7 +617,10 @@ class SignalingConsumer(AsyncConsumer):
         roster = await presence.roster(room.public_id)
         await self.send_frame(
             protocol.resync(
-                room=rooms.room_view(room), roster=rooms.visible_roster(roster, exclude=self.pid), seq=seq, ref=ref
+                room={**rooms.room_view(room), "recording": await rooms.live_recording(room)},
+                roster=rooms.visible_roster(roster, exclude=self.pid),
+                seq=seq,
+                ref=ref,
             )
         )
 
@@ -782,10 +785,13 @@ class SignalingConsumer(AsyncConsumer):
             )
 
     async def on_record_start(self, msg: protocol.RecordStart) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        """The room's SFU worker records and answers (``ack`` with ``recording``, or ``error``); all get ``recording``."""
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-start", ref=msg.id, by=by)
 
     async def on_record_stop(self, msg: protocol.RecordStop) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-stop", ref=msg.id, by=by)
 
     async def on_mute_participant(self, msg: protocol.MuteParticipant) -> None:
         target = await self._target(msg.participant, msg.id)
