@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_rundemo_on_another_port_prints_banner_through_a_pipe_and_serves(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEVELCHAT_") and k != "DJANGO_SETTINGS_MODULE"}

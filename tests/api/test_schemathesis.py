@@ -96,6 +96,7 @@ def _is_documented_sfu_answer(case, response) -> bool:
     return set(body) == {"code", "detail"} and body["code"] == "sfu_unavailable" and "SFU" in body["detail"]
 
 
+@pytest.mark.timeout(900)  # every operation x 30 examples in one test: minutes on a loaded machine
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case, objects):

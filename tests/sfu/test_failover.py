@@ -16,7 +16,7 @@ from tests.livecluster import ROOT, Cluster, WSClient
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture

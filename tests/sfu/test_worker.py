@@ -11,7 +11,7 @@ from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
 from tests.signaling.conftest import Client
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

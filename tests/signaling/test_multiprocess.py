@@ -12,7 +12,7 @@ from django_levelchat.tokens import issue_token
 from tests.livecluster import Cluster, WSClient
 from tests.services import PostgresDatabase, postgres_missing_reason
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
