@@ -85,10 +85,25 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 50,
     # Seconds of sustained flooding (after the first ``rate_limited`` warning) before close 4429.
     "RATE_LIMIT_GRACE": 5,
+    # Public chat messages per second a connection may send, and their burst (over it: ``rate_limited``).
+    "CHAT_RATE": 5,
+    "CHAT_BURST": 10,
+    # A socket whose client stopped reading is closed 4013 ``slow_consumer`` (it may resume) once this many
+    # bytes or frames wait unsent in the server's write buffer for it.
+    "OUTBOUND_MAX_BYTES": 1048576,
+    "OUTBOUND_MAX_FRAMES": 2000,
+    # Seconds a socket holds a room event that arrived ahead of a missing ``seq`` (the channel layer does not
+    # keep order across senders) before it gives up waiting and lets the client resync.
+    "SEQ_REORDER_WINDOW": 0.5,
+    # Signals (offers, answers, candidates) kept for a participant who is reconnecting, delivered on resume.
+    "PENDING_SIGNALS": 64,
     # --- SFU (docs/sfu.md) ---
     # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
     # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
     "SFU_EMBEDDED": None,
+    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams);
+    # 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
+    "SFU_MESH_LIMIT": 0,
     # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
     "SFU_HEARTBEAT": 2.0,
     "SFU_LEASE_TTL": 6.0,
@@ -97,6 +112,11 @@ DEFAULTS: dict[str, Any] = {
     # Accept ICE candidates on loopback, private and link-local addresses (and mDNS names). Off: a client must
     # not steer the SFU at the server's own network. Turn on for a LAN deployment or tests on loopback.
     "SFU_ALLOW_PRIVATE_CANDIDATES": False,
+    # The public address clients should reach the SFU at, replacing the address of its host candidates (a server
+    # behind 1:1 NAT, e.g. a cloud VM's public IP). ``None`` = the addresses aiortc finds on the interfaces.
+    "SFU_ANNOUNCED_ADDRESS": None,
+    # Local addresses whose host candidates the SFU advertises (e.g. hide docker bridges). ``None`` = all.
+    "SFU_CANDIDATE_ADDRESSES": None,
     # ``x-google-start-bitrate`` (kbps) in answers to publishers: Chrome starts near it instead of ramping ~30 s.
     "SFU_START_BITRATE": 1000,
     # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.
@@ -138,6 +158,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_POLL_INTERVAL": 1.0,
     # Parallel HTTP requests per deliverer (different rooms or endpoints; one room is always sequential).
     "WEBHOOK_CONCURRENCY": 8,
+    # Days to keep delivered or failed events (and their delivery records); 0 or None = forever.
+    "WEBHOOK_RETENTION_DAYS": 30,
     # Deliver from a thread of the web process. None = yes with the in-memory channel layer (the embedded
     # default), no otherwise: then run ``manage.py levelchat_webhooks`` (any number of them).
     "WEBHOOK_IN_PROCESS": None,

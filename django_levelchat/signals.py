@@ -7,8 +7,8 @@ Receivers get ``sender=Room`` (or ``Participant``/``Recording``) and the instanc
   ``end_room`` closes, with reason ``room_ended``, before ``room_ended``)
 - ``track_published(participant, track)``, ``track_unpublished(participant, track, reason)``: ``track`` is the
   wire dict (``sid``, ``kind``, ``source``, ``muted``…); ``reason`` is ``unpublished`` or ``capability_revoked``
-- ``recording_started(recording)``, ``recording_finished(recording)`` (completed),
-  ``recording_failed(recording)`` (failed or failed_partial)
+- ``recording_started(recording)``, ``recording_finished(recording)`` (ready),
+  ``recording_failed(recording)`` (failed; ``recording.partial`` when what was written is kept)
 
 Every one of them is also a webhook event of the same name (``docs/webhooks.md``).
 """

@@ -22,7 +22,7 @@ def test_changelists_and_change_pages_render(staff_client, room):
         resp = staff_client.get(reverse(f"admin:django_levelchat_{model}_changelist"))
         assert resp.status_code == 200, model
     resp = staff_client.get(reverse("admin:django_levelchat_room_change", args=[room.pk]))
-    assert resp.status_code == 200 and b"alice" in resp.content
+    assert resp.status_code == 200 and b"Alice" in resp.content
     assert staff_client.get(reverse("admin:django_levelchat_apikey_change", args=[key.pk])).status_code == 200
     resp = staff_client.get(
         reverse("admin:django_levelchat_room_changelist") + "?status__exact=active&room_type__exact=meeting"
@@ -77,3 +77,49 @@ def test_api_key_shown_exactly_once(staff_client):
         reverse("admin:django_levelchat_apikey_changelist"),
     ):
         assert secret not in staff_client.get(url).content.decode()
+
+
+def test_room_add_form_shows_only_what_can_be_set(staff_client):
+    html = staff_client.get(reverse("admin:django_levelchat_room_add")).content.decode()
+    for absent in ("public_id", "created_at", "participants-TOTAL_FORMS", "In the call now", "End the room"):
+        assert absent not in html, absent
+    assert 'name="name"' in html and 'name="room_type"' in html
+
+
+def test_room_change_page_live_people_history_and_buttons(staff_client, room):
+    for n in range(12):
+        session = lifecycle.join(room, f"user{n}", name=f"User {n}", role="participant", capabilities=["chat:send"])
+        if n < 11:
+            lifecycle.leave(session, "client_initiated")
+    html = staff_client.get(reverse("admin:django_levelchat_room_change", args=[room.pk])).content.decode()
+    assert "Nobody is in the call." in html  # presence is empty: nobody holds a socket in this test
+    assert html.count("<td>User ") == 10 and "All 12 sessions" in html  # a short history, then the full one
+    assert " in RM_" not in html  # no per-row "identity in room (id)" captions
+    assert "Join the call as staff" in html and "End the room for everyone" in html
+    history = staff_client.get(
+        reverse("admin:django_levelchat_participant_changelist") + f"?room__public_id={room.public_id}"
+    )
+    assert history.status_code == 200 and "12 participant" in history.content.decode()
+    join = staff_client.get(reverse("admin:django_levelchat_room_join", args=[room.pk]))
+    assert join.status_code == 200 and b"data-levelchat-call" in join.content
+    assert staff_client.get(reverse("admin:django_levelchat_room_end", args=[room.pk])).status_code == 405
+    staff_client.post(reverse("admin:django_levelchat_room_end", args=[room.pk]))
+    room.refresh_from_db()
+    assert room.status == "ended" and room.end_reason == "ended_by_admin"
+    html = staff_client.get(reverse("admin:django_levelchat_room_change", args=[room.pk])).content.decode()
+    assert "Archive the room" in html and "Join the call as staff" not in html
+    staff_client.post(reverse("admin:django_levelchat_room_archive", args=[room.pk]))
+    room.refresh_from_db()
+    assert room.status == "archived"
+
+
+def test_policy_capabilities_are_checkboxes(staff_client):
+    url = reverse("admin:django_levelchat_capabilitypolicy_add")
+    html = staff_client.get(url).content.decode()
+    assert 'type="checkbox" name="caps_participant" value="hand:raise"' in html
+    data = {"name": "quiet", "caps_participant": ["subscribe:all", "chat:send"]}
+    data |= {f"default_{role}": "on" for role in ("host", "viewer", "broadcaster", "recorder")}
+    assert staff_client.post(url, data).status_code == 302
+    policy = CapabilityPolicy.objects.get(name="quiet")
+    assert policy.roles == {"participant": ["chat:send", "subscribe:all"]}
+    assert policy.capabilities_for("participant") == {"chat:send", "subscribe:all"}

@@ -33,6 +33,9 @@ class Leases(Protocol):
     async def orphaned(self) -> list[tuple[str, str]]: ...
     async def claim(self, room: str, expected: str, worker: str) -> bool: ...
     async def release(self, room: str, worker: str) -> None: ...
+    async def promote(self, room: str) -> bool: ...
+    async def promoted(self, room: str) -> bool: ...
+    async def demote(self, room: str) -> None: ...
 
 
 class MemoryLeases:
@@ -41,6 +44,7 @@ class MemoryLeases:
     def __init__(self) -> None:
         self.workers: dict[str, float] = {}
         self.rooms: dict[str, str] = {}
+        self.meetings: set[str] = set()
 
     def _live(self, worker: str | None) -> bool:
         return worker is not None and self.workers.get(worker, 0.0) > time.time()
@@ -84,6 +88,18 @@ class MemoryLeases:
         if self.rooms.get(room) == worker:
             del self.rooms[room]
 
+    async def promote(self, room: str) -> bool:
+        if room in self.meetings:
+            return False
+        self.meetings.add(room)
+        return True
+
+    async def promoted(self, room: str) -> bool:
+        return room in self.meetings
+
+    async def demote(self, room: str) -> None:
+        self.meetings.discard(room)
+
 
 # KEYS[1] = room hash, KEYS[2] = worker zset; ARGV = room, now, candidate. Keeps a live holder, else sets candidate.
 _ASSIGN = """
@@ -104,12 +120,14 @@ return 1
 
 
 class RedisLeases:
-    """Keys: ``{prefix}:sfu:workers`` (zset worker → heartbeat expiry), ``{prefix}:sfu:rooms`` (hash room → worker)."""
+    """Keys: ``{prefix}:sfu:workers`` (zset worker → heartbeat expiry), ``{prefix}:sfu:rooms`` (hash room → worker),
+    ``{prefix}:sfu:meetings`` (set of meetings moved to the SFU)."""
 
     def __init__(self, url: str, *, prefix: str = "levelchat") -> None:
         self.url = url
         self.workers_key = f"{prefix}:sfu:workers"
         self.rooms_key = f"{prefix}:sfu:rooms"
+        self.meetings_key = f"{prefix}:sfu:meetings"
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     @property
@@ -163,6 +181,15 @@ class RedisLeases:
 
     async def release(self, room: str, worker: str) -> None:
         await self.redis.eval(_CLAIM, 1, self.rooms_key, room, worker, "")
+
+    async def promote(self, room: str) -> bool:
+        return bool(await self.redis.sadd(self.meetings_key, room))
+
+    async def promoted(self, room: str) -> bool:
+        return bool(await self.redis.sismember(self.meetings_key, room))
+
+    async def demote(self, room: str) -> None:
+        await self.redis.srem(self.meetings_key, room)
 
 
 _store: Leases | None = None

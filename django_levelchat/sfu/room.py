@@ -42,6 +42,11 @@ class SfuConfig:
     start_bitrate: int = 1000  # kbps, x-google-start-bitrate in answers to publishers
     keyframe_interval: float = 0.5  # s, at most one upstream PLI per layer this often
     allow_private_candidates: bool = False
+    announced_address: str | None = None  # replaces the address of the SFU's host candidates (1:1 NAT)
+    candidate_addresses: frozenset[str] | None = None  # advertise host candidates only on these local addresses
+
+    def outbound(self, sdp: str) -> str:
+        return sdp_rules.rewrite_local_candidates(sdp, announced=self.announced_address, only=self.candidate_addresses)
 
 
 class Source:
@@ -148,6 +153,7 @@ class Peer:
             self.room.layer_arrived(self, layer)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         answer = sdp_rules.add_start_bitrate(self.pc.localDescription.sdp, self.room.config.start_bitrate)
+        answer = self.room.config.outbound(answer)
         await self.room.send(self.pid, protocol.sfu_signal(description={"type": "answer", "sdp": answer}))
 
     async def on_candidate(self, candidate: protocol.IceCandidate) -> None:
@@ -180,7 +186,7 @@ class Peer:
             if not changed:
                 return
             await self.pc.setLocalDescription(await self.pc.createOffer())
-            offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+            offer = {"type": "offer", "sdp": self.room.config.outbound(self.pc.localDescription.sdp)}
         await self.room.send(self.pid, protocol.sfu_signal(description=offer))
 
     def _add_transceiver(self, forward: Forward) -> None:

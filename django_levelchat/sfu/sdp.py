@@ -104,3 +104,28 @@ def drop_private_candidates(sdp: str) -> str:
             if not (line.startswith("a=candidate:") and is_private_address(candidate_address(line[2:]) or ""))
         ]
     return _join(session, media)
+
+
+def rewrite_local_candidates(sdp: str, *, announced: str | None = None, only: frozenset[str] | None = None) -> str:
+    """The SFU's own SDP as clients should see it: host candidates limited to the ``only`` addresses (when set),
+    and their address replaced by ``announced`` (a server behind 1:1 NAT), the ``c=`` lines with them."""
+    if announced is None and only is None:
+        return sdp
+    session, media = _sections(sdp)
+    for section in media:
+        kept = []
+        for line in section:
+            if line.startswith("a=candidate:"):
+                parts = line.split()
+                if len(parts) >= 8 and parts[7] == "host":
+                    if only is not None and parts[4] not in only:
+                        continue
+                    if announced is not None:
+                        parts[4] = announced
+                        line = " ".join(parts)
+            elif line.startswith("c=IN ") and announced is not None:
+                family = "IP6" if ":" in announced else "IP4"
+                line = f"c=IN {family} {announced}"
+            kept.append(line)
+        section[:] = kept
+    return _join(session, media)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -25,6 +26,8 @@ from django_levelchat.sfu.leases import Leases, get_leases, worker_channel
 from django_levelchat.sfu.room import SfuConfig, SfuRoom
 from django_levelchat.sfu.selfcheck import check_aiortc
 from django_levelchat.signaling import rooms
+from django_levelchat.signaling.presence import get_presence
+from django_levelchat.signaling.speaker import REPORT_RATE, LevelSmoother
 
 logger = logging.getLogger("django_levelchat.sfu")
 
@@ -37,6 +40,8 @@ def config_from_settings() -> SfuConfig:
         start_bitrate=int(levelchat_settings.SFU_START_BITRATE),
         keyframe_interval=float(levelchat_settings.SFU_KEYFRAME_INTERVAL),
         allow_private_candidates=bool(levelchat_settings.SFU_ALLOW_PRIVATE_CANDIDATES),
+        announced_address=levelchat_settings.SFU_ANNOUNCED_ADDRESS,
+        candidate_addresses=frozenset(addresses) if (addresses := levelchat_settings.SFU_CANDIDATE_ADDRESSES) else None,
     )
 
 
@@ -57,7 +62,34 @@ class ServedRoom:
         layer = self.worker.layer
         self.events_channel = await layer.new_channel()
         await layer.group_add(rooms.room_group(self.room_id), self.events_channel)
-        self.tasks = [asyncio.ensure_future(self._work()), asyncio.ensure_future(self._events())]
+        self.tasks = [
+            asyncio.ensure_future(self._work()),
+            asyncio.ensure_future(self._events()),
+            asyncio.ensure_future(self._speakers()),
+        ]
+
+    async def _speakers(self) -> None:
+        """Active speaker from the RFC 6464 level publishers put on their audio packets (no decoding), fed to
+        the same detection as client ``audio-level`` reports (signaling/speaker.py)."""
+        smoothers: dict[str, LevelSmoother] = {}
+        talking: set[str] = set()
+        presence = get_presence()
+        while True:
+            await asyncio.sleep(1 / REPORT_RATE)
+            now = time.time()
+            heard = self.media.audio_levels(within=0.5)
+            updated = False
+            for pid in set(heard) | talking:
+                level = 10 ** (-heard[pid] / 20) if pid in heard else 0.0
+                smoothed = smoothers.setdefault(pid, LevelSmoother()).observe(level, now)
+                if smoothed > 0 or pid in talking:
+                    (talking.add if smoothed > 0 else talking.discard)(pid)
+                    with contextlib.suppress(*rooms.LAYER_ERRORS):
+                        await presence.set_speaker_state(self.room_id, pid, smoothed, now)
+                    updated = True
+            if updated:
+                with contextlib.suppress(*rooms.LAYER_ERRORS):
+                    await rooms.update_active_speaker(self.room_id, now)
 
     async def deliver(self, pid: str, frame: dict[str, Any]) -> None:
         reply = self.replies.get(pid)
@@ -249,3 +281,4 @@ class SfuWorker:
         await served.close()
         with contextlib.suppress(*rooms.LAYER_ERRORS):
             await self.leases.release(room_id, self.worker_id)
+            await self.leases.demote(room_id)  # everyone left: a meeting starts over on the mesh

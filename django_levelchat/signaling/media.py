@@ -15,6 +15,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from django_levelchat import protocol
+from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Room
 from django_levelchat.protocol import ErrorCode, ProtocolError
 from django_levelchat.sfu.leases import get_leases, worker_channel
@@ -27,9 +28,17 @@ SFU_ROOM_TYPES = frozenset({Room.RoomType.LIVE, Room.RoomType.WEBINAR})
 SFU_MESSAGE_TYPE = "lc.sfu"
 
 
-def uses_sfu(room: Room) -> bool:
-    """Whether the room's media goes through the SFU (live and webinar rooms)."""
-    return room.room_type in SFU_ROOM_TYPES
+async def uses_sfu(room: Room) -> bool:
+    """Live and webinar rooms always use the SFU; a meeting once it outgrew the mesh (``SFU_MESH_LIMIT``)."""
+    return room.room_type in SFU_ROOM_TYPES or await get_leases().promoted(room.public_id)
+
+
+async def outgrew_mesh(room: Room, members: int) -> bool:
+    """True exactly once, for the join that takes a meeting past ``SFU_MESH_LIMIT`` (0 = never)."""
+    limit = int(levelchat_settings.SFU_MESH_LIMIT)
+    if not limit or room.room_type in SFU_ROOM_TYPES or members <= limit:
+        return False
+    return await get_leases().promote(room.public_id)
 
 
 class SfuLink:
@@ -112,6 +121,10 @@ class MeshRouter:
     async def joined(self) -> None:
         """Nothing to do in a mesh room: peers connect to each other."""
 
+    async def sfu_state(self) -> str | None:
+        """``room.sfu`` of snapshots: None in a mesh room."""
+        return None
+
     async def subscription(self, msg: protocol.Subscribe | protocol.Unsubscribe, *, subscribed: bool) -> None:
         build = protocol.subscribe if subscribed else protocol.unsubscribe
         target = await self.target(msg.participant, msg.id)
@@ -135,6 +148,12 @@ class SfuRouter(MeshRouter):
         """Connect to the worker now, so it offers this participant the room's tracks."""
         await self.sfu.request("join")
 
+    async def sfu_state(self) -> str | None:
+        try:
+            return "ready" if await self.sfu.worker() is not None else "unavailable"
+        except ProtocolError:
+            return "unavailable"
+
     async def subscription(self, msg: protocol.Subscribe | protocol.Unsubscribe, *, subscribed: bool) -> None:
         await self.target(msg.participant, msg.id)
         await self.sfu.request(
@@ -147,6 +166,6 @@ class SfuRouter(MeshRouter):
         await self.sfu.request("quality", quality=msg.quality, publisher=msg.participant)
 
 
-def router_for(room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool) -> MeshRouter:
+async def router_for(room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool) -> MeshRouter:
     link = SfuLink(room.public_id, pid, reply, subscribe=subscribe)
-    return (SfuRouter if uses_sfu(room) else MeshRouter)(room.public_id, pid, link)
+    return (SfuRouter if await uses_sfu(room) else MeshRouter)(room.public_id, pid, link)

@@ -136,11 +136,31 @@ async def control(channel: str, action: str, **data: Any) -> None:
     await get_channel_layer().send(channel, {"type": CONTROL, "action": action, **data})
 
 
+async def policy_changed(room_id: str) -> None:
+    """Every live session of the room recomputes its effective capabilities against the room's current policy."""
+    await get_channel_layer().group_send(room_group(room_id), {"type": CONTROL, "action": "policy"})
+
+
+async def grant_changed(room_id: str, pid: str, role: str, capabilities: list[str]) -> None:
+    """One session's role or granted capabilities changed: it recomputes (and tells the room) if it is live."""
+    entry = await get_presence().get(room_id, pid)
+    if entry is not None and entry.get("channel"):
+        await control(entry["channel"], "capabilities", capabilities=capabilities, role=role)
+
+
 @database_sync_to_async
 def _close_session(pid: str, reason: str) -> None:
     participant = Participant.objects.filter(public_id=pid).first()
     if participant is not None:
         lifecycle.leave(participant, reason)
+
+
+async def close_session(pid: str, reason: str) -> None:
+    """Close a participant's DB session (``left_at``); a failure is logged, never raised."""
+    try:
+        await _close_session(pid, reason)
+    except Exception:
+        logger.exception("could not close participant session %s", pid)
 
 
 async def depart(room_id: str, pid: str, reason: str, *, close: str | None = None) -> Entry | None:
@@ -160,10 +180,7 @@ async def depart(room_id: str, pid: str, reason: str, *, close: str | None = Non
             participant={"id": entry["id"], "identity": entry["identity"]},
             reason=reason,
         )
-    try:
-        await _close_session(pid, reason)
-    except Exception:
-        logger.exception("could not close participant session %s", pid)
+    await close_session(pid, reason)
     return entry
 
 

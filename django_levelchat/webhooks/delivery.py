@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.models import WebhookDelivery
+from django_levelchat.models import WebhookDelivery, WebhookEvent
 from django_levelchat.webhooks import sender
 from django_levelchat.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, sign
 from django_levelchat.webhooks.ssrf import UnsafeURL, check_url
@@ -145,6 +145,17 @@ class Deliverer:
         if soonest is None:
             return ceiling
         return max(0.0, min(ceiling, (soonest - now).total_seconds()))
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete events older than WEBHOOK_RETENTION_DAYS that nobody waits for; returns how many."""
+    days = levelchat_settings.WEBHOOK_RETENTION_DAYS
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    waiting = WebhookDelivery.objects.filter(event=OuterRef("pk"), status=PENDING)
+    old = WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(Exists(waiting))
+    return int(old.delete()[1].get(WebhookEvent._meta.label, 0))
 
 
 def redeliver(deliveries: object) -> int:

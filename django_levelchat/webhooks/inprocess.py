@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -21,6 +22,7 @@ logger = logging.getLogger("django_levelchat.webhooks")
 _lock = threading.Lock()
 _wake = threading.Event()
 _thread: threading.Thread | None = None
+PRUNE_EVERY = 3600.0
 
 
 def enabled() -> bool:
@@ -46,13 +48,17 @@ def notify() -> None:
 
 
 def _run() -> None:
-    from django_levelchat.webhooks.delivery import Deliverer
+    from django_levelchat.webhooks.delivery import Deliverer, prune
 
     deliverer = Deliverer()
+    pruned_at = -PRUNE_EVERY
     while True:
         _wake.clear()
         try:
             close_old_connections()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                prune()
+                pruned_at = time.monotonic()
             while deliverer.run_once():
                 pass
             pause = deliverer.seconds_until_due(float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30)

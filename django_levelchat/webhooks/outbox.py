@@ -59,6 +59,7 @@ def recording_data(recording: Recording) -> dict[str, Any]:
     return {
         "id": recording.public_id,
         "status": recording.status,
+        "partial": recording.partial,
         "started_at": _iso(recording.started_at),
         "stopped_at": _iso(recording.stopped_at),
         "duration": recording.duration,

@@ -24,7 +24,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from django_levelchat import lifecycle
-from django_levelchat.models import ApiKey, Recording, RecordingFile, Room
+from django_levelchat.models import ApiKey, Recording, RecordingFile, Room, WebhookEndpoint, WebhookEvent
 
 SCHEMA_PATH = "/levelchat/v1/schema"
 #: They get a room of their own, so the room the other operations use stays active.
@@ -32,6 +32,7 @@ DESTRUCTIVE_OPERATIONS = {
     "POST /levelchat/v1/rooms/{room_id}/end",
     "POST /levelchat/v1/rooms/{room_id}/archive",
     "DELETE /levelchat/v1/rooms/{room_id}",
+    "DELETE /levelchat/v1/webhooks/{webhook_id}",
 }
 
 
@@ -46,13 +47,20 @@ def objects(db) -> dict[str, str]:
     done = Recording.objects.create(room=room, status=Recording.Status.READY)
     RecordingFile.objects.create(recording=done, role="composed", kind="av", name="gone.webm")
     disposable = Room.objects.create(name="Ended, archived or deleted by the fuzzer")
+    hooks = [WebhookEndpoint(url="https://receiver.example/hook", secret="whsec_x") for _ in range(2)]
+    for hook in hooks:
+        hook.save()
+    lifecycle.end_room(disposable)  # queues room_ended for both endpoints
+    event = WebhookEvent.objects.get(type="room_ended")
     _, key = ApiKey.create_key("schemathesis")
     return {
         "room_id": room.public_id,
         "identity": "alice",
         "recording_id": recording.public_id,
+        "webhook_id": hooks[0].public_id,
+        "event_id": event.public_id,
         "key": key,
-        "disposable": {"room_id": disposable.public_id},
+        "disposable": {"room_id": disposable.public_id, "webhook_id": hooks[1].public_id},
     }
 
 

@@ -13,7 +13,7 @@ import pytest
 from django_levelchat.models import Room
 from tests.e2e.conftest import DB_ALIAS, in_db_thread, wait_until
 from tests.e2e.ui_fixtures import *  # noqa: F403 - the UI fixtures (ui_pages, ui_room_factory, ui_users)
-from tests.e2e.ui_fixtures import UIPage, axe_violations, shot
+from tests.e2e.ui_fixtures import UIPage, axe_violations, shot, video_advances
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -25,7 +25,7 @@ def carol_is_staff(ui_users: dict[str, str], django_db_blocker: Any) -> None:
     def promote() -> None:
         from django.contrib.auth import get_user_model
 
-        get_user_model().objects.db_manager(DB_ALIAS).filter(username="carol").update(is_staff=True)
+        get_user_model().objects.db_manager(DB_ALIAS).filter(username="carol").update(is_staff=True, is_superuser=True)
 
     in_db_thread(promote, django_db_blocker)
 
@@ -112,4 +112,50 @@ def test_login_rooms_create_join_and_back(ui_pages, levelchat_server, carol_is_s
     favicon = alice.page.request.get(levelchat_server.url + "/favicon.ico")
     assert favicon.ok and favicon.headers["content-type"].startswith("image/svg")
     assert missing == [], missing
+    assert not alice.errors and not carol.errors, alice.errors + carol.errors
+
+
+def test_admin_rooms_fit_and_show_who_is_in_the_call(ui_pages, ui_room_factory, levelchat_server, carol_is_staff):
+    room = ui_room_factory("Quarterly planning with a rather long room name")
+    alice = ui_pages("alice")
+    alice.page.goto(f"{levelchat_server.url}/rooms/{room.public_id}/")
+    alice.wait_state("prejoin")
+    alice.page.get_by_role("button", name="Join", exact=True).click()
+    alice.wait_state("connected")
+
+    carol = ui_pages("carol")
+    carol.page.goto(levelchat_server.url + "/admin/django_levelchat/room/")
+    results = carol.page.locator("#result_list")
+    results.wait_for()
+    box = results.bounding_box()
+    assert box and box["x"] + box["width"] <= 1280, box  # the changelist fits a 1280 px laptop
+    wide = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert carol.page.evaluate(wide) <= 0
+    row = results.locator("tr", has_text="Quarterly planning")
+    assert row.locator("td.field-in_call").inner_text() == "1"
+    shot(carol, "desktop-admin-rooms")
+
+    row.get_by_role("link").first.click()
+    carol.page.get_by_role("heading", name="In the call now").wait_for()
+    live = carol.page.locator(".field-in_call_now")
+    assert "Alice" in live.inner_text() and "camera" in live.inner_text()
+    assert "Alice" in carol.page.locator(".field-history").inner_text()
+    assert carol.page.locator(".field-capabilities, .inline-group").count() == 0
+    shot(carol, "desktop-admin-room")
+
+    carol.page.get_by_role("link", name="Join the call as staff").click()
+    carol.wait_state("prejoin")
+    carol.page.get_by_role("button", name="Join", exact=True).click()
+    carol.wait_state("connected")
+    carol.tile("Alice").wait_for(timeout=10_000)
+    video_advances(carol, '.lc-tile[aria-label="Alice"] video')
+    shot(carol, "desktop-admin-join")
+    carol.page.goto(levelchat_server.url + f"/admin/django_levelchat/room/{room.pk}/change/")
+    with carol.page.expect_navigation():
+        carol.page.get_by_role("button", name="End the room for everyone").click()
+    alice.wait_state("ended")
+    assert carol.page.get_by_role("button", name="Archive the room").is_visible()
+    carol.page.goto(levelchat_server.url + "/admin/django_levelchat/room/add/")
+    assert carol.page.locator("text=Public id").count() == 0 and carol.page.locator(".inline-group").count() == 0
+    shot(carol, "desktop-admin-room-add")
     assert not alice.errors and not carol.errors, alice.errors + carol.errors

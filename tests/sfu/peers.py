@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import fractions
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -143,3 +145,28 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+class ToneTrack(MediaStreamTrack):
+    """A loud 440 Hz tone at 48 kHz in 20 ms frames: aiortc's sender tags each packet with its RFC 6464 level."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = 0
+        self._start: float | None = None
+        period = [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
+        self._samples = array.array("h", period).tobytes()
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - time.monotonic()))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(self._samples)
+        frame.sample_rate = 48000
+        frame.pts = self._n * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._n += 1
+        return frame

@@ -9,6 +9,7 @@ collapse instead of storming the publisher.
 from __future__ import annotations
 
 import pytest
+from aioice.ice import get_host_addresses
 
 from django_levelchat.sfu.room import SfuConfig, SfuRoom
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, RawPeer, wait_for
@@ -18,12 +19,15 @@ SUBS = ["PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7B", "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7C"]
 LATE = "PA_01J9ZQ4V8M6Y7K2N3P4Q5R6S7D"
 
 pytestmark = pytest.mark.timeout(300)
+ADDRESS = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]  # aioice gathers no loopback candidates
 
 
 class Harness:
     def __init__(self) -> None:
         self.peers: dict[str, RawPeer] = {}
-        self.room = SfuRoom("RM_test", self._send, SfuConfig(allow_private_candidates=True))
+        # One local address is advertised: what reaches the peers is the filtered SDP, and it connects.
+        config = SfuConfig(allow_private_candidates=True, candidate_addresses=frozenset({ADDRESS}))
+        self.room = SfuRoom("RM_test", self._send, config)
 
     async def _send(self, pid: str, frame: dict) -> None:
         await self.peers[pid].deliver(frame)
@@ -55,6 +59,8 @@ async def test_publisher_to_two_subscribers_and_a_late_joiner(harness: Harness) 
     await room.publish(PUB, {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": mids})
     await room.signal(PUB, description=publisher.offer())
     await wait_for(lambda: publisher.pc.connectionState == "connected", what="publisher connected")
+    candidates = [line for line in publisher.pc.remoteDescription.sdp.splitlines() if line.startswith("a=candidate")]
+    assert candidates and all(f" {ADDRESS} " in line for line in candidates)
 
     subscribers = [harness.peer(pid) for pid in SUBS]
     for sub in subscribers:

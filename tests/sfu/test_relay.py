@@ -95,3 +95,17 @@ def test_sdp_pinning_and_start_bitrate() -> None:
     assert "a=fmtp:96 x-google-start-bitrate=1200" in hinted
     public = sdp_rules.drop_private_candidates(offer)
     assert "10.0.0.5" not in public and "93.184.216.34" in public
+
+
+def test_announced_address_and_candidate_filter() -> None:
+    answer = (
+        "v=0\r\ns=-\r\nm=video 40000 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 10.0.0.5\r\n"
+        "a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\n"
+        "a=candidate:2 1 udp 2130706431 172.17.0.1 40001 typ host\r\n"
+        "a=candidate:3 1 udp 1694498815 93.184.216.34 40000 typ srflx raddr 10.0.0.5 rport 40000\r\n"
+    )
+    out = sdp_rules.rewrite_local_candidates(answer, announced="93.184.216.40", only=frozenset({"10.0.0.5"}))
+    assert "172.17.0.1" not in out  # not an advertised local address
+    assert "a=candidate:1 1 udp 2130706431 93.184.216.40 40000 typ host" in out
+    assert "c=IN IP4 93.184.216.40" in out
+    assert "93.184.216.34 40000 typ srflx" in out  # server-reflexive candidates are left alone

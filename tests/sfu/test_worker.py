@@ -7,7 +7,7 @@ import pytest
 from django_levelchat.models import Room
 from django_levelchat.sfu import leases
 from django_levelchat.tokens import issue_token
-from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, wait_for
+from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, ToneTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
 from tests.signaling.conftest import Client
 
@@ -36,7 +36,8 @@ async def people():
 async def test_live_room_broadcaster_to_viewers_through_the_embedded_worker(sfu_settings, people) -> None:
     room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
     host = people(room, "host", "broadcaster")
-    await host.join()
+    welcome = await host.join()
+    assert welcome["room"]["sfu"] == "ready"
     reply = await host.publish_video("TR_cam", [PatternTrack()])
     assert reply["type"] == "ack", reply
     assert host.peer is not None
@@ -73,3 +74,51 @@ async def test_without_a_worker_sfu_signal_is_unavailable(settings, people) -> N
     await alice.join()
     reply = await alice.request({"type": "sfu-signal", "description": {"type": "offer", "sdp": "v=0\r\n"}})
     assert reply["type"] == "error" and reply["code"] == "sfu_unavailable", reply
+
+
+async def test_meeting_past_the_mesh_limit_moves_to_the_sfu(settings, people) -> None:
+    settings.LEVELCHAT = {**settings.LEVELCHAT, "SFU_ALLOW_PRIVATE_CANDIDATES": True, "SFU_MESH_LIMIT": 2}
+    room = await Room.objects.acreate(name="Standup")
+    alice, bob = people(room, "alice", "participant"), people(room, "bob", "participant")
+    assert "sfu" not in (await alice.join())["room"]  # a mesh room: no SFU state in the snapshot
+    await bob.join()
+    carol = people(room, "carol", "participant")
+    await carol.join()  # the third member: past the limit of 2
+    for person in (alice, bob, carol):
+        await wait_for(lambda p=person: any(f.get("type") == "sfu-state" for f in p.events), what="sfu-state")
+        assert [f["state"] for f in person.events if f.get("type") == "sfu-state"] == ["ready"]
+    dave = people(room, "dave", "participant")
+    assert (await dave.join())["room"]["sfu"] == "ready"
+
+    reply = await alice.publish_video("TR_cam", [PatternTrack()])
+    assert reply["type"] == "ack", reply
+    for person in (bob, carol, dave):
+        await wait_for(lambda p=person: p.peer is not None and len(p.peer.frames) >= 3, what="frames via the SFU")
+    # Preferences now go to the worker, not to the publisher as a mesh relay.
+    reply = await bob.request({"type": "set-preferred-quality", "quality": "low", "participant": alice.client.id})
+    assert reply["type"] == "ack", reply
+    assert not [f for f in alice.events if f.get("type") == "set-preferred-quality"]
+
+
+async def test_active_speaker_from_the_audio_level_the_worker_sees(sfu_settings, people) -> None:
+    """The broadcaster's packets carry RFC 6464 levels; the worker names the speaker without any client report."""
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    host = people(room, "host", "broadcaster")
+    await host.join()
+    assert host.peer is not None
+    transceiver = host.peer.pc.addTransceiver(ToneTrack(), direction="sendonly")
+    await host.peer.pc.setLocalDescription(await host.peer.pc.createOffer())
+    track = {"sid": "TR_mic", "kind": "audio", "source": "microphone", "mids": [transceiver.mid]}
+    assert (await host.request({"type": "publish", "track": track}))["type"] == "ack"
+    reply = await host.request({"type": "sfu-signal", "description": host.peer.offer().to_wire()})
+    assert reply["type"] == "ack", reply
+    viewer = people(room, "viewer", "viewer")
+    await viewer.join()
+
+    def speaker() -> str | None:
+        frames = [f for f in viewer.events if f.get("type") == "active-speaker"]
+        return frames[-1]["participant"] if frames else None
+
+    await wait_for(lambda: speaker() == host.client.id, what="active-speaker naming the broadcaster")
+    assert viewer.peer is not None
+    await wait_for(lambda: any(f["kind"] == "audio" for f in viewer.peer.frames), what="the tone at the viewer")

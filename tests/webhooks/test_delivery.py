@@ -28,7 +28,7 @@ def scenario(name: str) -> Room:
     lifecycle.set_recording_status(recording, Recording.Status.PROCESSING)
     lifecycle.set_recording_status(recording, Recording.Status.READY, duration=12.5)
     failed = lifecycle.create_recording(room)
-    lifecycle.set_recording_status(failed, Recording.Status.FAILED, error="disk full")
+    lifecycle.set_recording_status(failed, Recording.Status.FAILED, error="disk full", partial=True)
     lifecycle.leave(alice, "client_initiated")
     assert bob.is_live
     lifecycle.end_room(room, "ended_by_api")
@@ -84,6 +84,7 @@ def test_every_event_arrives_once_in_order_per_room_and_signed(endpoint, receive
         assert events[4]["reason"] == "unpublished"
         assert events[6]["recording"]["status"] == "ready" and events[6]["recording"]["duration"] == 12.5
         assert events[8]["recording"]["error"] == "disk full" and events[8]["reason"] == "disk full"
+        assert events[8]["recording"]["partial"] is True and events[6]["recording"]["partial"] is False
         left_alice, left_bob = events[9], events[10]
         assert left_alice["reason"] == "client_initiated" and left_alice["participant"]["duration"] >= 0
         assert left_bob["participant"]["identity"] == "bob" and left_bob["reason"] == "room_ended"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.webhooks.delivery import Deliverer
+from django_levelchat.webhooks.delivery import Deliverer, prune
+
+PRUNE_EVERY = 3600.0
 
 
 class Command(BaseCommand):
@@ -29,8 +32,12 @@ class Command(BaseCommand):
         deliverer = Deliverer()
         poll = float(levelchat_settings.WEBHOOK_POLL_INTERVAL)
         sent = 0
+        pruned_at = -PRUNE_EVERY
         while not stop.is_set():
             close_old_connections()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                prune()
+                pruned_at = time.monotonic()
             batch = deliverer.run_once()
             sent += batch
             if batch:

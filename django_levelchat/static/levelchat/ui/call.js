@@ -15,11 +15,12 @@ import { Toolbar } from './controls.js';
 import { confirmDialog, Menu, Modal } from './dialogs.js';
 import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
 import { Stage, Tile } from './grid.js';
-import { icon } from './icons.js';
 import { PeoplePanel } from './people.js';
-import { canPickSpeaker, fillDeviceSelect, LevelMeter, PreJoin } from './prejoin.js';
+import { canPickSpeaker, LevelMeter, PreJoin } from './prejoin.js';
 import { Banner, card, endStateFor } from './states.js';
 import { reactionPicture } from './reactions.js';
+import { openSettingsDialog } from './settings.js';
+import { shortcutFor, shortcutsDialog } from './shortcuts.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
 
@@ -1406,106 +1407,35 @@ export class CallUI {
   // ====================================================================================== settings
 
   /**
-   * Device settings: camera, microphone (with a level meter), speaker; keyboard shortcuts on/off.
+   * Device settings (settings.js); a switched-away pre-join capture is ours to stop.
    * @param {HTMLElement} opener
    * @param {'mic' | 'camera' | null} focusOn
    */
-  async #openSettings(opener, focusOn) {
+  #openSettings(opener, focusOn) {
     const room = this.room;
     if (!room) return;
-    const camSelect = h('select', { class: 'lc-select', id: uid('lc-set-cam') });
-    const micSelect = h('select', { class: 'lc-select', id: uid('lc-set-mic') });
-    const spkSelect = h('select', { class: 'lc-select', id: uid('lc-set-spk') });
-    const meterFill = h('span', { class: 'lc-meter__fill' });
-    const meter = h('div', { class: 'lc-meter', 'aria-hidden': 'true' }, meterFill);
-    const shortcuts = h('input', { type: 'checkbox', id: uid('lc-set-keys'), checked: prefs.get('shortcuts', true) });
-    const refresh = async () => {
-      const devices = await this.lc.listDevices().catch(() => /** @type {MediaDeviceInfo[]} */ ([]));
-      const camId = room.localParticipant.getTrack('camera')?.mediaStreamTrack?.getSettings?.().deviceId ?? prefs.get('camId', '');
-      const micId = room.localParticipant.getTrack('microphone')?.mediaStreamTrack?.getSettings?.().deviceId ?? prefs.get('micId', '');
-      fillDeviceSelect(camSelect, devices.filter((d) => d.kind === 'videoinput'), camId, t('cameraSelect'));
-      fillDeviceSelect(micSelect, devices.filter((d) => d.kind === 'audioinput'), micId, t('micSelect'));
-      fillDeviceSelect(spkSelect, devices.filter((d) => d.kind === 'audiooutput'), prefs.get('speakerId', ''), t('speakerSelect'));
-    };
-    /** @param {'camera' | 'microphone'} source @param {HTMLSelectElement} select */
-    const pick = async (source, select) => {
-      const deviceId = select.value;
-      prefs.set(source === 'camera' ? 'camId' : 'micId', deviceId);
-      const current = room.localParticipant.getTrack(source);
-      if (!current || !deviceId) return;
-      const previous = current.mediaStreamTrack;
-      try {
-        await room.switchDevice(source, deviceId);
-        // A pre-join capture is ours to stop (the SDK only stops captures it opened).
-        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
-        this.announcer.say(t('deviceSwitched', { device: select.selectedOptions[0]?.text ?? '' }));
-      } catch (err) {
-        this.#mediaProblem(source, /** @type {LevelChatError} */ (err)?.code);
-      }
-    };
-    camSelect.addEventListener('change', () => void pick('camera', camSelect));
-    micSelect.addEventListener('change', () => void pick('microphone', micSelect));
-    spkSelect.addEventListener('change', () => {
-      prefs.set('speakerId', spkSelect.value);
-      for (const { el } of this.#audio.values()) this.#applySink(el);
-    });
-    shortcuts.addEventListener('change', () => prefs.set('shortcuts', shortcuts.checked));
-    const field = (/** @type {HTMLSelectElement} */ select, /** @type {string} */ label, /** @type {string} */ iconName, /** @type {Node | null} */ extra = null) =>
-      h('div', { class: 'lc-field' }, h('label', { class: 'lc-field__label', for: select.id }, icon(iconName), label), select, extra);
-    const speakerField = field(spkSelect, t('speakerSelect'), 'volume');
-    speakerField.hidden = !canPickSpeaker();
-    const timer = setInterval(() => {
-      meterFill.style.transform = `scaleX(${Math.min(1, room.localParticipant.audioLevel * 3).toFixed(3)})`;
-    }, 100);
-    const ondevicechange = () => void refresh();
-    navigator.mediaDevices?.addEventListener?.('devicechange', ondevicechange);
+    this.#settings?.close();
     this.#settings?.el.remove();
-    this.#settings = new Modal({
-      title: t('settingsTitle'),
-      className: 'lc-dialog--settings',
-      body: [
-        h('h3', { class: 'lc-dialog__subtitle', text: t('devicesHeading') }),
-        field(camSelect, t('cameraSelect'), 'camera'),
-        field(micSelect, t('micSelect'), 'mic', meter),
-        speakerField,
-        h('div', { class: 'lc-check' }, shortcuts, h('label', { for: shortcuts.id, text: t('shortcutsEnabled') })),
-      ],
-      onClose: () => {
-        clearInterval(timer);
-        navigator.mediaDevices?.removeEventListener?.('devicechange', ondevicechange);
+    this.#settings = openSettingsDialog({
+      room,
+      lc: this.lc,
+      host: this.app,
+      opener,
+      focusOn,
+      onSwitched: (previous, label) => {
+        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
+        this.announcer.say(t('deviceSwitched', { device: label }));
+      },
+      onProblem: (source, code) => this.#mediaProblem(source, code),
+      onSpeaker: () => {
+        for (const { el } of this.#audio.values()) this.#applySink(el);
       },
     });
-    for (const select of [camSelect, micSelect, spkSelect]) fillDeviceSelect(select, [], '', '');
-    this.#settings.open(this.app, opener, focusOn === 'camera' ? camSelect : focusOn === 'mic' ? micSelect : null);
-    await refresh();
   }
 
   /** @param {HTMLElement | null} opener */
   #openHelp(opener) {
-    const rows = [
-      ['M', t('shortcutToggleMic')],
-      ['V', t('shortcutToggleCamera')],
-      ['C', t('shortcutToggleChat')],
-      ['P', t('shortcutTogglePeople')],
-      ['D', t('shortcutShare')],
-      ['W', t('shortcutLayout')],
-      ['H', t('shortcutHand')],
-      ['Alt+1…6', t('shortcutReact')],
-      ['PageUp / PageDown', t('shortcutPages')],
-      ['?', t('shortcutHelp')],
-    ];
-    this.#help ??= new Modal({
-      title: t('shortcutsTitle'),
-      className: 'lc-dialog--help',
-      body: [
-        h(
-          'table',
-          { class: 'lc-shortcuts' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('shortcutKeys') }), h('th', { scope: 'col', text: t('shortcutAction') }))),
-          h('tbody', {}, ...rows.map(([key, text]) => h('tr', {}, h('td', {}, h('kbd', { text: key })), h('td', { text })))),
-        ),
-      ],
-    });
+    this.#help ??= shortcutsDialog();
     this.#help.open(this.app, opener ?? /** @type {HTMLElement | null} */ (document.activeElement), null);
   }
 
@@ -1523,31 +1453,14 @@ export class CallUI {
     }
     if (!prefs.get('shortcuts', true)) return;
     if (this.app.querySelector('dialog[open]:not(.lc-sheet)')) return;
-    if (e.altKey) {
-      const digit = /^Digit([1-9])$/.exec(e.code);
-      const reaction = digit ? REACTIONS[Number(digit[1]) - 1] : undefined;
-      if (reaction && this.config.reactions !== false && this.room?.localParticipant.can('react:send')) {
-        e.preventDefault();
-        void this.#react(reaction.emoji);
-      }
-      return;
-    }
-    const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-    /** @type {Record<string, () => void>} */
-    const actions = {
-      m: () => this.#clickControl('mic'),
-      v: () => this.#clickControl('camera'),
-      c: () => this.#clickControl('chat'),
-      p: () => this.#clickControl('people'),
-      d: () => this.#clickControl('share'),
-      w: () => this.#setChoice(this.#choice === 'grid' ? 'speaker' : 'grid'),
-      h: () => this.#clickControl('hand'),
-      '?': () => this.#openHelp(null),
-    };
-    const action = actions[key];
+    const action = shortcutFor(e);
     if (!action) return;
+    if (action.type === 'react' && (this.config.reactions === false || !this.room?.localParticipant.can('react:send'))) return;
     e.preventDefault();
-    action();
+    if (action.type === 'control') this.#clickControl(action.id);
+    else if (action.type === 'layout') this.#setChoice(this.#choice === 'grid' ? 'speaker' : 'grid');
+    else if (action.type === 'help') this.#openHelp(null);
+    else void this.#react(action.emoji);
   }
 
   /** @param {string} id */
