@@ -62,6 +62,9 @@ def test_hand_fit_invite_chat_and_axe_on_desktop(ui_pages, ui_room_factory, leve
     alice.page.get_by_role("button", name="Copy invite link").click()
     alice.page.locator(".lc-toast", has_text="Invite link copied").wait_for(timeout=5000)
     assert alice.page.evaluate("navigator.clipboard.readText()") == url
+    # At 1280 px the media controls, Share screen, Reactions and Chat show their labels
+    for name in ("Microphone", "Camera", "Share screen", "Reactions", "Leave"):
+        assert alice.control(name).locator(".lc-ctl__label").is_visible(), name
     axe_violations(alice, "call")
     shot(alice, "desktop-call")
 
