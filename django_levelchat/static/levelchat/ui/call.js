@@ -14,19 +14,19 @@ import { ChatPanel } from './chat.js';
 import { Toolbar } from './controls.js';
 import { confirmDialog, Menu, Modal } from './dialogs.js';
 import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
-import { Stage, Tile } from './grid.js';
 import { PeoplePanel } from './people.js';
 import { canPickSpeaker, LevelMeter, PreJoin } from './prejoin.js';
 import { Banner, card, endStateFor } from './states.js';
 import { reactionPicture } from './reactions.js';
 import { openSettingsDialog } from './settings.js';
 import { shortcutFor, shortcutsDialog } from './shortcuts.js';
+import { MediaControls } from './media-controls.js';
+import { StageController } from './stage.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
 
 /** @import { Room, Participant, Track, LevelChatError, ChatMessageEvent, ReactionEvent } from '../levelchat.js' */
 /** @import { JoinChoice } from './prejoin.js' */
-/** @import { ViewName, SortInfo } from './layout.js' */
 
 /**
  * The configuration the template tag renders (`json_script`).
@@ -57,7 +57,6 @@ const NARROW_PX = 600;
 const TINY_PX = 512;
 const ICON_ONLY_PX = 760;
 const ICON_ONLY_WITH_PANEL_PX = 1000;
-const STAGE_HOLD_MS = 1500;
 const REACTION_MS = 3000;
 const REACTION_GAP_MS = 500;
 const QUIET_ANNOUNCE_ABOVE = 30;
@@ -68,43 +67,23 @@ let shortcutOwner = null;
 export class CallUI {
   /** @type {Room | null} */
   room = null;
+  /** Tiles, pin, shares and the stage speaker (stage.js); exists while the call view does. @type {StageController | null} */
+  stageCtl = null;
   /** @type {UIState} */
   state = 'prejoin';
-  /** @type {Map<string, Tile>} */
-  #tiles = new Map();
   /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
   #audio = new Map();
-  /** Captures this UI opened and handed to the SDK (pre-join previews): stopped at every end. @type {Set<MediaStreamTrack>} */
-  #owned = new Set();
   /** @type {(() => void)[]} */
   #offRoom = [];
   /** @type {PreJoin | null} */
   #prejoin = null;
   /** @type {'grid' | 'speaker'} */
   #choice = 'grid';
-  /** @type {string | null} */
-  #pinned = null;
-  /** @type {string | null} */
-  #pinBeforeShare = null;
-  /** Screen share tile keys, oldest first. @type {string[]} */
-  #shares = [];
-  /** @type {string | null} */
-  #stageSpeaker = null;
-  #stageChangedAt = 0;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  #stageTimer = null;
   /** @type {'chat' | 'people' | null} */
   #panel = null;
   #unread = 0;
-  #renderQueued = false;
   #peopleQueued = false;
   #lastReactionAt = 0;
-  /** @type {Map<string, 'high' | 'low'>} */
-  #preferred = new Map();
-  /** Participants whose video we stopped receiving because no tile of theirs is on screen. @type {Set<string>} */
-  #videoOff = new Set();
-  /** @type {Set<string>} */
-  #pending = new Set();
   /** @type {ReturnType<typeof setInterval> | null} */
   #levelTimer = null;
   /** @type {LevelMeter | null} */
@@ -153,6 +132,18 @@ export class CallUI {
     this.joined = new NameBatcher((names) => this.#announceNames(names, 'joinedOne', 'joinedMany'));
     this.left = new NameBatcher((names) => this.#announceNames(names, 'leftOne', 'leftMany'));
     this.resizeObserver = new ResizeObserver(() => this.#onResize());
+    this.media = new MediaControls({
+      room: () => this.room,
+      toolbar: () => this.toolbar ?? null,
+      announcer: this.announcer,
+      toast: (text) => this.#toast(text),
+      onProblem: (source, code) => this.#mediaProblem(source, code),
+      onRequestFailed: (err) => this.#requestFailed(err),
+      onChanged: () => {
+        this.#refreshControls();
+        if (this.room) this.#sync(this.room.localParticipant);
+      },
+    });
   }
 
   /** Replace the server-rendered loading card and start (pre-join, or join at once). */
@@ -210,7 +201,7 @@ export class CallUI {
    * @param {JoinChoice | null} choice
    */
   async #connect(choice) {
-    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.#owned.add(track);
+    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.media.owned.add(track);
     this.#setState('connecting');
     if (!choice) {
       this.#showCard(
@@ -253,7 +244,7 @@ export class CallUI {
     for (const message of room.chatHistory) this.#addChat(message, true);
     if (room.recording) this.#showRecording(true, false);
     this.#renderPeople();
-    this.#scheduleRender();
+    this.stageCtl?.scheduleRender();
     focus(this.title);
     this.#dispatch('levelchat:joined', { room: room.id, participant: room.localParticipant.id, identity: room.localParticipant.identity });
     await this.#publishInitial(choice);
@@ -268,48 +259,12 @@ export class CallUI {
     const micWanted = choice ? choice.micOn : !this.config.startAudioOff && prefs.get('micOn', true);
     const tasks = [];
     if (camWanted && local.can('publish:camera')) {
-      tasks.push(this.#publish('camera', choice?.camTrack ?? undefined));
-    } else if (choice?.camTrack) this.#stopOwned(choice.camTrack);
+      tasks.push(this.media.publish('camera', choice?.camTrack ?? undefined));
+    } else if (choice?.camTrack) this.media.stopOwned(choice.camTrack);
     if (micWanted && local.can('publish:mic')) {
-      tasks.push(this.#publish('microphone', choice?.micTrack ?? undefined));
-    } else if (choice?.micTrack) this.#stopOwned(choice.micTrack);
+      tasks.push(this.media.publish('microphone', choice?.micTrack ?? undefined));
+    } else if (choice?.micTrack) this.media.stopOwned(choice.micTrack);
     await Promise.all(tasks);
-  }
-
-  /**
-   * Publish the camera or mic (a given capture, else a fresh one on the remembered device).
-   * @param {'camera' | 'microphone'} source
-   * @param {MediaStreamTrack} [track]
-   */
-  async #publish(source, track) {
-    const room = this.room;
-    if (!room) return;
-    const id = source === 'camera' ? 'camera' : 'mic';
-    this.#setPending(id, true);
-    this.toolbar?.setPressed(id, true); // show what was asked for while it happens (aria-busy says it is pending)
-    try {
-      const deviceId = prefs.get(source === 'camera' ? 'camId' : 'micId', '') || undefined;
-      if (source === 'camera') await room.publishCamera(track ? { track } : { deviceId, resolution: '720p' });
-      else await room.publishMic(track ? { track } : { deviceId });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (track) this.#stopOwned(track);
-      if (code === 'device_not_found' && !track) {
-        // The remembered device is gone: fall back to the default one.
-        try {
-          if (source === 'camera') await room.publishCamera({ resolution: '720p' });
-          else await room.publishMic();
-          return;
-        } catch (again) {
-          this.#mediaProblem(source, /** @type {LevelChatError} */ (again)?.code);
-          return;
-        }
-      }
-      if (code !== 'not_connected') this.#mediaProblem(source, code);
-    } finally {
-      this.#setPending(id, false);
-      this.#refreshControls();
-    }
   }
 
   /** @param {'camera' | 'microphone' | 'screen'} source @param {string | undefined} code */
@@ -326,12 +281,6 @@ export class CallUI {
     this.#toast(text, 'alert');
     this.announcer.alert(text);
     this.#dispatch('levelchat:error', { code: code ?? 'media_error', message: text });
-  }
-
-  /** @param {MediaStreamTrack} track */
-  #stopOwned(track) {
-    track.stop();
-    this.#owned.delete(track);
   }
 
   /**
@@ -373,10 +322,7 @@ export class CallUI {
   #teardownCall() {
     for (const off of this.#offRoom) off();
     this.#offRoom = [];
-    for (const track of this.#owned) track.stop();
-    this.#owned.clear();
-    for (const tile of this.#tiles.values()) tile.destroy();
-    this.#tiles.clear();
+    this.media.stopAll();
     for (const { el, track } of this.#audio.values()) {
       track.detach(el);
       el.remove();
@@ -384,14 +330,6 @@ export class CallUI {
     this.#audio.clear();
     this.topbar?.stopClock();
     this.#hands.clear();
-    this.#shares = [];
-    this.#pinned = null;
-    this.#pinBeforeShare = null;
-    this.#stageSpeaker = null;
-    this.#preferred.clear();
-    this.#videoOff.clear();
-    this.#pending.clear();
-    if (this.#stageTimer) clearTimeout(this.#stageTimer);
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
     this.#stopMutedMeter();
@@ -400,7 +338,8 @@ export class CallUI {
     this.#settings?.close();
     this.#help?.close();
     this.#sheet?.close();
-    this.stage?.destroy();
+    this.stageCtl?.destroy();
+    this.stageCtl = null;
     this.reactionMenu?.el.remove();
     this.moreMenu?.el.remove();
     this.#panel = null;
@@ -457,17 +396,25 @@ export class CallUI {
 
     this.banners = {
       reconnecting: new Banner({ kind: 'reconnecting', text: t('reconnectingBanner'), secondary: t('reconnectingText'), role: null }),
-      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.#stopShare() } }),
+      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.media.stopShare() } }),
       watching: new Banner({ kind: 'watching', text: t('watching'), role: null, iconName: 'people' }),
-      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.#toggleCamera() } }),
+      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.media.toggleCamera() } }),
       audio: new Banner({ kind: 'audio', text: t('startAudioHint'), role: null, iconName: 'volume', action: { label: t('startAudio'), onClick: () => this.#startAudio() } }),
     };
     this.banners.watching.show(this.isViewer);
     const bannerBox = h('div', { class: 'lc-banners' }, ...Object.values(this.banners).map((b) => b.el));
 
-    this.stage = new Stage({ onLayout: (view) => this.#onLayout(view), onVisible: (visible) => this.#onVisible(visible) });
+    this.stageCtl = new StageController({
+      room,
+      isViewer: this.isViewer,
+      live: Boolean(this.config.live),
+      choice: this.#choice,
+      onLayout: (view) => {
+        this.root.dataset.lcLayout = view;
+      },
+    });
     this.reactionLayer = h('div', { class: 'lc-reactions', 'aria-hidden': 'true' });
-    this.stage.el.append(this.reactionLayer);
+    this.stageCtl.stage.el.append(this.reactionLayer);
     this.side = h('aside', { class: 'lc-side', hidden: true });
     this.chat = new ChatPanel({
       canSend: local.can('chat:send'),
@@ -498,7 +445,7 @@ export class CallUI {
       { class: 'lc-call', 'aria-labelledby': titleId, role: 'group' },
       topbar,
       bannerBox,
-      h('div', { class: 'lc-call__body' }, this.stage.el, this.side),
+      h('div', { class: 'lc-call__body' }, this.stageCtl.stage.el, this.side),
       this.toolbar.el,
       this.audioBox,
     );
@@ -512,13 +459,13 @@ export class CallUI {
     this.toolbar = bar;
     if (!this.isViewer) {
       const micWrap = bar.split('left');
-      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.#toggleMic() }, 'left', micWrap);
+      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.media.toggleMic() }, 'left', micWrap);
       bar.add({ id: 'mic-options', label: t('micOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'mic') }, 'left', micWrap);
       const camWrap = bar.split('left');
-      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.#toggleCamera() }, 'left', camWrap);
+      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.media.toggleCamera() }, 'left', camWrap);
       bar.add({ id: 'camera-options', label: t('cameraOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'camera') }, 'left', camWrap);
       if (this.config.screenshare !== false) {
-        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.#toggleShare() });
+        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.media.toggleShare() });
       }
     }
     if (this.config.reactions !== false) {
@@ -590,7 +537,7 @@ export class CallUI {
     const items = [];
     const bar = this.toolbar;
     const shown = (/** @type {string} */ id) => Boolean(bar?.get(id) && !bar.get(id)?.hidden);
-    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.#toggleShare() });
+    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.media.toggleShare() });
     if (shown('reactions')) items.push({ id: 'reactions', label: t('reactions'), icon: 'smile', onSelect: () => this.reactionMenu?.openFrom(more) });
     if (shown('hand')) items.push({ id: 'hand', label: bar?.isPressed('hand') ? t('lowerHand') : t('raiseHand'), icon: 'hand', onSelect: () => void this.#toggleHand() });
     if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.#togglePanel('people') });
@@ -617,7 +564,7 @@ export class CallUI {
     bar.setPressed('mic', Boolean(mic && !mic.muted));
     bar.setPressed('camera', Boolean(cam && !cam.muted));
     bar.setPressed('share', Boolean(screen));
-    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.#pending.has(id));
+    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.media.pending.has(id));
     this.banners?.presenting.show(Boolean(screen));
     if (this.chat) this.chat.form.hidden = !local.can('chat:send');
     if (this.people) this.people.isAdmin = local.can('room:admin');
@@ -628,14 +575,6 @@ export class CallUI {
     requestAnimationFrame(() => this.#fitToolbar());
   }
 
-  /** @param {string} id @param {boolean} pending */
-  #setPending(id, pending) {
-    if (pending) this.#pending.add(id);
-    else this.#pending.delete(id);
-    this.toolbar?.setDisabled(id, pending);
-    this.toolbar?.get(id)?.setAttribute('aria-busy', String(pending));
-  }
-
   // ==================================================================================== room events
 
   /** @param {Room} room */
@@ -644,7 +583,7 @@ export class CallUI {
     on.push(
       room.on(RoomEvent.ParticipantJoined, (p) => {
         this.#sync(p);
-        if (this.#showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
+        if (this.stageCtl?.showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
       }),
       room.on(RoomEvent.ParticipantLeft, (p) => {
         this.#removeParticipant(p);
@@ -686,19 +625,19 @@ export class CallUI {
       }),
       room.on(RoomEvent.LocalTrackUnpublished, (track) => {
         const mst = track.mediaStreamTrack;
-        if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
+        if (mst && this.media.owned.has(mst)) this.media.stopOwned(mst);
         this.#sync(room.localParticipant);
         this.#refreshControls();
       }),
-      room.on(RoomEvent.LocalTrackEnded, (track) => void this.#onLocalEnded(track)),
-      room.on(RoomEvent.ActiveSpeaker, (p) => this.#onActiveSpeaker(p)),
+      room.on(RoomEvent.LocalTrackEnded, (track) => void this.media.onLocalEnded(track)),
+      room.on(RoomEvent.ActiveSpeaker, (p) => this.stageCtl?.onActiveSpeaker(p)),
       room.on(RoomEvent.SpeakingChanged, (p, speaking) => {
-        this.#tiles.get(`${this.#base(p)}:camera`)?.setSpeaking(speaking);
+        this.stageCtl?.tile(p, 'camera')?.setSpeaking(speaking);
         this.#renderPeople();
-        this.#scheduleRender();
+        this.stageCtl?.scheduleRender();
       }),
       room.on(RoomEvent.ConnectionQuality, (band, p) => {
-        for (const source of ['camera', 'screen']) this.#tiles.get(`${this.#base(p)}:${source}`)?.setQuality(band);
+        for (const source of /** @type {const} */ (['camera', 'screen'])) this.stageCtl?.tile(p, source)?.setQuality(band);
         if (p.isLocal) this.#setOwnQuality(band);
         this.#renderPeople();
       }),
@@ -748,196 +687,22 @@ export class CallUI {
 
   // ======================================================================================== tiles
 
-  /** @param {Participant} p */
-  #base(p) {
-    return p.isLocal ? 'local' : p.id;
-  }
-
   /**
-   * Whether this participant gets a camera tile. Live rooms show broadcasters (and anyone publishing), not the
-   * audience; a viewer never sees a self tile.
-   * @param {Participant} p
-   */
-  #showsTile(p) {
-    if (p.isLocal) return !this.isViewer;
-    if (!this.config.live) return true;
-    return p.role !== 'viewer' || p.tracks.size > 0;
-  }
-
-  /**
-   * Bring a participant's tiles and audio in line with the SDK's state (idempotent; called on every event).
+   * Bring a participant's tiles (stage.js), audio and list row in line with the SDK's state.
    * @param {Participant} p
    */
   #sync(p) {
-    if (!this.room || !this.stage) return;
-    const base = this.#base(p);
-    const camKey = `${base}:camera`;
-    let cam = this.#tiles.get(camKey);
-    if (this.#showsTile(p) && !cam) {
-      cam = new Tile({ key: camKey, participant: p, source: 'camera', onPin: (tile) => this.#togglePin(tile.key) });
-      cam.setQuality(p.connectionQuality);
-      this.#tiles.set(camKey, cam);
-    } else if (!this.#showsTile(p) && cam) {
-      cam.destroy();
-      this.#tiles.delete(camKey);
-      cam = undefined;
-    }
-    cam?.setVideoTrack(p.getTrack('camera') ?? null);
-    const screenTrack = p.getTrack('screen');
-    const screenKey = `${base}:screen`;
-    let screen = this.#tiles.get(screenKey);
-    if (screenTrack && !screen) {
-      screen = new Tile({ key: screenKey, participant: p, source: 'screen', onPin: (tile) => this.#togglePin(tile.key) });
-      screen.setQuality(p.connectionQuality);
-      this.#tiles.set(screenKey, screen);
-      this.#shareStarted(screenKey);
-    } else if (!screenTrack && screen) {
-      screen.destroy();
-      this.#tiles.delete(screenKey);
-      this.#shareEnded(screenKey);
-      screen = undefined;
-    }
-    screen?.setVideoTrack(screenTrack ?? null);
+    if (!this.room || !this.stageCtl) return;
+    this.stageCtl.sync(p);
     if (!p.isLocal) this.#syncAudio(p);
-    this.#scheduleRender();
     this.#renderPeople();
   }
 
   /** @param {Participant} p */
   #removeParticipant(p) {
-    const base = this.#base(p);
-    for (const source of ['camera', 'screen']) {
-      const key = `${base}:${source}`;
-      const tile = this.#tiles.get(key);
-      if (!tile) continue;
-      tile.destroy();
-      this.#tiles.delete(key);
-      if (source === 'screen') this.#shareEnded(key);
-      if (this.#pinned === key) this.#pinned = null;
-    }
-    if (this.#stageSpeaker === `${base}:camera`) this.#stageSpeaker = null;
-    this.#preferred.delete(p.id);
-    this.#videoOff.delete(p.id);
+    this.stageCtl?.removeParticipant(p);
     this.#pruneAudio();
-    this.#scheduleRender();
     this.#renderPeople();
-  }
-
-  /** @param {string} key */
-  #shareStarted(key) {
-    if (!this.#shares.includes(key)) this.#shares.push(key);
-    if (this.#pinned && !this.#pinned.endsWith(':screen')) this.#pinBeforeShare = this.#pinned;
-    this.#pinned = null;
-  }
-
-  /** @param {string} key */
-  #shareEnded(key) {
-    this.#shares = this.#shares.filter((k) => k !== key);
-    if (this.#pinned === key) this.#pinned = null;
-    if (!this.#shares.length && this.#pinBeforeShare && this.#tiles.has(this.#pinBeforeShare)) this.#pinned = this.#pinBeforeShare;
-    if (!this.#shares.length) this.#pinBeforeShare = null;
-  }
-
-  /** @param {string} key */
-  #togglePin(key) {
-    this.#pinned = this.#pinned === key ? null : key;
-    this.#scheduleRender();
-  }
-
-  /** @param {Participant | null} p */
-  #onActiveSpeaker(p) {
-    if (!p || p.isLocal) return; // you never take the stage as the active speaker
-    const key = `${this.#base(p)}:camera`;
-    const apply = () => {
-      this.#stageTimer = null;
-      const current = this.room?.activeSpeaker;
-      if (!current || current.isLocal) return;
-      const next = `${this.#base(current)}:camera`;
-      if (next === this.#stageSpeaker) return;
-      this.#stageSpeaker = next;
-      this.#stageChangedAt = Date.now();
-      this.#scheduleRender();
-    };
-    if (key === this.#stageSpeaker) return;
-    const wait = this.#stageChangedAt + STAGE_HOLD_MS - Date.now();
-    if (wait <= 0) apply();
-    else this.#stageTimer ??= setTimeout(apply, wait);
-  }
-
-  #scheduleRender() {
-    if (this.#renderQueued) return;
-    this.#renderQueued = true;
-    requestAnimationFrame(() => {
-      this.#renderQueued = false;
-      this.#render();
-    });
-  }
-
-  #render() {
-    if (!this.room || !this.stage) return;
-    /** @type {SortInfo[]} */
-    const sortInfo = [];
-    for (const tile of this.#tiles.values()) {
-      const p = tile.participant;
-      sortInfo.push({
-        key: tile.key,
-        isLocal: p.isLocal && tile.source === 'camera',
-        isScreen: tile.source === 'screen',
-        speaking: p.isSpeaking,
-        lastSpokeAt: p.lastSpokeAt ?? 0,
-        videoOn: tile.videoOn,
-        joinedAt: p.joinedAt ?? 0,
-      });
-    }
-    const share = this.#shares[this.#shares.length - 1] ?? null;
-    this.stage.update({
-      tiles: this.#tiles,
-      sortInfo,
-      choice: this.#choice,
-      pinned: this.#pinned && this.#tiles.has(this.#pinned) ? this.#pinned : null,
-      share: share && this.#tiles.has(share) ? share : null,
-      speaker: this.#stageSpeaker,
-      localKey: this.#tiles.has('local:camera') ? 'local:camera' : null,
-      waiting: this.isViewer ? this.#tiles.size === 0 : this.room.participants.size === 0,
-      waitingText: this.isViewer ? t('waitingForBroadcast') : t('waitingForOthers'),
-    });
-  }
-
-  /** @param {ViewName} view */
-  #onLayout(view) {
-    this.root.dataset.lcLayout = view;
-  }
-
-  /**
-   * Off-screen people: stop receiving their video (audio stays); small tiles ask for low quality.
-   * @param {Map<string, 'high' | 'low'>} visible  tile key → wanted quality
-   */
-  #onVisible(visible) {
-    const room = this.room;
-    if (!room) return;
-    /** @type {Map<string, 'high' | 'low'>} */
-    const byParticipant = new Map();
-    for (const [key, quality] of visible) {
-      const tile = this.#tiles.get(key);
-      if (!tile || tile.participant.isLocal) continue;
-      const id = tile.participant.id;
-      if (byParticipant.get(id) !== 'high') byParticipant.set(id, quality);
-    }
-    for (const p of room.participants.values()) {
-      const wanted = byParticipant.get(p.id);
-      const hasVideo = [...p.tracks.values()].some((tr) => tr.kind === 'video');
-      if (!wanted && hasVideo && !this.#videoOff.has(p.id) && this.#tiles.has(`${p.id}:camera`)) {
-        this.#videoOff.add(p.id);
-        room.unsubscribe(p.id, 'video').catch(() => this.#videoOff.delete(p.id));
-      } else if (wanted && this.#videoOff.has(p.id)) {
-        this.#videoOff.delete(p.id);
-        room.subscribe(p.id, 'video').catch(() => {});
-      }
-      if (wanted && this.#preferred.get(p.id) !== wanted) {
-        this.#preferred.set(p.id, wanted);
-        room.setPreferredQuality(wanted === 'high' ? 'high' : 'low', { participant: p.id }).catch(() => {});
-      }
-    }
   }
 
   // ======================================================================================== audio
@@ -989,117 +754,18 @@ export class CallUI {
 
   // ====================================================================================== controls
 
-  async #toggleMic() {
-    const room = this.room;
-    if (!room || this.#pending.has('mic')) return;
-    const track = room.localParticipant.getTrack('microphone');
-    if (!track) {
-      prefs.set('micOn', true);
-      await this.#publish('microphone');
-      if (room.localParticipant.getTrack('microphone')) this.announcer.say(t('micOnAnnounce'));
-      return;
-    }
-    this.#setPending('mic', true);
-    try {
-      const muting = !track.muted;
-      this.toolbar?.setPressed('mic', !muting);
-      if (muting) await track.mute();
-      else await track.unmute();
-      prefs.set('micOn', !muting);
-      this.announcer.say(muting ? t('micOffAnnounce') : t('micOnAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('mic', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  /** Camera on = publish (camera light on); off = unpublish and stop the capture (light off). */
-  async #toggleCamera() {
-    const room = this.room;
-    if (!room || this.#pending.has('camera')) return;
-    const track = room.localParticipant.getTrack('camera');
-    if (!track) {
-      prefs.set('camOn', true);
-      await this.#publish('camera');
-      if (room.localParticipant.getTrack('camera')) this.announcer.say(t('cameraOnAnnounce'));
-      return;
-    }
-    this.#setPending('camera', true);
-    this.toolbar?.setPressed('camera', false);
-    try {
-      const mst = track.mediaStreamTrack;
-      await room.unpublish(track);
-      if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
-      prefs.set('camOn', false);
-      this.announcer.say(t('cameraOffAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('camera', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #toggleShare() {
-    const room = this.room;
-    if (!room || this.#pending.has('share')) return;
-    if (room.localParticipant.getTrack('screen')) {
-      await this.#stopShare();
-      return;
-    }
-    this.#setPending('share', true);
-    try {
-      await room.publishScreen({ withAudio: true });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (code !== 'permission_denied') this.#mediaProblem('screen', code); // a cancelled picker is not an error
-    } finally {
-      this.#setPending('share', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #stopShare() {
-    const room = this.room;
-    if (!room) return;
-    for (const track of [...room.localParticipant.tracks.values()]) {
-      if (track.source === 'screen' || track.source === 'screen_audio') await room.unpublish(track).catch(() => {});
-    }
-    this.#refreshControls();
-    this.#sync(room.localParticipant);
-  }
-
-  /** A capture ended outside the UI (browser "Stop sharing", unplugged device): fall back where it makes sense. @param {Track} track */
-  async #onLocalEnded(track) {
-    if (track.source === 'screen' || track.source === 'screen_audio') return; // the SDK unpublishes it
-    const device = track.source === 'camera' ? t('camera').toLowerCase() : t('microphone').toLowerCase();
-    this.#toast(t('deviceLost', { device }));
-    this.announcer.say(t('deviceLost', { device }));
-    const wasOn = !track.muted;
-    // Wait for the SDK's own unpublish, then try the default device.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    if (!wasOn || !this.room || this.room.localParticipant.getTrack(track.source)) return;
-    prefs.set(track.source === 'camera' ? 'camId' : 'micId', '');
-    await this.#publish(/** @type {'camera' | 'microphone'} */ (track.source));
-  }
-
   async #toggleHand() {
     const room = this.room;
-    if (!room || this.#pending.has('hand')) return;
+    if (!room || this.media.pending.has('hand')) return;
     const raising = room.localParticipant.handRaisedAt === null;
-    this.#setPending('hand', true);
+    this.media.setPending('hand', true);
     try {
       if (raising) await room.raiseHand();
       else await room.lowerHand();
     } catch (err) {
       this.#requestFailed(err);
     } finally {
-      this.#setPending('hand', false);
+      this.media.setPending('hand', false);
       this.#refreshControls();
     }
   }
@@ -1117,7 +783,7 @@ export class CallUI {
       const text = p.isLocal ? t('handRaisedYou') : t('handRaised', { name: p.name || p.identity });
       this.announcer.say(text);
       if (!p.isLocal) this.#toast(text, 'info', 'hand');
-    } else if (now === null && before !== null && p.isLocal && !this.#pending.has('hand')) {
+    } else if (now === null && before !== null && p.isLocal && !this.media.pending.has('hand')) {
       this.announcer.say(t('handLoweredByHost'));
       this.#toast(t('handLoweredByHost'));
     }
@@ -1220,8 +886,7 @@ export class CallUI {
   #setChoice(choice) {
     this.#choice = choice;
     prefs.set('layout', choice);
-    if (this.#pinned) this.#pinned = null;
-    this.#scheduleRender();
+    this.stageCtl?.setChoice(choice);
     this.announcer.say(choice === 'grid' ? t('layoutGrid') : t('layoutSpeaker'));
   }
 
@@ -1426,7 +1091,7 @@ export class CallUI {
       opener,
       focusOn,
       onSwitched: (previous, label) => {
-        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
+        if (previous && this.media.owned.has(previous)) this.media.stopOwned(previous);
         this.announcer.say(t('deviceSwitched', { device: label }));
       },
       onProblem: (source, code) => this.#mediaProblem(source, code),
