@@ -565,6 +565,7 @@ class SignalingConsumer(AsyncConsumer):
     async def _room_view(self) -> dict[str, Any]:
         assert self.room is not None
         view = rooms.room_view(self.room)
+        view["recording"] = await rooms.live_recording(self.room)
         state = await self._media().sfu_state()
         if state is not None:
             view["sfu"] = state
@@ -1026,10 +1027,13 @@ class SignalingConsumer(AsyncConsumer):
             )
 
     async def on_record_start(self, msg: protocol.RecordStart) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        """The room's SFU worker records and answers (``ack`` with ``recording``, or ``error``); all get ``recording``."""
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-start", ref=msg.id, by=by)
 
     async def on_record_stop(self, msg: protocol.RecordStop) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-stop", ref=msg.id, by=by)
 
     async def on_mute_participant(self, msg: protocol.MuteParticipant) -> None:
         target = await self._target(msg.participant, msg.id)
