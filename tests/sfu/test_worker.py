@@ -122,3 +122,13 @@ async def test_active_speaker_from_the_audio_level_the_worker_sees(sfu_settings,
     await wait_for(lambda: speaker() == host.client.id, what="active-speaker naming the broadcaster")
     assert viewer.peer is not None
     await wait_for(lambda: any(f["kind"] == "audio" for f in viewer.peer.frames), what="the tone at the viewer")
+
+
+async def test_a_viewer_may_not_send_media_to_the_sfu(sfu_settings, people) -> None:
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    viewer = people(room, "viewer", "viewer")
+    await viewer.join()
+    assert viewer.peer is not None
+    await viewer.peer.publish_video("TR_cam", [PatternTrack()])
+    reply = await viewer.request({"type": "sfu-signal", "description": viewer.peer.offer().to_wire()})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
