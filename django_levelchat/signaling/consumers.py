@@ -567,6 +567,7 @@ class SignalingConsumer(AsyncConsumer):
     async def _room_view(self) -> dict[str, Any]:
         assert self.room is not None
         view = rooms.room_view(self.room)
+        view["recording"] = await rooms.live_recording(self.room)
         state = await self._media().sfu_state()
         if state is not None:
             view["sfu"] = state
@@ -863,16 +864,20 @@ class SignalingConsumer(AsyncConsumer):
         await rooms.depart(self.room.public_id, self.pid, protocol.LeaveReason.CLIENT_INITIATED)
         await self.close(CloseReason.LEFT)
 
-    async def on_signal(self, msg: protocol.Signal) -> None:
-        assert self.pid is not None
-        if msg.to == self.pid:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
-        target = await self._target(msg.to, msg.id)
+    def _check_sent_kinds(self, msg: protocol.Signal | protocol.SfuSignal) -> None:
+        """T24: a description may only offer to send media kinds the sender may publish."""
         if msg.description is not None and msg.description.sdp:
             for kind in protocol.sdp_sent_kinds(msg.description.sdp):
                 needed = protocol.send_capabilities(kind)
                 if needed and not any(caps.has_capability(self.caps, c) for c in needed):
                     raise Forbidden(f"you may not send {kind}", ref=msg.id)
+
+    async def on_signal(self, msg: protocol.Signal) -> None:
+        assert self.pid is not None
+        if msg.to == self.pid:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
+        target = await self._target(msg.to, msg.id)
+        self._check_sent_kinds(msg)
         frame = protocol.signal(from_=self.pid, description=msg.description, candidate=msg.candidate)
         if target.get("state") == "reconnecting" or not target.get("channel"):
             # Its socket is gone: hold the signal for the resume window, delivered right after its welcome
@@ -890,6 +895,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.ack(msg)
 
     async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
+        self._check_sent_kinds(msg)
         await self._media().sfu_signal(msg)  # the worker answers with ack or error
 
     async def on_publish(self, msg: protocol.Publish) -> None:
@@ -1023,10 +1029,13 @@ class SignalingConsumer(AsyncConsumer):
             )
 
     async def on_record_start(self, msg: protocol.RecordStart) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        """The room's SFU worker records and answers (``ack`` with ``recording``, or ``error``); all get ``recording``."""
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-start", ref=msg.id, by=by)
 
     async def on_record_stop(self, msg: protocol.RecordStop) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-stop", ref=msg.id, by=by)
 
     async def on_mute_participant(self, msg: protocol.MuteParticipant) -> None:
         target = await self._target(msg.participant, msg.id)

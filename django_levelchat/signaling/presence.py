@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
@@ -656,15 +657,21 @@ def redis_url() -> str | None:
 
 
 _store: Presence | None = None
-_store_key: str | None = None
 
 
 def get_presence() -> Presence:
-    """The process's presence store for the current settings."""
-    global _store, _store_key
-    url = redis_url()
-    key = url or "memory"
-    if _store is None or _store_key != key:
+    """The process's presence store for the current settings (looked up once: it is on every hot path)."""
+    global _store
+    if _store is None:
+        url = redis_url()
         _store = RedisPresence(url, prefix=str(levelchat_settings.REDIS_PREFIX)) if url else MemoryPresence()
-        _store_key = key
     return _store
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    global _store
+    if setting in ("LEVELCHAT", "CHANNEL_LAYERS"):
+        _store = None
+
+
+setting_changed.connect(_settings_changed)

@@ -57,8 +57,10 @@ def room_saved(sender: Any, instance: Room, created: bool, update_fields: Any = 
     _after_commit(_policy_changed, [instance.public_id])
 
 
-def policy_saved(sender: Any, instance: CapabilityPolicy, **kwargs: Any) -> None:
-    live = Room.objects.filter(policy=instance, status__in=[Room.Status.CREATED, Room.Status.ACTIVE])
+def policy_saved(sender: Any, instance: CapabilityPolicy, using: str | None = None, **kwargs: Any) -> None:
+    # The database the policy was saved to (a second alias, e.g. a sharded or test database), not the default.
+    rooms_db = Room.objects.using(using or instance._state.db)
+    live = rooms_db.filter(policy=instance, status__in=[Room.Status.CREATED, Room.Status.ACTIVE])
     room_ids = list(live.values_list("public_id", flat=True))
     if room_ids:
         _after_commit(_policy_changed, room_ids)
