@@ -426,6 +426,8 @@ class SignalingConsumer(AsyncConsumer):
     async def on_hello(self, msg: protocol.Hello) -> None:
         if self.state != "connecting":
             raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
+        if self.hello_task is not None:
+            self.hello_task.cancel()  # the hello arrived in time; a slow join (a busy database) is not a timeout
         if self.claims is None:
             if not msg.token:
                 raise Close(CloseReason.TOKEN_MISSING)
