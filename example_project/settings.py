@@ -106,4 +106,6 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 LEVELCHAT = {
     # Demo calls run on loopback/LAN: no public STUN server is reachable from every demo machine.
     "ICE_SERVERS": [],
+    # ...and the demo's SFU (embedded, live rooms) must accept the browsers' loopback/LAN candidates.
+    "SFU_ALLOW_PRIVATE_CANDIDATES": True,
 }

@@ -14,11 +14,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.models import Participant, Room
+from django_levelchat.models import Participant, Recording, Room
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.speaker import choose_dominant
 
@@ -76,6 +77,20 @@ def room_view(room: Room) -> dict[str, Any]:
         "metadata": room.metadata or {},
         "max_participants": room.max_participants,
     }
+
+
+@database_sync_to_async
+def live_recording(room: Room) -> str | None:
+    """The id of the room's running recording (``welcome`` snapshot ``room.recording``), or None.
+
+    Without a database (an outage) the snapshot says None; the ``recording`` events still reach everyone.
+    """
+    try:
+        live = Recording.objects.filter(room=room, status=Recording.Status.RECORDING)
+        return live.values_list("public_id", flat=True).first()
+    except DatabaseError:
+        logger.warning("recording state unavailable for the welcome of %s", room.public_id)
+        return None
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
