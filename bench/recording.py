@@ -74,10 +74,12 @@ def media_recorder(frames: list[tuple[bytes, bool, int]], directory: Path) -> fl
             self.decoder = av.CodecContext.create("libvpx", "r")
             self.pending: list[Any] = []
             self.n = 0
+            self.done = asyncio.Event()
 
         async def recv(self) -> Any:
             while not self.pending:
                 if self.n >= len(frames):
+                    self.done.set()
                     self.stop()
                     raise MediaStreamError
                 data, _, _ = frames[self.n]
@@ -96,8 +98,7 @@ def media_recorder(frames: list[tuple[bytes, bool, int]], directory: Path) -> fl
         recorder.addTrack(track)
         start = cpu()
         await recorder.start()
-        while track.readyState != "ended":
-            await asyncio.sleep(0.05)
+        await track.done.wait()
         await recorder.stop()
         return cpu() - start
 
