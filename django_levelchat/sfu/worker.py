@@ -218,6 +218,7 @@ class SfuWorker:
 
     async def run(self) -> None:
         check_aiortc()
+        await recording.fail_leftovers(self.worker_id)
         await self.leases.heartbeat(self.worker_id, self.lease_ttl)
         tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._receive())]
         self.ready.set()

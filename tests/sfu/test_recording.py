@@ -132,3 +132,15 @@ async def test_server_code_starts_and_stops_through_the_worker(recording_setting
     with pytest.raises(IllegalTransition) as done:
         await sync_to_async(control.stop_recording)(rec)
     assert done.value.code == "recording_not_active"
+
+
+async def test_a_restarted_worker_fails_what_it_left_recording(recording_settings) -> None:
+    from django_levelchat import lifecycle
+    from django_levelchat.sfu import recording
+
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    left = await sync_to_async(lifecycle.create_recording)(room, worker="stable-id")
+    await recording.fail_leftovers("stable-id")
+    await left.arefresh_from_db()
+    assert (left.status, left.partial, left.needs_processing) == ("failed", True, True)
+    assert "restarted" in left.error
