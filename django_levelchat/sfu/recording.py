@@ -85,6 +85,31 @@ async def fail_leftovers(worker_id: str) -> None:
         logger.warning("recording %s was cut off by a restart of worker %s", recording.public_id, worker_id)
 
 
+@_db
+def _fail_lost(room_id: str, dead_worker: str) -> list[Recording]:
+    lost = []
+    for recording in Recording.objects.filter(room__public_id=room_id, worker=dead_worker, status=R.RECORDING):
+        with contextlib.suppress(IllegalTransition):
+            lifecycle.set_recording_status(recording, R.FAILED, partial=True, error="The SFU worker was lost.")
+            lost.append(recording)
+    return lost
+
+
+async def recover(room_id: str, dead_worker: str) -> None:
+    """Taking over a dead worker's room: its recording is failed now (what it wrote is kept and finalised) and
+    everyone is told, so no one keeps seeing a recording badge for a recording that stopped."""
+    try:
+        lost = await _fail_lost(room_id, dead_worker)
+    except Exception:  # the reaper fails it later; the room must be taken over regardless
+        logger.warning("could not settle the recording of room %s", room_id, exc_info=True)
+        return
+    for recording in lost:
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await rooms.broadcast(
+                room_id, protocol.recording, state="failed", recording=recording.public_id, reason="worker_lost"
+            )
+
+
 class RoomRecording:
     """At most one live recording of one served room."""
 

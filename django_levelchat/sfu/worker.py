@@ -252,6 +252,7 @@ class SfuWorker:
                 continue
             logger.warning("SFU worker %s took over room %s from %s", self.worker_id, room_id, dead)
             await rooms.broadcast(room_id, protocol.sfu_state, state="unavailable", reason="worker_lost")
+            await recording.recover(room_id, dead)
             await self._room(room_id)
             await rooms.broadcast(room_id, protocol.sfu_state, state="ready")
 

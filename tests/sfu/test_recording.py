@@ -144,3 +144,19 @@ async def test_a_restarted_worker_fails_what_it_left_recording(recording_setting
     await left.arefresh_from_db()
     assert (left.status, left.partial, left.needs_processing) == ("failed", True, True)
     assert "restarted" in left.error
+
+
+async def test_taking_over_a_dead_workers_room_fails_its_recording_and_tells_everyone(recording_settings) -> None:
+    from django_levelchat import lifecycle
+    from django_levelchat.sfu import recording
+
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    viewer = Client(issue_token(room, "viewer", role="viewer"))
+    await viewer.join()
+    lost = await sync_to_async(lifecycle.create_recording)(room, worker="dead")
+    await recording.recover(room.public_id, "dead")
+    event = await viewer.recv("recording", timeout=30)
+    assert (event["state"], event["recording"], event["reason"]) == ("failed", lost.public_id, "worker_lost")
+    await lost.arefresh_from_db()
+    assert (lost.status, lost.partial) == ("failed", True)
+    await viewer.close()
