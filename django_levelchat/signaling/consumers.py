@@ -426,6 +426,8 @@ class SignalingConsumer(AsyncConsumer):
     async def on_hello(self, msg: protocol.Hello) -> None:
         if self.state != "connecting":
             raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
+        if self.hello_task is not None:
+            self.hello_task.cancel()  # the hello arrived in time; a slow join (a busy database) is not a timeout
         if self.claims is None:
             if not msg.token:
                 raise Close(CloseReason.TOKEN_MISSING)
@@ -466,11 +468,9 @@ class SignalingConsumer(AsyncConsumer):
             raise Close(CloseReason.REPLACED, "this identity is already in the room")
         if previous is not None:
             await rooms.depart(room.public_id, previous, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
-        for entry in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
-            if entry["identity"] == claims.identity and entry["id"] != previous:
-                await rooms.depart(
-                    room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED
-                )
+        for old in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
+            if old["identity"] == claims.identity and old["id"] != previous:
+                await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         try:
             await _join(room, claims, pid, self.caps)
         except IllegalTransition:
@@ -535,7 +535,8 @@ class SignalingConsumer(AsyncConsumer):
         self.pid = entry["id"]
         self.entry = entry
         self.role = entry.get("role") or caps.PARTICIPANT
-        self.granted = frozenset(entry.get("granted", entry.get("caps", ())))
+        granted = entry.get("granted")
+        self.granted = frozenset(entry.get("caps") or () if granted is None else granted)
         liveness.joined(room.public_id, self.pid, self)
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))
@@ -862,16 +863,20 @@ class SignalingConsumer(AsyncConsumer):
         await rooms.depart(self.room.public_id, self.pid, protocol.LeaveReason.CLIENT_INITIATED)
         await self.close(CloseReason.LEFT)
 
-    async def on_signal(self, msg: protocol.Signal) -> None:
-        assert self.pid is not None
-        if msg.to == self.pid:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
-        target = await self._target(msg.to, msg.id)
+    def _check_sent_kinds(self, msg: protocol.Signal | protocol.SfuSignal) -> None:
+        """T24: a description may only offer to send media kinds the sender may publish."""
         if msg.description is not None and msg.description.sdp:
             for kind in protocol.sdp_sent_kinds(msg.description.sdp):
                 needed = protocol.send_capabilities(kind)
                 if needed and not any(caps.has_capability(self.caps, c) for c in needed):
                     raise Forbidden(f"you may not send {kind}", ref=msg.id)
+
+    async def on_signal(self, msg: protocol.Signal) -> None:
+        assert self.pid is not None
+        if msg.to == self.pid:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
+        target = await self._target(msg.to, msg.id)
+        self._check_sent_kinds(msg)
         frame = protocol.signal(from_=self.pid, description=msg.description, candidate=msg.candidate)
         if target.get("state") == "reconnecting" or not target.get("channel"):
             # Its socket is gone: hold the signal for the resume window, delivered right after its welcome
@@ -889,6 +894,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.ack(msg)
 
     async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
+        self._check_sent_kinds(msg)
         await self._media().sfu_signal(msg)  # the worker answers with ack or error
 
     async def on_publish(self, msg: protocol.Publish) -> None:

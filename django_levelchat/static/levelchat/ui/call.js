@@ -21,6 +21,7 @@ import { reactionPicture } from './reactions.js';
 import { openSettingsDialog } from './settings.js';
 import { shortcutFor, shortcutsDialog } from './shortcuts.js';
 import { MediaControls } from './media-controls.js';
+import { Panels } from './panels.js';
 import { StageController } from './stage.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
@@ -69,6 +70,8 @@ export class CallUI {
   room = null;
   /** Tiles, pin, shares and the stage speaker (stage.js); exists while the call view does. @type {StageController | null} */
   stageCtl = null;
+  /** The chat and participants panels (panels.js); exists while the call view does. @type {Panels | null} */
+  panels = null;
   /** @type {UIState} */
   state = 'prejoin';
   /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
@@ -79,8 +82,6 @@ export class CallUI {
   #prejoin = null;
   /** @type {'grid' | 'speaker'} */
   #choice = 'grid';
-  /** @type {'chat' | 'people' | null} */
-  #panel = null;
   #unread = 0;
   #peopleQueued = false;
   #lastReactionAt = 0;
@@ -104,8 +105,6 @@ export class CallUI {
   #settings = null;
   /** @type {Modal | null} */
   #help = null;
-  /** @type {HTMLDialogElement | null} */
-  #sheet = null;
   #onKeydown = (/** @type {KeyboardEvent} */ e) => this.#shortcut(e);
 
   /**
@@ -337,13 +336,12 @@ export class CallUI {
     this.left.dispose();
     this.#settings?.close();
     this.#help?.close();
-    this.#sheet?.close();
     this.stageCtl?.destroy();
     this.stageCtl = null;
     this.reactionMenu?.el.remove();
     this.moreMenu?.el.remove();
-    this.#panel = null;
-    delete this.root.dataset.lcPanel;
+    this.panels?.reset();
+    this.panels = null;
     delete this.root.dataset.lcLayout;
   }
 
@@ -415,29 +413,35 @@ export class CallUI {
     });
     this.reactionLayer = h('div', { class: 'lc-reactions', 'aria-hidden': 'true' });
     this.stageCtl.stage.el.append(this.reactionLayer);
-    this.side = h('aside', { class: 'lc-side', hidden: true });
     this.chat = new ChatPanel({
       canSend: local.can('chat:send'),
       onSend: async (text, to) => {
         await this.room?.sendChat(text, to ? { to } : {});
       },
-      onClose: () => this.#closePanel(),
+      onClose: () => this.panels?.close(),
     });
     this.people = new PeoplePanel({
       isAdmin: local.can('room:admin'),
       onMute: (id) => void this.room?.muteParticipant(id, { kind: 'audio' }).catch((err) => this.#requestFailed(err)),
       onLowerHand: (id) => void this.room?.lowerHand(id).catch((err) => this.#requestFailed(err)),
       onRemove: (id, name) => void this.#remove(id, name),
-      onClose: () => this.#closePanel(),
+      onClose: () => this.panels?.close(),
     });
-    for (const panel of [this.chat.el, this.people.el]) {
-      panel.addEventListener('keydown', (e) => {
-        if (e.key === 'Escape' && !this.#narrow) {
-          e.preventDefault();
-          this.#closePanel();
-        }
-      });
-    }
+    this.panels = new Panels({
+      root: this.root,
+      app: this.app,
+      views: { chat: this.chat, people: this.people },
+      toolbar: () => this.toolbar ?? null,
+      onOpen: (name) => {
+        if (name !== 'chat' || !this.chat) return;
+        this.#unread = 0;
+        this.#renderUnread();
+        for (const toast of this.toasts.querySelectorAll('[data-lc-toast="chat"]')) toast.remove();
+        this.chat.scrollToEnd();
+      },
+      onChange: () => this.#onResize(),
+    });
+    this.panels.setNarrow(this.#narrow);
     this.audioBox = h('div', { class: 'lc-audio', hidden: true });
     this.toolbar = this.#buildToolbar();
     this.callEl = h(
@@ -445,7 +449,7 @@ export class CallUI {
       { class: 'lc-call', 'aria-labelledby': titleId, role: 'group' },
       topbar,
       bannerBox,
-      h('div', { class: 'lc-call__body' }, this.stageCtl.stage.el, this.side),
+      h('div', { class: 'lc-call__body' }, this.stageCtl.stage.el, this.panels.side),
       this.toolbar.el,
       this.audioBox,
     );
@@ -489,10 +493,10 @@ export class CallUI {
       bar.add({ id: 'hand', label: t('raiseHand'), icon: 'hand', shortcut: 'H', toggle: true, onClick: () => void this.#toggleHand() });
     }
     if (this.config.chat !== false) {
-      bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.#togglePanel('chat') });
+      bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.panels?.toggle('chat') });
     }
     if (this.config.people !== false) {
-      bar.add({ id: 'people', label: t('participants'), icon: 'people', shortcut: 'P', toggle: true, onClick: () => this.#togglePanel('people') });
+      bar.add({ id: 'people', label: t('participants'), icon: 'people', shortcut: 'P', toggle: true, onClick: () => this.panels?.toggle('people') });
     }
     const more = bar.add({ id: 'more', label: t('more'), icon: 'more', onClick: () => {} }, 'right');
     this.moreMenu = new Menu({
@@ -540,7 +544,7 @@ export class CallUI {
     if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.media.toggleShare() });
     if (shown('reactions')) items.push({ id: 'reactions', label: t('reactions'), icon: 'smile', onSelect: () => this.reactionMenu?.openFrom(more) });
     if (shown('hand')) items.push({ id: 'hand', label: bar?.isPressed('hand') ? t('lowerHand') : t('raiseHand'), icon: 'hand', onSelect: () => void this.#toggleHand() });
-    if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.#togglePanel('people') });
+    if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.panels?.toggle('people') });
     return items;
   }
 
@@ -892,96 +896,6 @@ export class CallUI {
 
   // ======================================================================================= panels
 
-  /** @param {'chat' | 'people'} name */
-  #togglePanel(name) {
-    if (this.#panel === name) this.#closePanel();
-    else this.#openPanel(name);
-  }
-
-  /** @param {'chat' | 'people'} name */
-  #openPanel(name) {
-    if (!this.side || !this.chat || !this.people) return;
-    if (this.#panel && this.#panel !== name) this.#closePanel(false);
-    this.#panel = name;
-    const panel = name === 'chat' ? this.chat : this.people;
-    this.root.dataset.lcPanel = name;
-    this.toolbar?.setPressed(name, true);
-    if (name === 'chat') {
-      this.#unread = 0;
-      this.#renderUnread();
-      for (const toast of this.toasts.querySelectorAll('[data-lc-toast="chat"]')) toast.remove();
-    }
-    this.#placePanel();
-    if (name === 'chat') this.chat.scrollToEnd();
-    focus(panel.initialFocus);
-    this.#onResize();
-  }
-
-  /** Put the open panel beside the stage, or in a modal sheet when narrow. */
-  #placePanel() {
-    if (!this.#panel || !this.side || !this.chat || !this.people) return;
-    const panel = this.#panel === 'chat' ? this.chat.el : this.people.el;
-    if (this.#narrow) {
-      const sheet = this.#sheet ?? this.#makeSheet();
-      this.side.hidden = true;
-      if (panel.parentElement !== sheet) sheet.replaceChildren(panel);
-      sheet.setAttribute('aria-label', this.#panel === 'chat' ? t('chat') : t('participants'));
-      if (!sheet.open) sheet.showModal();
-    } else {
-      if (this.#sheet?.open) {
-        this.#sheet.dataset.lcMoving = 'true';
-        this.#sheet.close();
-      }
-      if (panel.parentElement !== this.side) this.side.replaceChildren(panel);
-      this.side.hidden = false;
-    }
-  }
-
-  #makeSheet() {
-    const sheet = h('dialog', { class: 'lc-sheet', 'aria-label': t('chat') });
-    sheet.addEventListener('close', () => {
-      if (sheet.dataset.lcMoving === 'true') {
-        delete sheet.dataset.lcMoving;
-        return;
-      }
-      if (this.#panel) this.#closePanel();
-    });
-    sheet.addEventListener('keydown', (e) => {
-      if (e.key !== 'Tab') return;
-      // Keep Tab inside the sheet.
-      const items = [...sheet.querySelectorAll('button, textarea, input, select, [tabindex="0"]')].filter((el) => !el.closest('[hidden]'));
-      if (!items.length) return;
-      const first = /** @type {HTMLElement} */ (items[0]);
-      const last = /** @type {HTMLElement} */ (items[items.length - 1]);
-      if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      }
-    });
-    this.app.append(sheet);
-    this.#sheet = sheet;
-    return sheet;
-  }
-
-  /** @param {boolean} [returnFocus] */
-  #closePanel(returnFocus = true) {
-    const name = this.#panel;
-    if (!name) return;
-    this.#panel = null;
-    delete this.root.dataset.lcPanel;
-    this.toolbar?.setPressed(name, false);
-    if (this.side) this.side.hidden = true;
-    if (this.#sheet?.open) {
-      this.#sheet.dataset.lcMoving = 'true';
-      this.#sheet.close();
-    }
-    if (returnFocus) focus(this.toolbar?.get(name));
-    this.#onResize();
-  }
-
   /**
    * @param {ChatMessageEvent} message
    * @param {boolean} history
@@ -1008,7 +922,7 @@ export class CallUI {
       mine,
       toName,
     });
-    if (history || mine || this.#panel === 'chat') return;
+    if (history || mine || this.panels?.current === 'chat') return;
     this.#unread++;
     this.#renderUnread();
     this.announcer.say(t('newMessageFrom', { name: fromName }));
@@ -1113,10 +1027,10 @@ export class CallUI {
   #shortcut(e) {
     if (shortcutOwner !== this || e.defaultPrevented || e.ctrlKey || e.metaKey || isTypingTarget(e)) return;
     if (this.state !== 'connected' && this.state !== 'reconnecting') return;
-    if (e.key === 'Escape' && this.#panel && !this.#narrow && !e.altKey) {
+    if (e.key === 'Escape' && this.panels?.current && !this.#narrow && !e.altKey) {
       // Esc closes the open side panel from anywhere (the panel's own handler covers focus inside it).
       e.preventDefault();
-      this.#closePanel();
+      this.panels?.close();
       return;
     }
     if (!prefs.get('shortcuts', true)) return;
@@ -1229,15 +1143,13 @@ export class CallUI {
     const width = this.root.getBoundingClientRect().width;
     if (!width) return;
     const narrow = width <= NARROW_PX;
-    const panelOpen = Boolean(this.#panel);
+    const panelOpen = Boolean(this.panels?.current);
     this.root.dataset.lcNarrow = String(narrow);
     this.root.dataset.lcTiny = String(width <= TINY_PX);
     this.#iconOnly = String(width <= (panelOpen && !narrow ? ICON_ONLY_WITH_PANEL_PX : ICON_ONLY_PX));
     this.#fitToolbar();
-    if (narrow !== this.#narrow) {
-      this.#narrow = narrow;
-      if (this.#panel) this.#placePanel();
-    }
+    this.#narrow = narrow;
+    this.panels?.setNarrow(narrow);
     this.reactionMenu?.close(false);
     this.moreMenu?.close(false);
   }
