@@ -3,6 +3,7 @@ worker copy-muxes the published track, the job finalises it into storage and it 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import av
@@ -52,7 +53,8 @@ async def people():
 
 
 def _recorder(room: Room):
-    worker = next(iter(embedded._workers.values()))[0]
+    """The recorder of ``room`` in this test loop's embedded worker."""
+    worker = embedded._workers[asyncio.get_running_loop()][0]
     return worker.rooms[room.public_id].recording.recorder
 
 
