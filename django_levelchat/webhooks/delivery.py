@@ -17,12 +17,14 @@ import json
 import logging
 import random
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -163,3 +165,36 @@ def redeliver(deliveries: object) -> int:
     return WebhookDelivery.objects.filter(pk__in=Subquery(deliveries.values("pk"))).update(  # type: ignore[attr-defined]
         status=PENDING, attempts=0, next_attempt_at=timezone.now(), locked_until=None, lock_token="", delivered_at=None
     )
+
+
+PRUNE_EVERY = 3600.0
+
+
+def run_loop(stop: threading.Event, *, idle: float, wake: threading.Event | None = None, once: bool = False) -> int:
+    """Deliver until ``stop`` is set: batches back to back, then sleep until the next retry (at most ``idle``
+    seconds, or until ``wake``). A database error (a restart, a locked SQLite file) is logged and retried, never
+    fatal. Prunes old events hourly. Returns the number of attempts made."""
+    deliverer = Deliverer()
+    sent = 0
+    pruned_at = -PRUNE_EVERY
+    while not stop.is_set():
+        if wake is not None:
+            wake.clear()
+        try:
+            close_old_connections()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                prune()
+                pruned_at = time.monotonic()
+            batch = deliverer.run_once()
+            sent += batch
+            if batch:
+                continue
+            if once:
+                break
+            pause = deliverer.seconds_until_due(idle)
+        except DatabaseError:
+            logger.exception("webhook delivery: database error; retrying")
+            connections.close_all()
+            pause = max(idle, 1.0)
+        (wake or stop).wait(max(pause, 0.01))
+    return sent

@@ -8,21 +8,15 @@ receiver. With ``WEBHOOK_IN_PROCESS`` off (the default with a Redis channel laye
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 
 from django_levelchat.conf import levelchat_settings
-
-logger = logging.getLogger("django_levelchat.webhooks")
 
 _lock = threading.Lock()
 _wake = threading.Event()
 _thread: threading.Thread | None = None
-PRUNE_EVERY = 3600.0
 
 
 def enabled() -> bool:
@@ -48,22 +42,6 @@ def notify() -> None:
 
 
 def _run() -> None:
-    from django_levelchat.webhooks.delivery import Deliverer, prune
+    from django_levelchat.webhooks.delivery import run_loop
 
-    deliverer = Deliverer()
-    pruned_at = -PRUNE_EVERY
-    while True:
-        _wake.clear()
-        try:
-            close_old_connections()
-            if time.monotonic() - pruned_at >= PRUNE_EVERY:
-                prune()
-                pruned_at = time.monotonic()
-            while deliverer.run_once():
-                pass
-            pause = deliverer.seconds_until_due(float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30)
-        except Exception:
-            logger.exception("in-process webhook delivery failed; retrying")
-            connections.close_all()
-            pause = float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 5
-        _wake.wait(timeout=max(pause, 0.05))
+    run_loop(threading.Event(), idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30, wake=_wake)
