@@ -134,8 +134,9 @@ class Deliverer:
         workers = min(len(batch), int(levelchat_settings.WEBHOOK_CONCURRENCY))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="levelchat-webhook") as pool:
             results = list(pool.map(self.attempt, batch))
-        for delivery, (outcome, final) in zip(batch, results, strict=True):
-            self.finish(delivery, outcome, final)
+        with transaction.atomic():  # one commit for the batch's outcomes
+            for delivery, (outcome, final) in zip(batch, results, strict=True):
+                self.finish(delivery, outcome, final)
         return len(batch)
 
     def seconds_until_due(self, ceiling: float) -> float:
@@ -170,10 +171,17 @@ def redeliver(deliveries: object) -> int:
 PRUNE_EVERY = 3600.0
 
 
-def run_loop(stop: threading.Event, *, idle: float, wake: threading.Event | None = None, once: bool = False) -> int:
+def run_loop(
+    stop: threading.Event,
+    *,
+    idle: float,
+    wake: threading.Event | None = None,
+    once: bool = False,
+    tolerate: tuple[type[Exception], ...] = (DatabaseError,),
+) -> int:
     """Deliver until ``stop`` is set: batches back to back, then sleep until the next retry (at most ``idle``
-    seconds, or until ``wake``). A database error (a restart, a locked SQLite file) is logged and retried, never
-    fatal. Prunes old events hourly. Returns the number of attempts made."""
+    seconds, or until ``wake``). ``tolerate``d errors (by default database errors: a restart, a locked SQLite
+    file) are logged and retried, never fatal. Prunes old events hourly. Returns the number of attempts made."""
     deliverer = Deliverer()
     sent = 0
     pruned_at = -PRUNE_EVERY
@@ -192,9 +200,11 @@ def run_loop(stop: threading.Event, *, idle: float, wake: threading.Event | None
             if once:
                 break
             pause = deliverer.seconds_until_due(idle)
-        except DatabaseError:
-            logger.exception("webhook delivery: database error; retrying")
+        except tolerate:
+            logger.exception("webhook delivery failed; retrying")
             connections.close_all()
             pause = max(idle, 1.0)
         (wake or stop).wait(max(pause, 0.01))
+        if wake is not None and stop.is_set():
+            break
     return sent

@@ -16,6 +16,7 @@ from django_levelchat.conf import levelchat_settings
 
 _lock = threading.Lock()
 _wake = threading.Event()
+_stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
@@ -36,6 +37,7 @@ def notify() -> None:
         return
     with _lock:
         if _thread is None or not _thread.is_alive():
+            _stop.clear()
             _thread = threading.Thread(target=_run, name="levelchat-webhooks", daemon=True)
             _thread.start()
     _wake.set()
@@ -44,4 +46,16 @@ def notify() -> None:
 def _run() -> None:
     from django_levelchat.webhooks.delivery import run_loop
 
-    run_loop(threading.Event(), idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30, wake=_wake)
+    # A background thread must not die on a bug or an outage: every error is logged and retried.
+    run_loop(_stop, idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30, wake=_wake, tolerate=(Exception,))
+
+
+def stop(timeout: float = 30) -> None:
+    """Stop this process's deliverer thread after its current batch (tests; a clean shutdown)."""
+    global _thread
+    with _lock:
+        thread, _thread = _thread, None
+    if thread is not None:
+        _stop.set()
+        _wake.set()
+        thread.join(timeout)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from django_levelchat import lifecycle
 from django_levelchat.models import Recording, Room, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from django_levelchat.webhooks import EVENT_ID_HEADER, EVENT_TYPE_HEADER, verify_signature
+from django_levelchat.webhooks import EVENT_ID_HEADER, EVENT_TYPE_HEADER, inprocess, verify_signature
 
 from .conftest import drain, eventually, pending
 
@@ -206,8 +206,14 @@ def test_an_expired_lease_is_taken_over(endpoint, receiver, deliverer, clock):
     assert WebhookDelivery.objects.get().status == "delivered", "a lost lease cannot overwrite the outcome"
 
 
+@pytest.fixture
+def in_process():
+    yield
+    inprocess.stop()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_in_process_delivery_in_the_embedded_default(receiver, levelchat_settings):
+def test_in_process_delivery_in_the_embedded_default(receiver, levelchat_settings, in_process):
     levelchat_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True)  # WEBHOOK_IN_PROCESS None + in-memory layer = on
     hook = WebhookEndpoint(url=receiver.url)
     secret = hook.set_new_secret()
