@@ -8,9 +8,11 @@
   spread over 50 rooms (parallel up to ``WEBHOOK_CONCURRENCY``) and in a single room (strictly sequential: each
   event waits for the previous answer).
 
-It prints figures and never asserts.
+It prints figures and never asserts. The database is a fresh SQLite file, or PostgreSQL when
+``LEVELCHAT_DATABASE_URL`` names an (empty) database, as in the example project.
 
     python -m bench.webhooks [--pairs 300] [--events 500]
+    LEVELCHAT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_db python -m bench.webhooks
 """
 
 from __future__ import annotations
