@@ -8,6 +8,8 @@
 - ``/bench/stock``: the same consumer with the stock ``dispatch``, i.e. what a plain ``AsyncWebsocketConsumer``
   costs: every message (each received frame and each group message delivered) first runs
   ``close_old_connections`` through ``sync_to_async`` in a worker thread.
+- ``/bench/idle?room=R``: the scale benchmark's baseline (``bench/scale.py``): joins the group of its room R,
+  answers a ping frame with a pong itself, and group-sends any other text frame to its room, raw.
 """
 
 import os
@@ -22,6 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402  (af
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from django_levelchat.deploy import tune_gc  # noqa: E402
 from django_levelchat.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -52,6 +55,21 @@ class BareConsumer(StockConsumer):
             await handler(message)
 
 
+class IdleConsumer(BareConsumer):
+    """Joins its room's group and answers pings: the least an idle call participant can cost."""
+
+    async def connect(self) -> None:
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        self.group = "bench.idle." + (query.partition("room=")[2].partition("&")[0] or "none")
+        await super().connect()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is not None and text_data.startswith('{"type":"ping"'):
+            await self.send(text_data='{"type":"pong"}')
+        else:
+            await super().receive(text_data, bytes_data)
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
@@ -59,8 +77,11 @@ application = ProtocolTypeRouter(
             [
                 path("bench/bare", BareConsumer.as_asgi()),
                 path("bench/stock", StockConsumer.as_asgi()),
+                path("bench/idle", IdleConsumer.as_asgi()),
                 *websocket_urlpatterns,
             ]
         ),
     }
 )
+if os.environ.get("LEVELCHAT_GC_TUNING", "1") == "1":  # as example_project/asgi.py does, for ours and the baselines
+    tune_gc()

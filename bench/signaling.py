@@ -2,8 +2,8 @@
 server memory per idle connection, for the in-memory and the Redis channel layer, in one run.
 
 Each configuration runs real daphne subprocesses (``bench.asgi`` with ``bench.settings``) on loopback, driven by
-real WebSocket clients (the ``websockets`` package) from this one asyncio process. Clients answer nothing, keep
-reading every frame, ping every 4 s (the server sweeps sockets silent for 12 s) and send chat under the server's
+real WebSocket clients from this one asyncio process (``django_levelchat.client``'s signaling layer joins; raw
+``websockets`` connections for the baselines). Clients answer nothing, keep reading every frame, ping every 4 s (the server sweeps sockets silent for 12 s) and send chat under the server's
 per-connection limit (5 messages/s, burst 10). Tokens are minted here with ``issue_token`` and rooms created in the
 server's SQLite file, both through ``bench.settings`` (same SECRET_KEY, same database as the servers).
 
@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 
 import websockets  # noqa: E402
 
+from django_levelchat.client.signaling import ClosedError, SignalingClient  # noqa: E402
 from tests.livecluster import Cluster  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -63,7 +64,6 @@ SIGNAL_PATH = "/levelchat/v1/signal"
 BASELINES = {"bare": "/bench/bare", "stock": "/bench/stock"}  # see bench/asgi.py
 PING_EVERY = 4.0  # the server announces ping_interval 5 s, ping_timeout 12 s
 PING = '{"type":"ping"}'
-HELLO = json.dumps({"type": "hello", "protocol": 1, "sdk": {"name": "bench", "version": "0"}})
 MARK = "@fan:"  # chat text: @fan:<round>:<sender>:<n>:<monotonic send time, ns>@
 
 TARGET_JOIN_P95_MS = {"memory": 150.0, "redis": 300.0}
@@ -214,21 +214,17 @@ async def connect(port: int, path: str, protocols: list[str] | None) -> Any:
 
 
 async def join(port: int, jwt: str) -> tuple[Any, dict[str, Any], float]:
-    """Connect and say hello; return (socket, welcome, seconds from connect to welcome)."""
+    """Connect and say hello (the Python client's signaling layer); return (socket, welcome, seconds to welcome)."""
     t0 = time.perf_counter()
-    ws = await connect(port, SIGNAL_PATH, ["levelchat.v1", f"token.{jwt}"])
+    client = SignalingClient(f"ws://127.0.0.1:{port}", jwt, origin=f"http://127.0.0.1:{port}")
     try:
-        await ws.send(HELLO)
-        async with asyncio.timeout(15):
-            while True:
-                frame = json.loads(await ws.recv())
-                if frame["type"] == "welcome":
-                    return ws, frame, time.perf_counter() - t0
-                if frame["type"] == "closing":
-                    raise Refused(f"{frame['code']} {frame['reason']}")
+        welcome = await client.join(timeout=15, sdk={"name": "bench", "version": "0"})
+    except ClosedError as exc:
+        raise Refused(f"{exc.close.code} {exc.close.reason}") from None
     except BaseException:
-        ws.transport.abort()
+        client.abort()
         raise
+    return client.ws, welcome, time.perf_counter() - t0
 
 
 class Peer:

@@ -8,6 +8,7 @@ class LevelChatConfig(AppConfig):
 
     def ready(self) -> None:
         from django_levelchat import checks  # noqa: F401  (registers the system checks)
-        from django_levelchat.signaling import receivers
+        from django_levelchat.signaling import receivers, transport
 
         receivers.connect()
+        transport.fail_with_close_frame()

@@ -83,6 +83,14 @@ def within(requested: Iterable[str], ceiling: Iterable[str]) -> bool:
     return expand(requested) <= expand(ceiling)
 
 
+def intersect(granted: Iterable[str], ceiling: Iterable[str]) -> frozenset[str]:
+    """What ``granted`` allows that ``ceiling`` also allows, keeping a wildcard only where both sides allow all
+    of it (``publish:*`` ∩ ``publish:mic`` = ``publish:mic``). The effective capabilities of a session are its
+    token's (or the REST override's) intersected with its role's current ceiling."""
+    granted, ceiling = tuple(granted), tuple(ceiling)
+    return frozenset(c for c in granted if within([c], ceiling)) | frozenset(c for c in ceiling if within([c], granted))
+
+
 def ensure_within(requested: Iterable[str], ceiling: Iterable[str], role: str) -> None:
     """Raise CapabilityError(``capability_ceiling``) naming what ``role`` may not be granted."""
     requested, ceiling = tuple(requested), tuple(ceiling)

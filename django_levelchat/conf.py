@@ -85,6 +85,18 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 50,
     # Seconds of sustained flooding (after the first ``rate_limited`` warning) before close 4429.
     "RATE_LIMIT_GRACE": 5,
+    # Public chat messages per second a connection may send, and their burst (over it: ``rate_limited``).
+    "CHAT_RATE": 5,
+    "CHAT_BURST": 10,
+    # A socket whose client stopped reading is closed 4013 ``slow_consumer`` (it may resume) once this many
+    # bytes or frames wait unsent in the server's write buffer for it.
+    "OUTBOUND_MAX_BYTES": 1048576,
+    "OUTBOUND_MAX_FRAMES": 2000,
+    # Seconds a socket holds a room event that arrived ahead of a missing ``seq`` (the channel layer does not
+    # keep order across senders) before it gives up waiting and lets the client resync.
+    "SEQ_REORDER_WINDOW": 0.5,
+    # Signals (offers, answers, candidates) kept for a participant who is reconnecting, delivered on resume.
+    "PENDING_SIGNALS": 64,
     # --- SFU (docs/sfu.md) ---
     # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
     # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.

@@ -56,11 +56,13 @@ MAX_LAYERS = 3
 MAX_TRACKS = 8  # published tracks per participant (enforced by the consumer, which holds the state)
 MAX_EMOJI_LEN = 16  # code points: a ZWJ family emoji with skin tones is ~11
 MAX_REASON_LEN = 64
-MAX_TOKEN_LEN = 4096
+MAX_TOKEN_LEN = 8192  # a token carrying MAX_METADATA_BYTES of ASCII metadata is ~6.2 KB
 MAX_CREDENTIAL_LEN = 1024
 MAX_SESSION_LEN = 64
 MAX_SDK_FIELD_LEN = 64
 MAX_MID_LEN = 32
+MAX_IDENTITY_LEN = 128  # code points of a participant identity (the token's ``sub``)
+MAX_ROLE_LEN = 32
 #: JSON integers beyond this are not exact in JavaScript (I-JSON, RFC 7493): refused as bad_json.
 MAX_SAFE_INTEGER = 2**53 - 1
 #: More than this many protocol errors within the window closes the socket 4400 ``too_many_errors``.
@@ -218,6 +220,13 @@ CANDIDATE_RE = re.compile(
     r"(?: [A-Za-z0-9_.-]{1,64} [!-~]{1,253})*"
 )
 _UFRAG_RE = re.compile(r"[A-Za-z0-9+/]{1,256}")
+# Characters an identity may not contain: whitespace, controls (C0, DEL, C1), invisible format characters,
+# line/paragraph separators, lone surrogates, and the URL delimiters / \ ? # % (so it is one REST path segment
+# without escaping tricks). It may not start with "." ("." and ".." are path segments clients normalise away).
+_IDENTITY_BAD = r"\s/\\?#%\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff"
+#: The identity grammar, as a JSON Schema / OpenAPI ``pattern`` (use IDENTITY_RE.fullmatch in code).
+IDENTITY_PATTERN = f"^[^{_IDENTITY_BAD}.][^{_IDENTITY_BAD}]{{0,{MAX_IDENTITY_LEN - 1}}}$"
+IDENTITY_RE = re.compile(IDENTITY_PATTERN[1:-1])
 
 TRACK_KINDS = frozenset({"audio", "video"})
 #: The kind each source must have; publishing a camera as audio is a bad_request.
@@ -292,10 +301,14 @@ SOURCE_CAPABILITY: dict[str, str] = {
 }
 
 #: T24: sending media of a kind in SDP needs one of these (a subscribe-only peer may only receive).
+#: ``application`` (data channels: app data, not media) needs none. Any other m-line kind needs one of
+#: UNKNOWN_KIND_CAPABILITIES (see send_capabilities).
 SEND_KIND_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "audio": (PUBLISH_MIC, PUBLISH_SCREEN),
     "video": (PUBLISH_CAMERA, PUBLISH_SCREEN),
+    "application": (),
 }
+UNKNOWN_KIND_CAPABILITIES: tuple[str, ...] = (PUBLISH_CAMERA, PUBLISH_MIC, PUBLISH_SCREEN)
 #: The capability each message type needs (``publish`` depends on the source: see required_capability).
 MESSAGE_CAPABILITY: dict[str, str] = {
     "subscribe": SUBSCRIBE_ALL,
@@ -667,6 +680,11 @@ def sdp_media_directions(sdp: str) -> list[tuple[str, str]]:
         else:
             result.append((kind, direction or session_direction))
     return result
+
+
+def send_capabilities(kind: str) -> tuple[str, ...]:
+    """The capabilities of which the author of an SDP sending ``kind`` needs one; ``()`` means none needed."""
+    return SEND_KIND_CAPABILITIES.get(kind, UNKNOWN_KIND_CAPABILITIES)
 
 
 def sdp_sent_kinds(sdp: str) -> frozenset[str]:
@@ -1318,16 +1336,52 @@ def split_subprotocols(offered: Iterable[str]) -> tuple[str | None, str | None]:
     return selected, token
 
 
-def validate_metadata(value: Any, *, field: str = "metadata") -> None:
-    """Room/participant metadata: a JSON object of at most MAX_METADATA_BYTES (compact UTF-8) and MAX_DEPTH."""
+def validate_identity(value: Any, *, field: str = "identity") -> str:
+    """An identity (a token's ``sub``): 1 to MAX_IDENTITY_LEN code points matching IDENTITY_PATTERN."""
+    if not isinstance(value, str) or not IDENTITY_RE.fullmatch(value):
+        _fail(
+            field,
+            f"{field} must be 1 to {MAX_IDENTITY_LEN} characters without whitespace, control characters, "
+            "/ \\ ? # % or a leading dot",
+        )
+    return value
+
+
+def validate_name(value: Any, *, field: str = "name") -> str:
+    """A display name: a single-line string of at most MAX_NAME_LEN code points (may be empty)."""
+    if not isinstance(value, str) or len(value) > MAX_NAME_LEN or _LINE_BAD_RE.search(value):
+        _fail(field, f"{field} must be a single-line string of at most {MAX_NAME_LEN} characters")
+    return value
+
+
+_METADATA_BAD_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def validate_metadata(value: Any, *, field: str = "metadata") -> dict[str, Any]:
+    """Room/participant metadata: a JSON object of at most MAX_METADATA_BYTES (compact UTF-8), nested at most
+    MAX_DEPTH deep, with no NUL or lone surrogate in any string (PostgreSQL and UTF-8 refuse them)."""
     if not isinstance(value, dict):
         _fail(field, f"{field} must be an object")
     try:
-        size = len(encode(value).encode("utf-8"))
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=True)
+        size = len(text.encode("utf-8"))
     except (TypeError, ValueError, RecursionError):
         _fail(field, f"{field} must be plain JSON")
     if size > MAX_METADATA_BYTES:
         _fail(field, f"{field} is larger than {MAX_METADATA_BYTES} bytes")
+    if _max_depth(text) > MAX_DEPTH:
+        _fail(field, f"{field} is nested deeper than {MAX_DEPTH} levels")
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _METADATA_BAD_RE.search(item):
+            _fail(field, f"{field} must not contain NUL characters")
+    return value
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ claim matching ``aud``, and capabilities within the vocabulary.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -19,14 +20,16 @@ import jwt
 from django.core import signing
 
 from django_levelchat import capabilities as caps
+from django_levelchat import protocol
 from django_levelchat.conf import derived_signing_key, levelchat_settings
 from django_levelchat.exceptions import CapabilityError, ConfigurationError, TokenError
+
+logger = logging.getLogger("django_levelchat.tokens")
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
 REQUIRED_CLAIMS = ["exp", "iat", "aud", "sub", "caps", "iss"]
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
-MAX_IDENTITY_LEN = 128
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,7 @@ def issue_token(
     Raises TokenError(``token_ttl``) when ``ttl`` exceeds the cap and CapabilityError when the requested
     capabilities exceed what the role is granted.
     """
-    if not isinstance(identity, str) or not identity or len(identity) > MAX_IDENTITY_LEN:
-        raise TokenError(f"identity must be 1..{MAX_IDENTITY_LEN} characters.", code="bad_identity")
+    _check_fields(identity, name, metadata, minting=True)
     role = role or caps.PARTICIPANT
     ceiling = room.capabilities_for(role) if not isinstance(room, str) else caps.role_capabilities(role)
     if capabilities is None:
@@ -145,7 +147,10 @@ def issue_token(
     if metadata:
         payload["metadata"] = dict(metadata)
     key = _signing_key()
-    return jwt.encode(payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
+    token = jwt.encode(payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
+    if len(token) > protocol.MAX_TOKEN_LEN:  # it could not be carried to the signaling server
+        raise TokenError(f"The token would be longer than {protocol.MAX_TOKEN_LEN} characters.", code="token_too_large")
+    return token
 
 
 _ERRORS: list[tuple[type[Exception], str]] = [
@@ -156,14 +161,42 @@ _ERRORS: list[tuple[type[Exception], str]] = [
 ]
 
 
+def _check_fields(identity: Any, name: Any, metadata: Any, *, minting: bool) -> None:
+    """The identity, display-name and metadata limits of ``protocol.py``, shared by minting and verifying.
+
+    Minting reports ``bad_identity`` / ``bad_name`` / ``bad_metadata``; a token that breaks them is ``token_invalid``.
+    """
+    checks: list[tuple[str, Any, Any]] = [("identity", protocol.validate_identity, identity)]
+    if name:
+        checks.append(("name", protocol.validate_name, name))
+    if metadata is not None:
+        checks.append(("metadata", protocol.validate_metadata, metadata))
+    for name_, check, value in checks:
+        try:
+            check(value, field=name_)
+        except protocol.ProtocolError as exc:
+            raise TokenError(f"{exc.message}.", code=f"bad_{name_}" if minting else "token_invalid") from None
+
+
 def verify_token(token: str, *, room: Any = None, allow_expired: bool = False) -> RoomClaims:
     """Verify a room token and return its claims; raises TokenError with a distinct ``code`` per failure.
 
     ``room`` (a Room or public id) is the room the caller expects; without it the token's own ``room`` claim
     is the audience, which must then equal ``aud`` exactly. ``allow_expired`` checks everything but ``exp``:
-    the signaling server uses it only together with a valid resume credential.
+    the signaling server uses it only together with a valid resume credential. Any other exception while
+    reading untrusted input is a bug, logged, and still reported as ``token_invalid``.
     """
-    if not isinstance(token, str) or not token or len(token) > 8192:
+    try:
+        return _verify_token(token, room=room, allow_expired=allow_expired)
+    except TokenError:
+        raise
+    except Exception:
+        logger.exception("unexpected error while verifying a token")
+        raise TokenError("Invalid token.") from None
+
+
+def _verify_token(token: str, *, room: Any, allow_expired: bool) -> RoomClaims:
+    if not isinstance(token, str) or not token or len(token) > protocol.MAX_TOKEN_LEN:
         raise TokenError("Token missing or too long.")
     try:
         header = jwt.get_unverified_header(token)
@@ -214,8 +247,14 @@ def _checked_claims(claims: dict[str, Any]) -> RoomClaims:
     if claims.get("room", claims["aud"]) != claims["aud"]:
         raise TokenError("room and aud claims differ.", code="wrong_room")
     identity = claims["sub"]
-    if not isinstance(identity, str) or not identity or len(identity) > MAX_IDENTITY_LEN:
-        raise TokenError("sub must be a non-empty string.")
+    metadata = claims.get("metadata")
+    name = claims.get("name")
+    role = claims.get("role")
+    if name is not None and not isinstance(name, str):
+        raise TokenError("name must be a string.")
+    if role is not None and (not isinstance(role, str) or not 0 < len(role) <= protocol.MAX_ROLE_LEN):
+        raise TokenError("role must be a short string.")
+    _check_fields(identity, name, metadata, minting=False)
     raw_caps = claims["caps"]
     if not isinstance(raw_caps, list):
         raise TokenError("caps must be a list.", code="bad_capabilities")
@@ -223,18 +262,17 @@ def _checked_claims(claims: dict[str, Any]) -> RoomClaims:
         granted = caps.parse_capabilities(raw_caps)
     except CapabilityError as exc:
         raise TokenError(exc.detail, code="bad_capabilities") from None
-    metadata = claims.get("metadata") or {}
     return RoomClaims(
         room=claims["aud"],
         identity=identity,
-        name=str(claims.get("name") or identity)[:MAX_IDENTITY_LEN],
-        role=str(claims.get("role") or caps.PARTICIPANT)[:32],
+        name=name or identity,
+        role=role or caps.PARTICIPANT,
         capabilities=granted,
         issued_at=int(iat),
         expires_at=int(exp),
         jti=str(claims.get("jti", "")),
         region=str(claims.get("region") or ""),
-        metadata=metadata if isinstance(metadata, dict) else {},
+        metadata=metadata or {},
     )
 
 

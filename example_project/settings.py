@@ -79,7 +79,6 @@ def _database() -> dict:
         # Keep connections between requests and database_sync_to_async calls: a new PostgreSQL connection per
         # signaling join (the default, 0) cost more than the join's queries (docs/performance.md, "At scale").
         "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
     }
 
 
@@ -107,4 +106,6 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 LEVELCHAT = {
     # Demo calls run on loopback/LAN: no public STUN server is reachable from every demo machine.
     "ICE_SERVERS": [],
+    # ...and the demo's SFU (embedded, live rooms) must accept the browsers' loopback/LAN candidates.
+    "SFU_ALLOW_PRIVATE_CANDIDATES": True,
 }

@@ -1,10 +1,8 @@
 """Real servers for end-to-end tests: daphne subprocesses on loopback sharing one SQLite file and Redis, and a
-WebSocket client (the ``websockets`` package) that speaks the signaling protocol."""
+signaling participant over a real WebSocket (``django_levelchat.client``'s signaling layer)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import socket
@@ -14,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import websockets
+from django_levelchat.client.signaling import SignalingClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,81 +101,10 @@ class Cluster:
         return (self.logs / f"daphne-{port}.log").read_text(errors="replace")
 
 
-class WSClient:
-    """A signaling participant over a real WebSocket."""
+class WSClient(SignalingClient):
+    """A signaling participant over a real WebSocket to ``127.0.0.1:port``: the Python client's signaling layer,
+    sending the site's own Origin as a browser on that site would."""
 
     def __init__(self, port: int, token: str | None, *, origin: str | None = None) -> None:
+        super().__init__(f"ws://127.0.0.1:{port}", token, origin=origin or f"http://127.0.0.1:{port}")
         self.port = port
-        self.token = token
-        self.origin = origin or f"http://127.0.0.1:{port}"
-        self.ws: Any = None
-        self.welcome: dict[str, Any] = {}
-        self.id = ""
-
-    async def connect(self) -> None:
-        protocols = ["levelchat.v1"] + ([f"token.{self.token}"] if self.token else [])
-        self.ws = await websockets.connect(
-            f"ws://127.0.0.1:{self.port}/levelchat/v1/signal",
-            subprotocols=protocols,
-            origin=self.origin,
-            open_timeout=5,
-            ping_interval=None,
-        )
-
-    async def join(self, **hello: Any) -> dict[str, Any]:
-        await self.connect()
-        await self.send({"type": "hello", "protocol": 1, "sdk": {"name": "e2e", "version": "0"}, **hello})
-        self.welcome = await self.recv("welcome")
-        self.id = self.welcome["you"]["id"]
-        return self.welcome
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(frame))
-
-    async def recv(self, type_: str | None = None, timeout: float = 5) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = json.loads(await self.ws.recv())
-                if type_ is None or frame["type"] == type_:
-                    return frame
-
-    async def collect(self, seconds: float) -> list[dict[str, Any]]:
-        frames = []
-        try:
-            async with asyncio.timeout(seconds):
-                while True:
-                    frames.append(json.loads(await self.ws.recv()))
-        except (TimeoutError, websockets.ConnectionClosed):
-            pass
-        return frames
-
-    async def closed(self, timeout: float = 5) -> tuple[int | None, str]:
-        """Read until the server closes; return (code, reason), the reason from the ``closing`` frame."""
-        reason = ""
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    frame = json.loads(await self.ws.recv())
-                    if frame["type"] == "closing":
-                        reason = frame["reason"]
-        except websockets.ConnectionClosed as exc:
-            rcvd = exc.rcvd
-            return (rcvd.code, reason or rcvd.reason) if rcvd else (None, reason)
-        raise AssertionError("not closed")
-
-    async def ping_for(self, seconds: float) -> list[dict[str, Any]]:
-        """Keep this session alive (ping every 0.5 s) for ``seconds``; return what arrived meanwhile."""
-        frames: list[dict[str, Any]] = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            await self.send({"type": "ping"})
-            frames += [f for f in await self.collect(0.5) if f["type"] != "pong"]
-        return frames
-
-    def abort(self) -> None:
-        """Drop the TCP connection without a close frame (a network failure)."""
-        self.ws.transport.abort()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()

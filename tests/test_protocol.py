@@ -341,7 +341,7 @@ BAD_FIELDS = [
     ("hello", {"resume__credential": ""}, BR, "resume.credential"),
     ("hello", {"resume__credential": "c" * 1025}, BR, "resume.credential"),
     ("hello", {"token": 12}, BR, "token"),
-    ("hello", {"token": "t" * 4097}, BR, "token"),
+    ("hello", {"token": "t" * (p.MAX_TOKEN_LEN + 1)}, BR, "token"),
     # signal
     ("signal", {"to": DROP}, BR, "to"),
     ("signal", {"to": "bob"}, BR, "to"),
@@ -657,7 +657,7 @@ def test_split_subprotocols():
     assert p.split_subprotocols(["levelchat.v1", "token.abc.def.ghi"]) == ("levelchat.v1", "abc.def.ghi")
     assert p.split_subprotocols(["token.abc"]) == (None, "abc")
     assert p.split_subprotocols(["levelchat.v1"]) == ("levelchat.v1", None)
-    assert p.split_subprotocols(["other", "token.", "token." + "x" * 5000]) == (None, None)
+    assert p.split_subprotocols(["other", "token.", "token." + "x" * (p.MAX_TOKEN_LEN + 1)]) == (None, None)
     assert p.split_subprotocols([]) == (None, None)
 
 

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -54,6 +55,12 @@ class SignalingUnavailable(exceptions.APIException):
     default_code = "signaling_unavailable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 _LIBRARY_STATUS: list[tuple[type[LevelChatError], int]] = [
     (IllegalTransition, status.HTTP_409_CONFLICT),
     (TokenError, status.HTTP_400_BAD_REQUEST),
@@ -77,6 +84,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF exception handler producing ``{"code", "detail"[, "fields"]}``; unknown exceptions propagate (500)."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 

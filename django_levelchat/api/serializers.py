@@ -7,7 +7,6 @@ so a typo never silently widens what a token grants and mass assignment cannot h
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -28,18 +27,23 @@ from django_levelchat.models import (
     WebhookEndpoint,
     WebhookEventType,
 )
+from django_levelchat.protocol import (  # the limits have one definition, shared with tokens and signaling
+    IDENTITY_PATTERN,
+    MAX_CHAT_LEN,
+    MAX_IDENTITY_LEN,
+    MAX_METADATA_BYTES,
+    MAX_NAME_LEN,
+    MAX_ROLE_LEN,
+    ProtocolError,
+    validate_metadata,
+)
 
-MAX_METADATA_BYTES = 4096
-MAX_METADATA_DEPTH = 8
-MAX_CHAT_LEN = 2000  # the signaling protocol's limit (code points)
-MAX_IDENTITY_LEN = 128
 TRACK_KINDS = ("audio", "video")
 
 # Single-line text: no C0/C1 controls, no lone surrogates (they cannot be stored or sent as UTF-8).
 _LINE_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Multi-line text (chat): tab, LF and CR are allowed.
 _TEXT_BAD_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-IDENTITY_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
 TRACK_SID_PATTERN = r"^TR_[A-Za-z0-9_-]{1,40}$"
 
 
@@ -137,30 +141,15 @@ class CapabilityField(StrictCharField):
         super().__init__(max_length=32, **kwargs)
 
 
-def _check_json_value(value: Any, depth: int = 0) -> None:
-    if depth > MAX_METADATA_DEPTH:
-        raise serializers.ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
-    if isinstance(value, str):
-        if "\x00" in value or re.search("[\ud800-\udfff]", value):
-            raise serializers.ValidationError("Strings may not contain NUL characters or lone surrogates.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json_value(key, depth + 1)
-            _check_json_value(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json_value(item, depth + 1)
-
-
 class MetadataField(serializers.DictField):
-    """A JSON object of at most 4 KiB (compact UTF-8), stored as given and returned as is."""
+    """A JSON object within ``protocol.validate_metadata``'s limits, stored as given and returned as is."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         value = super().to_internal_value(data)
-        _check_json_value(value)
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-        if size > MAX_METADATA_BYTES:
-            raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON ({size} given).")
+        try:
+            validate_metadata(value)
+        except ProtocolError as exc:
+            raise serializers.ValidationError(f"{exc.message}.") from None
         return value
 
 
@@ -209,7 +198,7 @@ class RoomSerializer(StrictSerializer):
     empty_timeout = StrictIntegerField(
         min_value=0, max_value=7 * 24 * 3600, required=False, help_text="Seconds an empty active room waits."
     )
-    metadata = MetadataField(required=False, help_text="Free JSON object, at most 4 KiB.")
+    metadata = MetadataField(required=False, help_text=f"Free JSON object, at most {MAX_METADATA_BYTES} bytes.")
     policy = StrictSlugRelatedField(
         slug_field="name",
         queryset=CapabilityPolicy.objects.all(),
@@ -272,11 +261,12 @@ class TokenCreateSerializer(StrictSerializer):
         IDENTITY_PATTERN,
         max_length=MAX_IDENTITY_LEN,
         trim_whitespace=False,
-        help_text="Your user's stable id in this room (the token's `sub`); no `/`.",
+        help_text="Your user's stable id in this room (the token's `sub`): 1 to 128 characters, no whitespace, "
+        "control characters, `/ \\ ? # %` or leading dot (docs/security.md).",
     )
-    name = StrictCharField(max_length=128, required=False, allow_blank=True, help_text="Display name.")
+    name = StrictCharField(max_length=MAX_NAME_LEN, required=False, allow_blank=True, help_text="Display name.")
     role = StrictCharField(
-        max_length=32,
+        max_length=MAX_ROLE_LEN,
         required=False,
         help_text=f"Default `participant`; built in: {', '.join(caps.ROLES)} (or roles named in the settings/policy).",
     )
@@ -290,7 +280,7 @@ class TokenCreateSerializer(StrictSerializer):
         required=False,
         help_text="Lifetime in seconds, default 600; above LEVELCHAT['TOKEN_MAX_TTL'] (3600) is a 400 `token_ttl`.",
     )
-    metadata = MetadataField(required=False, help_text="Carried in the token; at most 4 KiB.")
+    metadata = MetadataField(required=False, help_text=f"Carried in the token; at most {MAX_METADATA_BYTES} bytes.")
     region = StrictCharField(
         max_length=64,
         required=False,

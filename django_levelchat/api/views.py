@@ -6,6 +6,7 @@ reaches the sockets over the channel layer; a channel layer or Redis that is dow
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from django_levelchat.api.authentication import ApiKeyAuthentication
 from django_levelchat.api.exceptions import (
     Conflict,
     NotConnected,
+    PayloadTooLarge,
     SignalingUnavailable,
     exception_handler,
 )
@@ -63,12 +65,22 @@ RECORDING_ID = OpenApiParameter("recording_id", str, OpenApiParameter.PATH, desc
 FILE_ID = OpenApiParameter("file_id", str, OpenApiParameter.PATH, description="Recording file public id (`RF_…`).")
 
 
+#: Bytes of a REST request body; a larger one is a JSON 413 ``too_large`` (every body here is a few KiB at most).
+MAX_BODY_BYTES = 65536
+
+
 class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, plus a 400 (not a 500) for JSON nested deeper than the interpreter can parse."""
+    """DRF's JSON parser, plus a 413 ``too_large`` for a body over MAX_BODY_BYTES (read no further than that)
+    and a 400 (not a 500) for JSON nested deeper than the interpreter can parse."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
+        if stream is None:
             return super().parse(stream, media_type, parser_context)
+        body = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        try:
+            return super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 

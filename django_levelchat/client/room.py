@@ -393,7 +393,7 @@ class Room:
         self.emit("track-subscribed", track, publication, participant)
 
     async def _on_frame(self, frame: Frame) -> None:
-        type_ = frame["type"]
+        type_ = str(frame.get("type"))
         handler = getattr(self, "_frame_" + type_.replace("-", "_"), None)
         if handler is not None:
             handler(frame)

@@ -28,6 +28,7 @@ AUDIO_CLOCK = 48000
 #: Give up on a missing packet (and ask for a keyframe) after this long, or this many packets behind.
 LOSS_TIMEOUT = 0.6
 MAX_PENDING_PACKETS = 400
+BITRATE_WINDOW = 1.0
 
 
 @dataclass(slots=True)
@@ -228,6 +229,7 @@ class Layer:
         self.clock_rate = VIDEO_CLOCK if kind == "video" else AUDIO_CLOCK
         self.sinks: list[Any] = []
         self.last_frame_at: float | None = None
+        self.bitrate = 0.0
         self.audio_level: int | None = None
         self._clock = clock
         self.keyframes = KeyframeRequester(self._send_pli, min_interval=keyframe_interval, clock=clock)
@@ -235,11 +237,20 @@ class Layer:
         receiver._RTCRtpReceiver__jitter_buffer = self.buffer
 
     def _push(self, frame: EncodedFrame) -> None:
-        self.last_frame_at = self._clock()
+        now = self._clock()
+        if self.last_frame_at is not None and now > self.last_frame_at:
+            # bits/s over roughly the last second (exponential average of per-frame rates)
+            rate = 8 * len(frame.data) / max(now - self.last_frame_at, 1 / 60)
+            self.bitrate += (rate - self.bitrate) * min(1.0, (now - self.last_frame_at) / BITRATE_WINDOW)
+        self.last_frame_at = now
         if frame.audio_level is not None:
             self.audio_level = frame.audio_level
         for sink in self.sinks:
             sink.on_frame(self, frame)
+
+    def live(self, now: float, silence: float) -> bool:
+        """Whether a frame arrived in the last ``silence`` seconds (a paused or stalled layer is not live)."""
+        return self.last_frame_at is not None and now - self.last_frame_at <= silence
 
     def request_keyframe(self) -> None:
         if self.kind == "video":

@@ -11,6 +11,7 @@ its publisher and published track without another message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 from aiortc.sdp import candidate_from_sdp
 
 from django_levelchat import protocol
@@ -31,6 +33,9 @@ logger = logging.getLogger("django_levelchat.sfu")
 
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 QUALITY_LAYER = {"low": "q", "medium": "h", "high": "f", "auto": "f"}
+SILENT_LAYER = 1.0  # s without a frame after which a simulcast layer counts as paused or stalled
+MAINTAIN_EVERY = 0.5  # s between re-evaluations of every subscriber's layer
+REMB_HEADROOM = 0.85  # share of a subscriber's estimated bandwidth its video layers may use
 LAYER_ORDER = {"q": 0, "h": 1, "f": 2, "": 3}
 
 
@@ -67,13 +72,20 @@ class Source:
         layer.source = self
         self.layers[layer.name] = layer
 
-    def pick(self, quality: str) -> Layer | None:
-        """The highest layer at or below the preference; else the lowest there is."""
+    def pick(self, quality: str, *, budget: float | None = None, now: float | None = None) -> Layer | None:
+        """The highest layer at or below the preference that is live (sent a frame within ``SILENT_LAYER`` s) and,
+        on ``auto``, fits the subscriber's ``budget`` (bits/s); failing that the lowest live layer, else the lowest.
+        """
         if not self.layers:
             return None
         ordered = sorted(self.layers.values(), key=lambda layer: LAYER_ORDER[layer.name])
+        if now is not None and len(ordered) > 1:
+            live = [layer for layer in ordered if layer.live(now, SILENT_LAYER)]
+            ordered = live or ordered  # all silent (publisher stalled): keep the plan, nothing better to switch to
         ceiling = LAYER_ORDER[QUALITY_LAYER.get(quality, "f")]
         fitting = [layer for layer in ordered if layer.name == "" or LAYER_ORDER[layer.name] <= ceiling]
+        if quality == "auto" and budget is not None:
+            fitting = [layer for layer in fitting if layer.bitrate <= budget] or fitting[:1]
         return fitting[-1] if fitting else ordered[0]
 
 
@@ -100,8 +112,28 @@ class Peer:
         self.layers: dict[str, Layer] = {}  # mid -> ingest layer
         self.forwards: dict[tuple[str, str], Forward] = {}
         self.remb = RembAggregator()
+        self.bandwidth: float | None = None  # the subscriber's latest REMB (bits/s) for what we send it
         self.needs_offer = False
         self.closed = False
+
+    def budget(self) -> float | None:
+        """Bits/s one forwarded video track may use: the subscriber's estimate shared by its video tracks."""
+        if self.bandwidth is None:
+            return None
+        videos = sum(1 for f in self.forwards.values() if f.source.kind == "video") or 1
+        return self.bandwidth * REMB_HEADROOM / videos
+
+    def _watch_remb(self, sender: Any) -> None:
+        """Read the subscriber's REMB on its way into aiortc (which would only retune an encoder we never use)."""
+        original = sender._handle_rtcp_packet
+
+        async def handle(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                with contextlib.suppress(ValueError):
+                    self.bandwidth = float(unpack_remb_fci(packet.fci)[0])
+            await original(packet)
+
+        sender._handle_rtcp_packet = handle
 
     def quality_for(self, publisher: str) -> str:
         return self.quality.get(publisher) or self.quality.get(None) or "auto"
@@ -198,6 +230,7 @@ class Peer:
         transceiver.setCodecPreferences(pinned + [c for c in codecs if c.name.lower() == "rtx"])
         transceiver.sender._stream_id = forward.source.publisher
         transceiver.sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
+        self._watch_remb(transceiver.sender)
         forward.transceiver = transceiver
 
     def drop_forward(self, key: tuple[str, str]) -> bool:
@@ -228,11 +261,13 @@ class SfuRoom:
         self.config = config or SfuConfig()
         self.peers: dict[str, Peer] = {}
         self.sources: dict[tuple[str, str], Source] = {}
-        self.created = time.monotonic()
+        self._maintainer: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- membership
 
     async def join(self, pid: str, *, subscribe: bool = True) -> Peer:
+        if self._maintainer is None:
+            self._maintainer = asyncio.ensure_future(self._maintain())
         peer = self.peers.get(pid)
         if peer is None:
             peer = self.peers[pid] = Peer(self, pid, subscribe=subscribe)
@@ -248,6 +283,11 @@ class SfuRoom:
             await peer.close()
 
     async def close(self) -> None:
+        if self._maintainer is not None:
+            self._maintainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintainer
+            self._maintainer = None
         for pid in list(self.peers):
             await self.leave(pid)
 
@@ -351,9 +391,29 @@ class SfuRoom:
                 peer.needs_offer = True
         return added
 
+    def _choice(self, peer: Peer, forward: Forward) -> Layer | None:
+        quality = peer.quality_for(forward.source.publisher)
+        return forward.source.pick(quality, budget=peer.budget(), now=time.monotonic())
+
     def retarget(self, peer: Peer, forward: Forward) -> None:
-        forward.track.set_layer(forward.source.pick(peer.quality_for(forward.source.publisher)))
+        forward.track.set_layer(self._choice(peer, forward))
         self._send_demand()
+
+    async def _maintain(self) -> None:
+        """Follow bandwidth (``auto``) and silent layers: move subscribers whose best layer changed."""
+        while True:
+            await asyncio.sleep(MAINTAIN_EVERY)
+            changed = False
+            for peer in list(self.peers.values()):
+                for forward in list(peer.forwards.values()):
+                    if not forward.negotiated or len(forward.source.layers) < 2:
+                        continue
+                    choice = self._choice(peer, forward)
+                    if choice is not None and choice is not forward.track.target:
+                        forward.track.set_layer(choice)
+                        changed = True
+            if changed:
+                self._send_demand()
 
     def _send_demand(self) -> None:
         """Dynacast: tell each simulcast publisher which of its layers someone watches."""

@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django_levelchat import protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu import recording
 from django_levelchat.sfu.leases import Leases, get_leases, worker_channel
 from django_levelchat.sfu.room import SfuConfig, SfuRoom
 from django_levelchat.sfu.selfcheck import check_aiortc
@@ -52,6 +53,7 @@ class ServedRoom:
         self.room_id = room_id
         self.replies: dict[str, str] = {}
         self.media = SfuRoom(room_id, self.deliver, worker.config)
+        self.recording = recording.RoomRecording(room_id, self.media, worker.worker_id)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.events_channel = ""
         self.tasks: list[asyncio.Task[Any]] = []
@@ -123,7 +125,7 @@ class ServedRoom:
             else:
                 if message.get("ref") is not None and message["op"] in ("signal", "join"):
                     await self._answer(message, protocol.ack(message["ref"]))
-            if not self.media.peers and not self.replies:
+            if not self.media.peers and not self.replies and self.recording.recording is None:
                 await self.worker.drop_room(self.room_id)
                 return
 
@@ -142,6 +144,9 @@ class ServedRoom:
         if op == "event":
             await self._on_event(message["frame"])
             return
+        if op in recording.OPS:  # from a client's frame or from server code (no participant, maybe no peer)
+            await self.recording.handle(message)
+            return
         pid = message["participant"]
         self.replies[pid] = message["reply"]
         if op == "join":
@@ -158,6 +163,7 @@ class ServedRoom:
         elif op == "publish":
             await media.join(pid, subscribe=bool(message.get("subscribe", True)))
             await media.publish(pid, message["track"])
+            self.recording.sync()
         elif op == "quality" and pid in media.peers:
             await media.set_quality(pid, message["quality"], message.get("publisher"))
         elif op == "subscription" and pid in media.peers:
@@ -178,6 +184,7 @@ class ServedRoom:
         elif kind == "track-unpublished":
             await self.media.unpublish(frame["participant"], frame["track"])
         elif kind == "room-ended":
+            await self.recording.close()
             for pid in list(self.replies):
                 await self._leave(pid)
 
@@ -191,6 +198,7 @@ class ServedRoom:
                 task.cancel()
         with contextlib.suppress(*rooms.LAYER_ERRORS):
             await self.worker.layer.group_discard(rooms.room_group(self.room_id), self.events_channel)
+        await self.recording.close()
         await self.media.close()
 
 

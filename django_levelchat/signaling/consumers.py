@@ -22,11 +22,11 @@ from channels.utils import await_many_dispatch
 from django_levelchat import capabilities as caps
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.exceptions import IllegalTransition, TokenError
+from django_levelchat.exceptions import CapabilityError, IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
-from django_levelchat.signaling import clock, janitor, liveness, media, rooms
+from django_levelchat.signaling import clock, janitor, liveness, media, rooms, transport
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -36,11 +36,22 @@ logger = logging.getLogger("django_levelchat.signaling")
 
 RESUMABLE_CLIENT_CLOSES = frozenset({1006, 1011, 1012, 1013, 1014, 1015})
 RECONNECTING_NOTICE_AFTER = 1.0
+#: A message to this consumer itself: the reorder window of held room events passed (see on_event).
+RELEASE = "lc.release"
 
 
 class Forbidden(ProtocolError):
     def __init__(self, message: str, ref: str | None = None) -> None:
         super().__init__(ErrorCode.FORBIDDEN, message, ref=ref)
+
+
+class RateLimited(ProtocolError):
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message, ref=ref)
+        self.retry_after = 1.0
+
+    def to_frame(self) -> dict[str, Any]:
+        return protocol.error(self.code, self.message, ref=self.ref, retry_after=self.retry_after)
 
 
 class Close(Exception):
@@ -57,21 +68,52 @@ def _load_room(public_id: str) -> Room | None:
 
 
 @database_sync_to_async
-def _join(room: Room, claims: RoomClaims, pid: str) -> None:
+def _join(room: Room, claims: RoomClaims, pid: str, effective: frozenset[str]) -> None:
     lifecycle.join(
         room,
         claims.identity,
         name=claims.name,
         role=claims.role,
-        capabilities=sorted(claims.capabilities),
+        capabilities=sorted(effective),
         metadata=claims.metadata,
         public_id=pid,
     )
 
 
 @database_sync_to_async
+def _reload_room(room: Room) -> Room | None:
+    return Room.objects.select_related("policy").filter(pk=room.pk).first()
+
+
+@database_sync_to_async
 def _end_room(room: Room, reason: str) -> bool:
     return lifecycle.end_room(room, reason)
+
+
+#: A dropped (rate-limited) frame this small is still parsed for its ``id``, so its request gets an answer.
+_REF_PARSE_LIMIT = 1024
+
+
+def _cheap_ref(text: str) -> str | None:
+    """The request id of a small frame that is being dropped, or None (large frames are not parsed in a flood)."""
+    if len(text) > _REF_PARSE_LIMIT:
+        return None
+    try:
+        ref = protocol.decode_frame(text).get("id")
+    except ProtocolError:
+        return None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= protocol.MAX_ID_LEN else None
+
+
+def _hello_close_reason(exc: ProtocolError, obj: dict[str, Any]) -> str:
+    """A refused ``hello`` closes 4400 (``unsupported_protocol`` for a well-typed version we do not speak), or
+    4401 ``token_invalid`` when the broken field is its token."""
+    version = obj.get("protocol")
+    if exc.field == "token":
+        return CloseReason.TOKEN_INVALID  # a token failure is 4401 whichever way the token came
+    if exc.field == "protocol" and isinstance(version, int) and not isinstance(version, bool):
+        return CloseReason.UNSUPPORTED_PROTOCOL
+    return CloseReason.BAD_HELLO
 
 
 def _token_close_reason(exc: TokenError) -> str:
@@ -91,12 +133,19 @@ class SignalingConsumer(AsyncConsumer):
         self.room: Room | None = None
         self.pid: str | None = None
         self.entry: Entry | None = None
-        self.caps: frozenset[str] = frozenset()
+        self.caps: frozenset[str] = frozenset()  # effective: granted ∩ the role's current ceiling
+        self.granted: frozenset[str] = frozenset()  # what the token (or a REST update) grants
+        self.role = caps.PARTICIPANT
         self.hidden = False
         self.departed = False
         self.closing = False
         self.resumable_close = False
-        self.snapshot_seq = 0
+        self.snapshot_seq = 0  # last room seq this client has (snapshot or delivered event)
+        self.held: dict[
+            int, tuple[str | None, str]
+        ] = {}  # seq -> (event type, text)  # room events that arrived ahead of a missing seq
+        self.hold_timer: asyncio.TimerHandle | None = None
+        self.unflushed_frames = 0
         self.hello_task: asyncio.Task[Any] | None = None
         self.errors: list[float] = []
         self.smoother = LevelSmoother()
@@ -109,7 +158,12 @@ class SignalingConsumer(AsyncConsumer):
             float(levelchat_settings.RATE_LIMIT_GRACE),
             now,
         )
-        self.chat_bucket = TokenBucket(5, 10, now)
+        self.chat_flood = FloodGuard(
+            float(levelchat_settings.CHAT_RATE),
+            float(levelchat_settings.CHAT_BURST),
+            float(levelchat_settings.RATE_LIMIT_GRACE),
+            now,
+        )
         self.level_bucket = TokenBucket(10, 10, now)
 
     # ------------------------------------------------------------------ ASGI plumbing
@@ -130,6 +184,8 @@ class SignalingConsumer(AsyncConsumer):
         finally:
             if self.hello_task:
                 self.hello_task.cancel()
+            if self.hold_timer:
+                self.hold_timer.cancel()
 
     async def _channel_receive(self) -> dict[str, Any]:
         """Channel-layer receive that survives outages: back off, then re-join the room group."""
@@ -165,6 +221,7 @@ class SignalingConsumer(AsyncConsumer):
             rooms.EVENT: self.on_event,
             rooms.CLOSE: self.on_close,
             rooms.CONTROL: self.on_control,
+            RELEASE: self.on_release,
         }.get(message.get("type", ""))
         if handler is None:
             return
@@ -185,8 +242,16 @@ class SignalingConsumer(AsyncConsumer):
         await self.send_text(protocol.encode(frame))
 
     async def send_text(self, text: str) -> None:
-        """Send one encoded frame; a client that is already gone is not an error (its disconnect follows)."""
+        """Send one encoded frame; a client that is already gone is not an error (its disconnect follows).
+
+        A client that stopped reading is closed 4013 ``slow_consumer`` (it may resume) once its unread backlog
+        passes OUTBOUND_MAX_BYTES or OUTBOUND_MAX_FRAMES, so one non-reader cannot grow the server.
+        """
         if self.state == "closed":
+            return
+        if not self.closing and self._backlogged(len(text)):
+            logger.warning("closing a slow consumer (%s frames unread)", self.unflushed_frames)
+            await self.close(CloseReason.SLOW_CONSUMER)
             return
         try:
             await self.base_send({"type": "websocket.send", "text": text})
@@ -194,15 +259,22 @@ class SignalingConsumer(AsyncConsumer):
             logger.info("dropping a frame for a closed socket: %r", exc)
             self.state = "closed"
 
+    def _backlogged(self, size: int) -> bool:
+        pending = transport.pending_bytes(self.base_send)
+        self.unflushed_frames = self.unflushed_frames + 1 if pending else 0
+        return pending + size > int(levelchat_settings.OUTBOUND_MAX_BYTES) or self.unflushed_frames > int(
+            levelchat_settings.OUTBOUND_MAX_FRAMES
+        )
+
     async def close(self, reason: str, message: str = "") -> None:
         if self.state == "closed":
             return
         code = protocol.CLOSE_REASON_CODES.get(reason, protocol.CloseCode.PROTOCOL_ERROR)
+        self.closing = True
         await self.send_frame(protocol.closing(code=code, reason=reason, message=message))
         if self.state == "closed":
             return  # the client was already gone
         self.state = "closed"
-        self.closing = True
         self.resumable_close = code in protocol.RETRYABLE_CLOSE_CODES
         try:
             await self.base_send({"type": "websocket.close", "code": int(code), "reason": str(reason)})
@@ -217,11 +289,11 @@ class SignalingConsumer(AsyncConsumer):
             query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
             token = (query.get("token") or [None])[0]
         await self.base_send({"type": "websocket.accept", "subprotocol": subprotocol})
+        self.hello_task = rooms.spawn(self._hello_deadline())  # armed first: nothing below may skip it
         if not self.channel_name:
             raise Close(CloseReason.UNAVAILABLE)
         if token is not None:
             await self._verify(token)
-        self.hello_task = rooms.spawn(self._hello_deadline())
 
     async def _hello_deadline(self) -> None:
         await asyncio.sleep(float(levelchat_settings.HELLO_TIMEOUT))
@@ -229,14 +301,21 @@ class SignalingConsumer(AsyncConsumer):
             await self.close(CloseReason.HELLO_TIMEOUT)
 
     async def _verify(self, token: str) -> None:
-        """Verify the token; an expired one is kept (it may still resume), anything else closes 4401."""
+        """Verify the token; an expired one is kept (it may still resume), anything else closes 4401.
+
+        An expired token with a second defect (a lifetime over the cap, a bad claim) closes with that defect's
+        reason: it could not be used even for a resume.
+        """
         try:
             self.claims = verify_token(token)
         except TokenError as exc:
-            if exc.code != "token_expired":
+            if exc.code != CloseReason.TOKEN_EXPIRED:
                 raise Close(_token_close_reason(exc)) from None
+            try:
+                self.claims = verify_token(token, allow_expired=True)
+            except TokenError as second:
+                raise Close(_token_close_reason(second)) from None
             self.token_error = exc
-            self.claims = verify_token(token, allow_expired=True)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if self.state == "closed":
@@ -248,32 +327,54 @@ class SignalingConsumer(AsyncConsumer):
             len(text) > protocol.MAX_FRAME_BYTES
             or len(text.encode("utf-8", "surrogatepass")) > protocol.MAX_FRAME_BYTES
         ):
+            await self.send_frame(
+                protocol.error(ErrorCode.TOO_LARGE, f"frame is larger than {protocol.MAX_FRAME_BYTES} bytes")
+            )
             raise Close(CloseReason.FRAME_TOO_LARGE)
         verdict = self.flood.check(time.monotonic())
         if verdict == FloodGuard.CLOSE:
             raise Close(CloseReason.RATE_LIMITED)
         if verdict != FloodGuard.ALLOW:
-            if verdict == FloodGuard.REFUSE:
+            ref = _cheap_ref(text)
+            if ref is not None or verdict == FloodGuard.REFUSE:
                 await self.send_frame(
-                    protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after=1.0)
+                    protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref, retry_after=1.0)
                 )
             return
+        obj: dict[str, Any] | None = None
         try:
-            msg = protocol.parse_frame(text)
+            obj = protocol.decode_frame(text)
+            msg = protocol.parse_message(obj)
+        except ProtocolError as exc:
+            if self.state == "connecting" and obj is not None and obj.get("type") == "hello":
+                reason = _hello_close_reason(exc, obj)
+                if reason != CloseReason.TOKEN_INVALID:
+                    await self.send_frame(exc.to_frame())
+                raise Close(reason) from None
+            await self._protocol_error(exc)
+            return
+        try:
             await self.handle(msg)
         except ProtocolError as exc:
             await self._protocol_error(exc)
 
     async def _protocol_error(self, exc: ProtocolError) -> None:
+        """Report the error; count it toward the protocol-error budget unless it is a rate limit (a normal
+        client that sends a burst must not be closed for it: the flood guard handles real floods)."""
+        await self.send_frame(exc.to_frame())
+        if exc.code == ErrorCode.RATE_LIMITED:
+            return
         now = time.monotonic()
         self.errors = [t for t in self.errors if t > now - protocol.PROTOCOL_ERROR_WINDOW] + [now]
-        await self.send_frame(exc.to_frame())
         if len(self.errors) > protocol.MAX_PROTOCOL_ERRORS:
             raise Close(CloseReason.TOO_MANY_ERRORS)
 
     async def handle(self, msg: protocol.ClientMessage) -> None:
         if isinstance(msg, protocol.Hello):
             await self.on_hello(msg)
+            return
+        if isinstance(msg, protocol.Ping) and self.state == "connecting":
+            await self.on_ping(msg)  # allowed before hello (docs/protocol.md §4): measures RTT, keeps NATs open
             return
         if self.state != "joined":
             raise ProtocolError(ErrorCode.BAD_STATE, f"send hello before {msg.TYPE}", ref=msg.id)
@@ -309,6 +410,7 @@ class SignalingConsumer(AsyncConsumer):
         if await presence.was_removed(room.public_id, entry["id"]):
             return  # removed by another process: its close message is on the way
         logger.warning("restoring lost presence of %s in %s", entry["id"], room.public_id)
+        await presence.claim_identity(room.public_id, entry["identity"], entry["id"], replace=True)
         await presence.add(room.public_id, entry)
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
         if not self.hidden:
@@ -324,6 +426,8 @@ class SignalingConsumer(AsyncConsumer):
     async def on_hello(self, msg: protocol.Hello) -> None:
         if self.state != "connecting":
             raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
+        if self.hello_task is not None:
+            self.hello_task.cancel()  # the hello arrived in time; a slow join (a busy database) is not a timeout
         if self.claims is None:
             if not msg.token:
                 raise Close(CloseReason.TOKEN_MISSING)
@@ -348,22 +452,31 @@ class SignalingConsumer(AsyncConsumer):
             raise Close(CloseReason.REMOVED, "you were removed from this room")
         if not room.is_joinable:
             raise Close(CloseReason.ROOM_ENDED)
-        self.caps = claims.capabilities
+        self.role = claims.role
+        self.granted = claims.capabilities
+        self.caps = self._effective(room)
         self.hidden = caps.has_capability(self.caps, caps.PRESENCE_HIDDEN)
-        same = [e for e in roster if e["identity"] == claims.identity]
-        if same and not levelchat_settings.REPLACE_DUPLICATE_IDENTITY:
-            raise Close(CloseReason.REPLACED, "this identity is already in the room")
         others = [e for e in roster if not e.get("hidden") and e["identity"] != claims.identity]
         if not self.hidden and len(others) >= room.max_participants:
             raise Close(CloseReason.ROOM_FULL)
-        for old in same:
-            await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         pid = new_participant_id()
+        # The identity claim is one atomic step (T13): of two simultaneous joins exactly one holds it.
+        claimed, previous = await presence.claim_identity(
+            room.public_id, claims.identity, pid, replace=bool(levelchat_settings.REPLACE_DUPLICATE_IDENTITY)
+        )
+        if not claimed:
+            raise Close(CloseReason.REPLACED, "this identity is already in the room")
+        if previous is not None:
+            await rooms.depart(room.public_id, previous, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
+        for entry in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
+            if entry["identity"] == claims.identity and entry["id"] != previous:
+                await rooms.depart(
+                    room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED
+                )
         try:
-            await _join(room, claims, pid)
+            await _join(room, claims, pid, self.caps)
         except IllegalTransition:
             raise Close(CloseReason.ROOM_ENDED) from None
-        self.pid = pid
         entry: Entry = {
             "id": pid,
             "identity": claims.identity,
@@ -371,12 +484,17 @@ class SignalingConsumer(AsyncConsumer):
             "role": claims.role,
             "metadata": claims.metadata,
             "caps": sorted(self.caps),
+            "granted": sorted(self.granted),
             "tracks": [],
             "hidden": self.hidden,
             "channel": self.channel_name,
             "state": "connected",
         }
-        await presence.add(room.public_id, entry)
+        if not await presence.add_if_claimed(room.public_id, entry):
+            # A newer join of the same identity took the claim while we were joining: it wins, we never appear.
+            await rooms.close_session(pid, protocol.LeaveReason.REPLACED)
+            raise Close(CloseReason.REPLACED)
+        self.pid = pid
         self.entry = entry
         self.last_touch = clock.now()
         liveness.joined(room.public_id, pid, self)
@@ -418,6 +536,8 @@ class SignalingConsumer(AsyncConsumer):
             await rooms.control(old_channel, "superseded")
         self.pid = entry["id"]
         self.entry = entry
+        self.role = entry.get("role") or caps.PARTICIPANT
+        self.granted = frozenset(entry.get("granted", entry.get("caps", ())))
         liveness.joined(room.public_id, self.pid, self)
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))
@@ -427,6 +547,9 @@ class SignalingConsumer(AsyncConsumer):
             await rooms.broadcast(room.public_id, protocol.participant_reconnected, participant={"id": self.pid})
         await self._open_media()
         await self._welcome(entry)
+        for frame in await presence.pop_signals(room.public_id, self.pid):
+            await self.send_frame(frame)  # signals peers sent while we were away (e.g. an ICE-restart offer)
+        await self._recompute_capabilities(room)  # the policy may have changed while we were away
         janitor.ensure_running()
         await self._connect_media()
         return True
@@ -444,6 +567,7 @@ class SignalingConsumer(AsyncConsumer):
     async def _room_view(self) -> dict[str, Any]:
         assert self.room is not None
         view = rooms.room_view(self.room)
+        view["recording"] = await rooms.live_recording(self.room)
         state = await self._media().sfu_state()
         if state is not None:
             view["sfu"] = state
@@ -524,18 +648,75 @@ class SignalingConsumer(AsyncConsumer):
     # ------------------------------------------------------------------ channel-layer events
 
     async def on_event(self, message: dict[str, Any]) -> None:
-        """A frame for this client, encoded once by the sender for every receiver."""
-        seq = message.get("seq")
-        if seq is not None and seq <= self.snapshot_seq:
-            return  # already part of the welcome/resync snapshot this client got
+        """A frame for this client, encoded once by the sender for every receiver.
+
+        Room events are delivered in ``seq`` order: the channel layer keeps no order between senders (two
+        processes, or two sockets of one process, broadcasting at once), so an event that arrives ahead of a
+        missing seq is held for up to SEQ_REORDER_WINDOW seconds. If the missing one never comes (really lost),
+        the held events go out anyway and the client's gap check asks for a resync.
+        """
         if message.get("publishers_only") and (message.get("exclude") == self.pid or not self._publishing()):
             return
         if message.get("event") == "room-ended":
             self.departed = True
-        await self.send_text(message["text"])
-        if message.get("event") == "sfu-state" and '"ready"' in message["text"]:
+        seq = message.get("seq")
+        if seq is None or self.state != "joined":
+            await self.send_text(message["text"])
+            return
+        if seq <= self.snapshot_seq:
+            return  # already part of the welcome/resync snapshot (or delivered)
+        if seq != self.snapshot_seq + 1:
+            self.held[seq] = (message.get("event"), message["text"])
+            if self.hold_timer is None:
+                loop = asyncio.get_running_loop()
+                window = float(levelchat_settings.SEQ_REORDER_WINDOW)
+                self.hold_timer = loop.call_later(window, self._release_held)
+            return
+        self.snapshot_seq = seq
+        await self._deliver(message.get("event"), message["text"])
+        await self._flush_held()
+
+    async def _deliver(self, event: str | None, text: str) -> None:
+        await self.send_text(text)
+        if event == "sfu-state" and '"ready"' in text:
             await self._open_media()  # a meeting may just have moved to the SFU
             await self._connect_media()  # or another worker took the room over: connect to it
+
+    async def _flush_held(self) -> None:
+        while self.held:
+            upto = self.snapshot_seq + 1
+            held = self.held.pop(upto, None)
+            if held is None:
+                return
+            self.snapshot_seq = upto
+            await self._deliver(*held)
+        if self.hold_timer is not None:
+            self.hold_timer.cancel()
+            self.hold_timer = None
+
+    def _release_held(self) -> None:
+        """The reorder window passed: give up on the missing seq(s) and deliver what is held, in order."""
+        self.hold_timer = None
+        if self.held:
+            rooms.spawn(self._send_release())
+
+    async def _send_release(self) -> None:
+        """Through our own channel, so the release runs in dispatch order with every other event."""
+        try:
+            await self.channel_layer.send(self.channel_name, {"type": RELEASE})
+        except rooms.LAYER_ERRORS:
+            logger.warning("could not release held events; the client will resync on its next gap")
+
+    async def on_release(self, message: dict[str, Any]) -> None:
+        self.held = {s: t for s, t in self.held.items() if s > self.snapshot_seq}
+        if not self.held:
+            return
+        self.snapshot_seq = min(self.held) - 1
+        await self._flush_held()
+        if self.held and self.hold_timer is None:
+            self.hold_timer = asyncio.get_running_loop().call_later(
+                float(levelchat_settings.SEQ_REORDER_WINDOW), self._release_held
+            )
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True
@@ -550,8 +731,15 @@ class SignalingConsumer(AsyncConsumer):
             await self._mute_own(message.get("track"), message.get("kind"), by=message.get("by"))
         elif action == "lower-hand":
             await self._set_hand(False)
-        elif action == "capabilities":
-            await self._apply_capabilities(frozenset(message.get("capabilities", ())))
+        elif action == "capabilities":  # a REST update of this participant's grant (and role, when given)
+            self.granted = frozenset(message.get("capabilities", ()))
+            self.role = message.get("role") or self.role
+            await self._apply_capabilities(self.caps_for(self.room))
+        elif action == "policy" and self.room is not None:  # the room's policy (or its ceiling) changed
+            room = await _reload_room(self.room)
+            if room is not None:
+                self.room = room
+                await self._recompute_capabilities(room)
 
     # ------------------------------------------------------------------ helpers on own state
 
@@ -589,11 +777,32 @@ class SignalingConsumer(AsyncConsumer):
                 self.room.public_id, protocol.track_muted, participant=self.pid, track=sid, muted=True, by=by
             )
 
+    def _effective(self, room: Room) -> frozenset[str]:
+        """Granted capabilities ∩ the role's ceiling in this room now; an unknown role gets nothing."""
+        try:
+            ceiling = room.capabilities_for(self.role)
+        except CapabilityError:
+            logger.warning("role %r has no capabilities in room %s", self.role, room.public_id)
+            ceiling = frozenset()
+        return caps.intersect(self.granted, ceiling)
+
+    def caps_for(self, room: Room | None) -> frozenset[str]:
+        return self._effective(room) if room is not None else frozenset()
+
+    async def _recompute_capabilities(self, room: Room) -> None:
+        effective = self._effective(room)
+        if effective != self.caps or frozenset(self._entry().get("caps", ())) != effective:
+            await self._apply_capabilities(effective)
+
     async def _apply_capabilities(self, granted: frozenset[str]) -> None:
         """Capabilities changed server-side: drop tracks no longer allowed, tell the room and the client."""
+        if self.state != "joined" or self.entry is None:
+            return
         entry = self._entry()
         self.caps = granted
         entry["caps"] = sorted(granted)
+        entry["granted"] = sorted(self.granted)
+        entry["role"] = self.role
         kept: list[dict[str, Any]] = []
         dropped: list[dict[str, Any]] = []
         for t in entry["tracks"]:
@@ -613,7 +822,7 @@ class SignalingConsumer(AsyncConsumer):
         await rooms.broadcast(
             self.room.public_id,
             protocol.participant_updated,
-            participant={"id": self.pid, "capabilities": sorted(granted)},
+            participant={"id": self.pid, "role": self.role, "capabilities": sorted(granted)},
         )
 
     async def _target(self, pid: str, ref: str | None) -> Entry:
@@ -629,6 +838,7 @@ class SignalingConsumer(AsyncConsumer):
         presence = get_presence()
         seq = await presence.current_seq(room.public_id)
         self.snapshot_seq = seq
+        self.held = {s: t for s, t in self.held.items() if s > seq}
         roster = await presence.roster(room.public_id)
         await self.send_frame(
             protocol.resync(
@@ -654,22 +864,38 @@ class SignalingConsumer(AsyncConsumer):
         await rooms.depart(self.room.public_id, self.pid, protocol.LeaveReason.CLIENT_INITIATED)
         await self.close(CloseReason.LEFT)
 
+    def _check_sent_kinds(self, msg: protocol.Signal | protocol.SfuSignal) -> None:
+        """T24: a description may only offer to send media kinds the sender may publish."""
+        if msg.description is not None and msg.description.sdp:
+            for kind in protocol.sdp_sent_kinds(msg.description.sdp):
+                needed = protocol.send_capabilities(kind)
+                if needed and not any(caps.has_capability(self.caps, c) for c in needed):
+                    raise Forbidden(f"you may not send {kind}", ref=msg.id)
+
     async def on_signal(self, msg: protocol.Signal) -> None:
         assert self.pid is not None
         if msg.to == self.pid:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "cannot signal yourself", field="to", ref=msg.id)
         target = await self._target(msg.to, msg.id)
-        if msg.description is not None and msg.description.sdp:
-            for kind in protocol.sdp_sent_kinds(msg.description.sdp):
-                if not any(caps.has_capability(self.caps, c) for c in protocol.SEND_KIND_CAPABILITIES[kind]):
-                    raise Forbidden(f"you may not send {kind}", ref=msg.id)
-        if target.get("channel"):
-            await rooms.send_frame(
-                target["channel"], protocol.signal(from_=self.pid, description=msg.description, candidate=msg.candidate)
+        self._check_sent_kinds(msg)
+        frame = protocol.signal(from_=self.pid, description=msg.description, candidate=msg.candidate)
+        if target.get("state") == "reconnecting" or not target.get("channel"):
+            # Its socket is gone: hold the signal for the resume window, delivered right after its welcome
+            # (an ICE-restart offer must not vanish, or both peers wait for each other for good).
+            assert self.room is not None
+            await get_presence().push_signal(
+                self.room.public_id,
+                msg.to,
+                frame,
+                int(levelchat_settings.PENDING_SIGNALS),
+                float(levelchat_settings.PING_TIMEOUT),
             )
+        else:
+            await rooms.send_frame(target["channel"], frame)
         await self.ack(msg)
 
     async def on_sfu_signal(self, msg: protocol.SfuSignal) -> None:
+        self._check_sent_kinds(msg)
         await self._media().sfu_signal(msg)  # the worker answers with ack or error
 
     async def on_publish(self, msg: protocol.Publish) -> None:
@@ -732,8 +958,11 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_chat(self, msg: protocol.Chat) -> None:
         assert self.room is not None and self.pid is not None
-        if not self.chat_bucket.take(time.monotonic()):
-            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many chat messages", ref=msg.id)
+        verdict = self.chat_flood.check(time.monotonic())
+        if verdict == FloodGuard.CLOSE:
+            raise Close(CloseReason.RATE_LIMITED)
+        if verdict != FloodGuard.ALLOW:
+            raise RateLimited("too many chat messages", ref=msg.id)
         room_id = self.room.public_id
         message_id = new_message_id()
         ts = int(time.time() * 1000)
@@ -800,10 +1029,13 @@ class SignalingConsumer(AsyncConsumer):
             )
 
     async def on_record_start(self, msg: protocol.RecordStart) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        """The room's SFU worker records and answers (``ack`` with ``recording``, or ``error``); all get ``recording``."""
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-start", ref=msg.id, by=by)
 
     async def on_record_stop(self, msg: protocol.RecordStop) -> None:
-        raise ProtocolError(ErrorCode.SFU_UNAVAILABLE, "recording needs an SFU worker (manage.py runsfu)", ref=msg.id)
+        by = f"participant:{self._entry()['identity']}"
+        await self._media().sfu.request("record-stop", ref=msg.id, by=by)
 
     async def on_mute_participant(self, msg: protocol.MuteParticipant) -> None:
         target = await self._target(msg.participant, msg.id)

@@ -6,20 +6,26 @@ room needs nothing here: ``lifecycle.end_room`` sends ``room_ended``, and ``rece
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
 from django_levelchat import capabilities as caps
 from django_levelchat import lifecycle, protocol
 from django_levelchat.exceptions import IllegalTransition, SfuUnavailable
 from django_levelchat.ids import new_message_id
 from django_levelchat.models import Recording, Room
+from django_levelchat.protocol import ErrorCode
 from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
 
 SYSTEM_SENDER = {"id": None, "identity": "system", "name": "System"}
+R: Any = Recording.Status  # without Django stubs mypy reads members as (value, label) tuples
+RECORD_ANSWER_TIMEOUT = 15.0  # seconds for the SFU worker to start or stop a recording
 
 
 async def _live_roster(room_id: str) -> list[dict[str, Any]]:
@@ -74,22 +80,61 @@ def send_message(room: Room, text: str, *, to: str | None = None) -> dict[str, A
     return async_to_sync(_send_message)(room.public_id, text, to)
 
 
+async def _record_request(room_id: str, op: str, by: str) -> dict[str, Any]:
+    """Send a recording request to the room's SFU worker and wait for its answer frame (``ack`` or ``error``).
+
+    Only a worker that is already running is asked: an embedded worker lives on the server's event loop and is
+    started by the signaling side, never from here (a synchronous caller may be on a throwaway loop).
+    """
+    from django_levelchat.sfu.leases import get_leases, worker_channel  # local: the SFU side is optional
+
+    worker = await get_leases().assign(room_id)
+    if worker is None:
+        raise SfuUnavailable("Recording needs an SFU worker (manage.py runsfu), and none serves this room.")
+    layer = get_channel_layer()
+    reply = await layer.new_channel()
+    message = {"type": "lc.sfu", "op": op, "room": room_id, "reply": reply, "ref": "server", "by": by}
+    await layer.send(worker_channel(worker), message)
+    try:
+        answer = await asyncio.wait_for(layer.receive(reply), RECORD_ANSWER_TIMEOUT)
+    except TimeoutError:
+        raise SfuUnavailable("The SFU worker serving this room did not answer.") from None
+    return json.loads(answer["text"])
+
+
 def start_recording(room: Room, *, by: str = "") -> Recording:
     """Ask the SFU worker serving ``room`` to record it; returns the new ``recording`` row.
 
-    Raises ``SfuUnavailable`` when no SFU worker can take the request (none is installed in this version of the
-    app yet: recording needs ``manage.py runsfu``), ``IllegalTransition`` for an ended room.
+    Everyone in the room gets the ``recording`` event. Raises ``SfuUnavailable`` when no SFU worker serves the
+    room (``manage.py runsfu``, or the embedded worker), ``IllegalTransition`` for an ended room (``room_ended``)
+    or one already being recorded (``recording_active``).
     """
     lifecycle.ensure_joinable(room)
-    raise SfuUnavailable("Recording needs an SFU worker (manage.py runsfu), and none serves this room.")
+    answer = async_to_sync(_record_request)(room.public_id, "record-start", by)
+    if answer["type"] == "error":
+        if answer["code"] == ErrorCode.BAD_STATE:
+            raise IllegalTransition(answer["message"], code="recording_active")
+        raise SfuUnavailable(answer["message"])
+    return Recording.objects.select_related("room").get(public_id=answer["recording"])
 
 
 def stop_recording(recording: Recording, *, by: str = "") -> Recording:
     """Ask the SFU worker writing ``recording`` to stop; the job then finalises and composes it.
 
     Raises ``IllegalTransition`` (``recording_not_active``) for a recording that already stopped, and
-    ``SfuUnavailable`` when its worker cannot be reached.
+    ``SfuUnavailable`` when no worker answers. When the worker now serving the room is not the one that was
+    recording (it died), the recording is failed at once and what was written is kept.
     """
     if recording.status != Recording.Status.RECORDING:
         raise IllegalTransition(f"Recording {recording.public_id} is {recording.status}.", code="recording_not_active")
-    raise SfuUnavailable("Recording needs an SFU worker (manage.py runsfu), and none serves this room.")
+    answer = async_to_sync(_record_request)(recording.room.public_id, "record-stop", by)
+    if answer["type"] == "error":
+        if answer["code"] != ErrorCode.BAD_STATE:
+            raise SfuUnavailable(answer["message"])
+        recording.refresh_from_db()
+        if recording.status == Recording.Status.RECORDING:
+            lifecycle.set_recording_status(
+                recording, R.FAILED, partial=True, error="The SFU worker writing it was lost."
+            )
+    recording.refresh_from_db()
+    return recording

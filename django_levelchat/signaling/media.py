@@ -142,7 +142,11 @@ class MeshRouter:
 
 
 class SfuRouter(MeshRouter):
-    """SFU rooms: the worker forwards every published track; preferences pick layers there."""
+    """SFU rooms: the worker forwards every published track; preferences pick layers there.
+
+    Subscriptions and preferences also still reach the publishers as mesh relays: until every client speaks
+    the SFU path (the browser SDK does not yet), a live room's browsers keep meshing and adapt their senders.
+    """
 
     async def joined(self) -> None:
         """Connect to the worker now, so it offers this participant the room's tracks."""
@@ -155,14 +159,13 @@ class SfuRouter(MeshRouter):
             return "unavailable"
 
     async def subscription(self, msg: protocol.Subscribe | protocol.Unsubscribe, *, subscribed: bool) -> None:
-        await self.target(msg.participant, msg.id)
+        await super().subscription(msg, subscribed=subscribed)
         await self.sfu.request(
             "subscription", publisher=msg.participant, subscribed=subscribed, kind=msg.kind, track=msg.track
         )
 
     async def preferred_quality(self, msg: protocol.SetPreferredQuality) -> None:
-        if msg.participant is not None:
-            await self.target(msg.participant, msg.id)
+        await super().preferred_quality(msg)
         await self.sfu.request("quality", quality=msg.quality, publisher=msg.participant)
 
 

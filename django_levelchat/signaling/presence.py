@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
@@ -66,6 +67,10 @@ class Presence(Protocol):
     async def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...
     async def release_lease(self, name: str, holder: str) -> None: ...
     async def lease_held(self, name: str, now: float) -> bool: ...
+    async def claim_identity(self, room: str, identity: str, pid: str, *, replace: bool) -> tuple[bool, str | None]: ...
+    async def add_if_claimed(self, room: str, entry: Entry) -> bool: ...
+    async def push_signal(self, room: str, pid: str, frame: dict[str, Any], keep: int, ttl: float) -> None: ...
+    async def pop_signals(self, room: str, pid: str) -> list[dict[str, Any]]: ...
 
 
 class _MemoryRoom:
@@ -77,6 +82,8 @@ class _MemoryRoom:
         self.levels: dict[str, tuple[float, float]] = {}
         self.dominant: str | None = None
         self.removed: set[str] = set()
+        self.identities: dict[str, str] = {}
+        self.signals: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
 
 class MemoryPresence:
@@ -125,9 +132,12 @@ class MemoryPresence:
         state = self._room(room)
         self._seen.pop((room, pid), None)
         state.levels.pop(pid, None)
+        state.signals.pop(pid, None)
         entry = state.entries.pop(pid, None)
         if entry is not None:
             state.removed.add(pid)
+            if state.identities.get(entry["identity"]) == pid:
+                del state.identities[entry["identity"]]
         return entry
 
     async def was_removed(self, room: str, pid: str) -> bool:
@@ -228,6 +238,34 @@ class MemoryPresence:
                 self._seen.pop((room, pid), None)
         self._speaking.pop(room, None)
 
+    async def claim_identity(self, room: str, identity: str, pid: str, *, replace: bool) -> tuple[bool, str | None]:
+        """Make ``pid`` the one session of ``identity``; returns (claimed, previous holder)."""
+        state = self._room(room)
+        previous = state.identities.get(identity)
+        if previous is not None and not replace and previous in state.entries:
+            return False, previous
+        state.identities[identity] = pid
+        return True, previous
+
+    async def add_if_claimed(self, room: str, entry: Entry) -> bool:
+        """Add the entry only while its session still holds the identity claim (else a newer join won)."""
+        if self._room(room).identities.get(entry["identity"]) != entry["id"]:
+            return False
+        await self.add(room, entry)
+        return True
+
+    async def push_signal(self, room: str, pid: str, frame: dict[str, Any], keep: int, ttl: float) -> None:
+        state = self._room(room)
+        now = clock.now()
+        expires, queue = state.signals.get(pid, (0.0, []))
+        if expires < now:
+            queue = []
+        state.signals[pid] = (now + ttl, [*queue, frame][-keep:])
+
+    async def pop_signals(self, room: str, pid: str) -> list[dict[str, Any]]:
+        expires, queue = self._room(room).signals.pop(pid, (0.0, []))
+        return queue if expires >= clock.now() else []
+
     async def hold_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         return True  # one process: its janitor is the only one
 
@@ -238,6 +276,39 @@ class MemoryPresence:
         return False
 
 
+# The identity claim: HSET identity -> pid unless (no replace) a live session holds it. Returns {claimed, previous}.
+_CLAIM = """
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous and ARGV[3] == '0' and redis.call('HEXISTS', KEYS[2], previous) == 1 then return {0, previous} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {1, previous or ''}
+"""
+# Add a roster entry only while its session holds the identity claim (one atomic step: never two entries).
+_ADD_IF_CLAIMED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+return 1
+"""
+# Remove an entry, leave a tombstone, drop held signals, and release the identity claim if this session held it.
+_REMOVE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[4], 1, 'EX', ARGV[2])
+redis.call('DEL', KEYS[6])
+if raw then
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' and entry['identity'] and redis.call('HGET', KEYS[5], entry['identity']) == ARGV[1] then
+    redis.call('HDEL', KEYS[5], entry['identity'])
+  end
+end
+if deleted == 1 then return raw end
+return false
+"""
 # HSET/ZADD only for an entry that still exists: a removal by another process must win over a late update.
 _PUT_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0"
 _TOUCH_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) return 1 end return 0"
@@ -276,7 +347,8 @@ return 0
 class RedisPresence:
     """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seq``, ``:chat`` (list),
     ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}`` (tombstone, so a session removed by
-    one process is not restored by its own); across rooms ``{prefix}:seen`` (zset "room pid"→last heard, the
+    one process is not restored by its own), ``:identities`` (hash identity→pid: the claim that makes one session
+    per identity atomic), ``:signals:{pid}`` (signals held for a reconnecting participant); across rooms ``{prefix}:seen`` (zset "room pid"→last heard, the
     liveness index), ``{prefix}:speaking`` (zset room→last audio level) and ``{prefix}:lease:{name}``.
 
     A client is made per event loop (redis-py connections belong to the loop that opened them).
@@ -350,14 +422,16 @@ class RedisPresence:
         return None
 
     async def remove(self, room: str, pid: str) -> Entry | None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self._k(room, "roster"), pid)
-            pipe.hdel(self._k(room, "roster"), pid)
-            pipe.zrem(self._seen, _member(room, pid))
-            pipe.hdel(self._k(room, "levels"), pid)
-            pipe.set(self._k(room, f"removed:{pid}"), 1, ex=self.ttl)
-            raw, deleted, *_ = await pipe.execute()
-        return json.loads(raw) if deleted and raw else None
+        keys = [
+            self._k(room, "roster"),
+            self._seen,
+            self._k(room, "levels"),
+            self._k(room, f"removed:{pid}"),
+            self._k(room, "identities"),
+            self._k(room, f"signals:{pid}"),
+        ]
+        raw = await self.redis.eval(_REMOVE, len(keys), *keys, pid, self.ttl, _member(room, pid))
+        return json.loads(raw) if raw else None
 
     async def was_removed(self, room: str, pid: str) -> bool:
         return bool(await self.redis.exists(self._k(room, f"removed:{pid}")))
@@ -490,7 +564,7 @@ class RedisPresence:
     async def forget_room(self, room: str) -> None:
         """Drop the room's state; every session still listed is tombstoned so that no consumer restores it."""
         pids = await self.redis.hkeys(self._k(room, "roster"))
-        parts = ("roster", "seq", "chat", "revoked", "levels", "dominant")
+        parts = ("roster", "seq", "chat", "revoked", "levels", "dominant", "identities")
         async with self.redis.pipeline(transaction=True) as pipe:
             if pids:
                 pipe.zrem(self._seen, *(_member(room, pid) for pid in pids))
@@ -516,6 +590,33 @@ class RedisPresence:
     async def lease_held(self, name: str, now: float) -> bool:
         value = await self.redis.get(self._lease(name))
         return bool(value) and float(value.rpartition(" ")[2]) > now
+
+    async def claim_identity(self, room: str, identity: str, pid: str, *, replace: bool) -> tuple[bool, str | None]:
+        """Make ``pid`` the one session of ``identity`` (atomic across processes); (claimed, previous holder)."""
+        keys = [self._k(room, "identities"), self._k(room, "roster")]
+        claimed, previous = await self.redis.eval(_CLAIM, 2, *keys, identity, pid, "1" if replace else "0", self.ttl)
+        return bool(claimed), previous or None
+
+    async def add_if_claimed(self, room: str, entry: Entry) -> bool:
+        keys = [self._k(room, "identities"), self._k(room, "roster"), self._seen]
+        args = [entry["identity"], entry["id"], json.dumps(entry), clock.now(), self.ttl, _member(room, entry["id"])]
+        return bool(await self.redis.eval(_ADD_IF_CLAIMED, len(keys), *keys, *args))
+
+    async def push_signal(self, room: str, pid: str, frame: dict[str, Any], keep: int, ttl: float) -> None:
+        key = self._k(room, f"signals:{pid}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, json.dumps(frame))
+            pipe.ltrim(key, -keep, -1)
+            pipe.pexpire(key, max(1, int(ttl * 1000)))
+            await pipe.execute()
+
+    async def pop_signals(self, room: str, pid: str) -> list[dict[str, Any]]:
+        key = self._k(room, f"signals:{pid}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+        return [json.loads(item) for item in raw]
 
 
 EXPIRED_BATCH = 1000  # silent sessions handed to one sweep at most; the next sweep takes the rest
@@ -556,15 +657,21 @@ def redis_url() -> str | None:
 
 
 _store: Presence | None = None
-_store_key: str | None = None
 
 
 def get_presence() -> Presence:
-    """The process's presence store for the current settings."""
-    global _store, _store_key
-    url = redis_url()
-    key = url or "memory"
-    if _store is None or _store_key != key:
+    """The process's presence store for the current settings (looked up once: it is on every hot path)."""
+    global _store
+    if _store is None:
+        url = redis_url()
         _store = RedisPresence(url, prefix=str(levelchat_settings.REDIS_PREFIX)) if url else MemoryPresence()
-        _store_key = key
     return _store
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    global _store
+    if setting in ("LEVELCHAT", "CHANNEL_LAYERS"):
+        _store = None
+
+
+setting_changed.connect(_settings_changed)

@@ -34,7 +34,10 @@ class FloodGuard:
 
     def check(self, now: float) -> str:
         if self.bucket.take(now):
-            if self.bucket.tokens >= 1:
+            # A flood ends only once the client stayed under the rate long enough to refill half the burst:
+            # one frame let through now and then (the bucket refills while a busy server reads) must not
+            # restart the grace period, or a sustained flood is never closed.
+            if self.bucket.tokens >= self.bucket.burst / 2:
                 self.flooding_since = None
             return self.ALLOW
         if self.flooding_since is None:

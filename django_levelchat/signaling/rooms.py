@@ -14,11 +14,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.models import Participant, Room
+from django_levelchat.models import Participant, Recording, Room
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.speaker import choose_dominant
 
@@ -78,6 +79,20 @@ def room_view(room: Room) -> dict[str, Any]:
     }
 
 
+@database_sync_to_async
+def live_recording(room: Room) -> str | None:
+    """The id of the room's running recording (``welcome`` snapshot ``room.recording``), or None.
+
+    Without a database (an outage) the snapshot says None; the ``recording`` events still reach everyone.
+    """
+    try:
+        live = Recording.objects.filter(room=room, status=Recording.Status.RECORDING)
+        return live.values_list("public_id", flat=True).first()
+    except DatabaseError:
+        logger.warning("recording state unavailable for the welcome of %s", room.public_id)
+        return None
+
+
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     """Run a coroutine detached from the consumer that started it (it may outlive the socket)."""
     task = asyncio.get_running_loop().create_task(coro)
@@ -121,11 +136,31 @@ async def control(channel: str, action: str, **data: Any) -> None:
     await get_channel_layer().send(channel, {"type": CONTROL, "action": action, **data})
 
 
+async def policy_changed(room_id: str) -> None:
+    """Every live session of the room recomputes its effective capabilities against the room's current policy."""
+    await get_channel_layer().group_send(room_group(room_id), {"type": CONTROL, "action": "policy"})
+
+
+async def grant_changed(room_id: str, pid: str, role: str, capabilities: list[str]) -> None:
+    """One session's role or granted capabilities changed: it recomputes (and tells the room) if it is live."""
+    entry = await get_presence().get(room_id, pid)
+    if entry is not None and entry.get("channel"):
+        await control(entry["channel"], "capabilities", capabilities=capabilities, role=role)
+
+
 @database_sync_to_async
 def _close_session(pid: str, reason: str) -> None:
     participant = Participant.objects.filter(public_id=pid).first()
     if participant is not None:
         lifecycle.leave(participant, reason)
+
+
+async def close_session(pid: str, reason: str) -> None:
+    """Close a participant's DB session (``left_at``); a failure is logged, never raised."""
+    try:
+        await _close_session(pid, reason)
+    except Exception:
+        logger.exception("could not close participant session %s", pid)
 
 
 async def depart(room_id: str, pid: str, reason: str, *, close: str | None = None) -> Entry | None:
@@ -145,10 +180,7 @@ async def depart(room_id: str, pid: str, reason: str, *, close: str | None = Non
             participant={"id": entry["id"], "identity": entry["identity"]},
             reason=reason,
         )
-    try:
-        await _close_session(pid, reason)
-    except Exception:
-        logger.exception("could not close participant session %s", pid)
+    await close_session(pid, reason)
     return entry
 
 

@@ -33,7 +33,7 @@ def test_malformed_json_is_parse_error(api):
 
 
 def test_deeply_nested_json_is_400_not_500(api):
-    body = b"[" * 100_000 + b"]" * 100_000
+    body = b"[" * 30_000 + b"]" * 30_000  # under the body limit, far over the interpreter's recursion limit
     resp = api.generic("POST", f"{BASE}/rooms", body, content_type="application/json")
     assert resp.status_code == 400 and resp.json()["code"] == "parse_error"
 
@@ -79,3 +79,33 @@ def test_404_body_is_json_for_api_objects(api):
     resp = api.get(f"{BASE}/recordings/RC_nope")
     assert resp["Content-Type"] == "application/json"
     assert json.loads(resp.content) == {"code": "not_found", "detail": "Not found."}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/rooms", "/rooms/{room}", "/rooms/{room}/tokens", "/rooms/{room}/messages", "/rooms/{room}/participants/a/mute"],
+)
+@pytest.mark.parametrize("size", [65537, 3 * 1024 * 1024])
+def test_oversized_body_is_json_413(api, room, path, size):
+    """Issue 10 (11): a body over the limit is a JSON 413 with a code, on every endpoint that takes a body."""
+    body = json.dumps({"name": "x" * size}).encode()
+    method = "PATCH" if path == "/rooms/{room}" else "POST"
+    resp = api.generic(method, BASE + path.format(room=room.public_id), body, content_type="application/json")
+    assert resp.status_code == 413 and resp["Content-Type"] == "application/json"
+    assert resp.json()["code"] == "too_large"
+
+
+def test_request_data_too_big_is_json_413():
+    from django.core.exceptions import RequestDataTooBig
+
+    resp = exception_handler(RequestDataTooBig("big"), {})
+    assert resp.status_code == 413 and resp.data["code"] == "too_large"
+
+
+def test_body_at_the_limit_is_parsed(api):
+    name = "x" * 150
+    padding = " " * (65536 - len(json.dumps({"name": name})))
+    resp = api.generic(
+        "POST", f"{BASE}/rooms", (json.dumps({"name": name}) + padding).encode(), content_type="application/json"
+    )
+    assert resp.status_code == 201, resp.json()

@@ -73,7 +73,7 @@ def test_create_with_every_field(api):
         ({"name": "ok", "metadata": "x"}, "metadata"),
         ({"name": "ok", "metadata": {"big": "x" * 4100}}, "metadata"),
         ({"name": "ok", "metadata": {"nul": "a\x00"}}, "metadata"),
-        ({"name": "ok", "metadata": {"d": [[[[[[[[[[1]]]]]]]]]]}}, "metadata"),
+        ({"name": "ok", "metadata": {"d": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}}, "metadata"),  # > MAX_DEPTH
         ({"name": "ok", "policy": "nope"}, "policy"),
         ({"name": "ok", "policy": 1}, "policy"),
         # T45: mass assignment of read-only or unknown fields is refused, not silently applied.

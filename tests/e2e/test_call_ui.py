@@ -6,13 +6,20 @@ through pre-join. Screenshots of the call and the chat panel go to ``test-artifa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from unittest.mock import ANY
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
 
+from django_levelchat.sfu.leases import RedisLeases
 from tests.e2e.conftest import wait_until
+from tests.e2e.live import ROOT, LiveServer
 from tests.e2e.ui_fixtures import *  # noqa: F403 - the UI fixtures (ui_pages, ui_room_factory, ui_users)
 from tests.e2e.ui_fixtures import UIPage, join_call, shot, video_advances
 
@@ -29,8 +36,36 @@ def status_text(ui: UIPage) -> str:
     return ui.page.locator('[data-lc-live="status"]').inner_text()
 
 
+@contextlib.contextmanager
+def sfu_worker(server: LiveServer) -> Iterator[None]:
+    """A ``manage.py runsfu`` process next to a Redis-backed server, registered before this returns."""
+    if not server.redis_url:
+        yield  # the in-memory server runs its embedded worker on demand
+        return
+    log = open(server.log_path.with_name("runsfu.log"), "wb")  # noqa: SIM115  (closed below)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "runsfu", "--workers", "1", "--worker-id", "e2e-rec"],
+        cwd=ROOT,
+        env=server.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def registered() -> bool:  # Playwright's loop runs in this thread: ask Redis from another one
+        with ThreadPoolExecutor(1) as pool:
+            return "e2e-rec" in pool.submit(lambda: asyncio.run(RedisLeases(server.redis_url).live_workers())).result()
+
+    try:
+        wait_until(registered, 60, message="runsfu registered")
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+
+
 def test_two_people_call_each_other(ui_pages, ui_room_factory, levelchat_server):
-    """Video both ways, names, chat (as text), reactions, mute, camera, screen share, recording refusal, leave,
+    """Video both ways, names, chat (as text), reactions, mute, camera, screen share, recording indicator, leave,
     rejoin and "end for everyone"."""
     room = ui_room_factory("Standup", host_like=True)
     alice, bob = ui_pages("alice"), ui_pages("bob")
@@ -176,12 +211,20 @@ def test_two_people_call_each_other(ui_pages, ui_room_factory, levelchat_server)
             lambda ui=ui: ui.root().get_attribute("data-lc-layout") == "one-on-one", 5, message=f"{ui.name} back"
         )
 
-    # --- recording needs an SFU worker: a polite refusal, no recording label
-    alice.control("More options").click()
-    alice.page.get_by_role("menuitem", name="Start recording").click()
-    alice.page.locator(".lc-toast", has_text="Recording isn't available").wait_for()
-    assert alice.page.locator(".lc-badge--rec").is_hidden()
-    assert {"name": "levelchat:error", "detail": {"code": "sfu_unavailable", "message": ANY}} in alice.events()
+    # --- recording (a runsfu worker on Redis, else the embedded one): everyone sees the indicator while it runs
+    with sfu_worker(levelchat_server):
+        alice.control("More options").click()
+        alice.page.get_by_role("menuitem", name="Start recording").click()
+        for ui in (alice, bob):
+            ui.page.locator(".lc-badge--rec").wait_for()
+            assert ui.root().get_attribute("data-lc-recording") == "true"
+        alice.control("More options").click()
+        alice.page.get_by_role("menuitem", name="Stop recording").click()
+        for ui in (alice, bob):
+            ui.page.locator(".lc-badge--rec").wait_for(state="hidden")
+        for ui in (alice, bob):
+            states = [e["detail"]["state"] for e in ui.events() if e["name"] == "levelchat:recording"]
+            assert states == ["started", "stopped"], (ui.name, states)
 
     # --- bob leaves: his card offers Rejoin, his tile disappears for alice
     bob.control("Leave").click()
@@ -191,8 +234,9 @@ def test_two_people_call_each_other(ui_pages, ui_room_factory, levelchat_server)
     wait_until(lambda: "Bob left" in status_text(alice), 5, message="leave announced")
     assert bob.page.evaluate("document.querySelectorAll('video').length") == 0
     assert bob.live_tracks() == []  # the camera light is off
-    assert [e["name"] for e in bob.events()] == ["levelchat:joined", "levelchat:left"]
-    assert bob.events()[1]["detail"] == {"reason": "left"}
+    lifecycle_events = [e for e in bob.events() if e["name"] != "levelchat:recording"]
+    assert [e["name"] for e in lifecycle_events] == ["levelchat:joined", "levelchat:left"]
+    assert lifecycle_events[1]["detail"] == {"reason": "left"}
 
     # --- bob rejoins; alice ends the call for everyone
     bob.page.get_by_role("button", name="Rejoin").click()

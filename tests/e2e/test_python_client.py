@@ -8,6 +8,7 @@ signaling socket is dropped. Media is small (160×120 at 10 fps) to stay light o
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,31 @@ async def test_cli_echo_bot_sends_our_media_back(levelchat_server, e2e_room, min
         echo.terminate()
         output = (await echo.communicate())[0].decode()
     assert "echoing me's camera" in output, output
+
+
+async def test_the_docs_bot_runs(levelchat_server, e2e_room, mint_token, tmp_path):
+    """docs/python-client.md's 20-line bot, as written: it greets, reports our media and answers ping."""
+    doc = (ROOT / "docs" / "python-client.md").read_text()
+    code = doc.split("## A bot in 20 lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 25
+    (tmp_path / "bot.py").write_text(code)
+    texts: list[str] = []
+    me = await join_room(mint_token(e2e_room, "me"), url=levelchat_server.url)
+    me.on("chat-message", lambda m: texts.append(m["text"]))
+    await me.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, str(tmp_path / "bot.py"), levelchat_server.url, mint_token(e2e_room, "docbot"), "30",
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await until(lambda: any(t.startswith("I get me's camera") for t in texts), message=f"media report {texts}")
+        await me.send_chat("ping")
+        await until(lambda: "pong" in texts, message="pong")
+        late = await join_room(mint_token(e2e_room, "late"), url=levelchat_server.url)
+        await until(lambda: "hello late" in texts, message="greeting")
+        await late.leave()
+    finally:
+        await me.leave()
+        bot.terminate()
+        await bot.communicate()

@@ -137,3 +137,44 @@ async def test_audio_is_forwarded(harness: Harness) -> None:
     await room.join(sub.pid)
     await wait_for(lambda: len([f for f in sub.frames if f["kind"] == "audio"]) >= 20, what="audio frames")
     assert {f["track"] for f in sub.frames} == {"TR_mic"}
+
+
+async def test_a_silent_layer_falls_back_to_the_best_live_one(harness: Harness) -> None:
+    room = harness.room
+    publisher = harness.peer(PUB)
+    sizes = {"q": (160, 90), "h": (240, 136), "f": (320, 180)}
+    mids = await publisher.publish_video("TR_cam", [PatternTrack(*sizes[n]) for n in ("q", "h", "f")])
+    track = {"sid": "TR_cam", "kind": "video", "source": "camera", "layers": ["q", "h", "f"], "mids": mids}
+    await room.publish(PUB, track)
+    await room.signal(PUB, description=publisher.offer())
+    sub = harness.peer(SUBS[0])
+    await room.join(sub.pid)
+    await room.set_quality(sub.pid, "high")
+    await wait_for(lambda: sizes["f"] in sub.sizes(), what="the f layer")
+    full = next(t for t in publisher.pc.getTransceivers() if t.mid == mids[2])
+    full.sender.replaceTrack(None)  # the publisher stops sending f (CPU or bandwidth limits, a paused encoding)
+    stopped = len(sub.frames)
+    await wait_for(lambda: any(f["size"] == sizes["h"] for f in sub.frames[stopped:]), what="fallback to h")
+    assert room.peers[sub.pid].forwards[(PUB, "TR_cam")].track.current.name == "h"
+
+
+def test_auto_picks_the_best_layer_the_budget_allows() -> None:
+    import types
+
+    from django_levelchat.sfu.relay import Layer
+    from django_levelchat.sfu.room import Source
+
+    source = Source(
+        PUB, {"sid": "TR_cam", "kind": "video", "source": "camera", "layers": ["q", "h", "f"], "mids": ["0", "1", "2"]}
+    )
+    for mid, bitrate in (("0", 150_000), ("1", 500_000), ("2", 1_400_000)):
+        receiver = types.SimpleNamespace()
+        layer = Layer(receiver, "video", mid, clock=lambda: 100.0)
+        layer.bitrate, layer.last_frame_at = bitrate, 99.8
+        source.bind(layer)
+    assert source.pick("auto", budget=2_000_000, now=100.0).name == "f"
+    assert source.pick("auto", budget=800_000, now=100.0).name == "h"
+    assert source.pick("auto", budget=50_000, now=100.0).name == "q"  # nothing fits: the lowest
+    assert source.pick("medium", budget=2_000_000, now=100.0).name == "h"  # never above the preference
+    source.layers["h"].last_frame_at = 90.0  # h went silent
+    assert source.pick("medium", budget=None, now=100.0).name == "q"

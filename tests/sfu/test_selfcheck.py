@@ -27,3 +27,20 @@ async def test_check_refuses_with_a_clear_message(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delattr(rtcrtpreceiver, "decoder_worker")
     with pytest.raises(selfcheck.SfuUnsupported, match=r"aiortc>=1\.16,<1\.17.*pip install|decoder_worker"):
         selfcheck.check_aiortc()
+
+
+def test_runsfu_refuses_to_start_without_the_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.delattr(rtcrtpreceiver, "decoder_worker")
+    with pytest.raises(CommandError, match="decoder_worker"):
+        call_command("runsfu", "--workers", "1")
+
+
+def test_runsfu_checks_its_arguments() -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("runsfu", "--workers", "0")
+    with pytest.raises(CommandError, match="one worker"):
+        call_command("runsfu", "--workers", "2", "--worker-id", "a")

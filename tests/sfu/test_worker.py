@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_levelchat.models import Room
-from django_levelchat.sfu import leases
+from django_levelchat.sfu import embedded, leases
 from django_levelchat.tokens import issue_token
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, ToneTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
@@ -94,10 +94,14 @@ async def test_meeting_past_the_mesh_limit_moves_to_the_sfu(settings, people) ->
     assert reply["type"] == "ack", reply
     for person in (bob, carol, dave):
         await wait_for(lambda p=person: p.peer is not None and len(p.peer.frames) >= 3, what="frames via the SFU")
-    # Preferences now go to the worker, not to the publisher as a mesh relay.
+    # Preferences now reach the worker (and, while browsers still mesh, the publisher as before).
     reply = await bob.request({"type": "set-preferred-quality", "quality": "low", "participant": alice.client.id})
     assert reply["type"] == "ack", reply
-    assert not [f for f in alice.events if f.get("type") == "set-preferred-quality"]
+    worker = await embedded.ensure_worker()
+    await wait_for(
+        lambda: worker.rooms[room.public_id].media.peers[bob.client.id].quality == {alice.client.id: "low"},
+        what="the preference at the worker",
+    )
 
 
 async def test_active_speaker_from_the_audio_level_the_worker_sees(sfu_settings, people) -> None:
@@ -122,3 +126,13 @@ async def test_active_speaker_from_the_audio_level_the_worker_sees(sfu_settings,
     await wait_for(lambda: speaker() == host.client.id, what="active-speaker naming the broadcaster")
     assert viewer.peer is not None
     await wait_for(lambda: any(f["kind"] == "audio" for f in viewer.peer.frames), what="the tone at the viewer")
+
+
+async def test_a_viewer_may_not_send_media_to_the_sfu(sfu_settings, people) -> None:
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    viewer = people(room, "viewer", "viewer")
+    await viewer.join()
+    assert viewer.peer is not None
+    await viewer.peer.publish_video("TR_cam", [PatternTrack()])
+    reply = await viewer.request({"type": "sfu-signal", "description": viewer.peer.offer().to_wire()})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from django_levelchat.client.signaling import Close, ClosedError, SignalingClient
 from django_levelchat.models import Room
 from django_levelchat.routing import websocket_urlpatterns
 from django_levelchat.signaling import clock, janitor, presence
@@ -20,11 +19,34 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 WAIT = 15.0
 
 
-class Client:
-    """A test participant over an in-process WebSocket (channels' WebsocketCommunicator)."""
+class CommunicatorChannel:
+    """Channels' in-process WebsocketCommunicator as a frame channel of the Python client's signaling layer."""
+
+    def __init__(self, ws: WebsocketCommunicator) -> None:
+        self.ws = ws
+
+    async def send_text(self, text: str) -> None:
+        await self.ws.send_to(text_data=text)
+
+    async def receive(self, timeout: float) -> str | Close:
+        out = await self.ws.receive_output(timeout)
+        if out["type"] == "websocket.close":
+            return Close(out.get("code", 1000), out.get("reason") or "")
+        return out["text"]
+
+    async def close(self, code: int = 1000) -> None:
+        await self.ws.disconnect(code)
+
+    def abort(self) -> None:
+        raise NotImplementedError("an in-process socket cannot drop")
+
+
+class Client(SignalingClient):
+    """A test participant over an in-process WebSocket: the Python client's signaling layer (frames, requests,
+    close reasons) on Channels' communicator, plus what only an in-process socket can do (``nothing``)."""
 
     def __init__(self, token: str | None, *, origin: tuple[bytes, bytes] | None = ORIGIN, query: bool = False) -> None:
-        self.token = token
+        super().__init__("ws://testserver", token)
         headers = [origin] if origin else []
         subprotocols = ["levelchat.v1"]
         path = PATH
@@ -32,65 +54,43 @@ class Client:
             path = f"{PATH}?token={token}"
         elif token is not None:
             subprotocols.append("token." + token)
-        self.ws = WebsocketCommunicator(
-            URLRouter(websocket_urlpatterns), path, headers=headers, subprotocols=subprotocols
+        self.channel = CommunicatorChannel(
+            WebsocketCommunicator(URLRouter(websocket_urlpatterns), path, headers=headers, subprotocols=subprotocols)
         )
-        self.welcome: dict[str, Any] = {}
-        self.id: str = ""
 
-    async def connect(self) -> tuple[bool, Any]:
+    async def connect(self) -> tuple[bool, Any]:  # type: ignore[override]
+        """(accepted, subprotocol or close code), as the communicator reports the handshake."""
         return await self.ws.connect()
 
     async def join(self, **hello: Any) -> dict[str, Any]:
         connected, _ = await self.connect()
         assert connected
-        await self.send({"type": "hello", "protocol": 1, "sdk": {"name": "test", "version": "0"}, **hello})
-        self.welcome = await self.recv("welcome")
-        self.id = self.welcome["you"]["id"]
-        return self.welcome
+        return await super().join(**hello)
 
-    async def send(self, frame: dict[str, Any] | str) -> None:
-        await self.ws.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
-
-    async def raw(self, timeout: float = WAIT) -> dict[str, Any]:
-        """The next output: a frame dict, or {"type": "websocket.close", ...}."""
-        out = await self.ws.receive_output(timeout)
-        if out["type"] == "websocket.send":
-            return json.loads(out["text"])
+    async def raw(self, timeout: float = 2) -> dict[str, Any]:
+        """The next output: a frame dict, or {"type": "websocket.close", "code": ..., "reason": ...}."""
+        out = await self.next(timeout)
+        if isinstance(out, Close):
+            return {"type": "websocket.close", "code": out.code, "reason": out.reason}
         return out
 
-    async def recv(self, type_: str | None = None, timeout: float = WAIT) -> dict[str, Any]:
-        """The next frame (of ``type_``, skipping others)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.raw(max(0.01, deadline - loop.time()))
-            if type_ is None or frame.get("type") == type_:
-                return frame
-            if frame.get("type") == "websocket.close":
-                raise AssertionError(f"closed {frame} while waiting for {type_}")
+    async def recv(self, type_: str | None = None, timeout: float = 2) -> dict[str, Any]:
+        try:
+            return await super().recv(type_, timeout)
+        except ClosedError as exc:
+            raise AssertionError(str(exc)) from None
 
-    async def request(self, frame: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
-        """Send a request with an id; return its ack or error."""
-        frame = {"id": "r1", **frame}
-        await self.send(frame)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            reply = await self.raw(max(0.01, deadline - loop.time()))
-            if reply.get("type") in ("ack", "error") and reply.get("ref") == frame["id"]:
-                return reply
-            if reply.get("type") == "websocket.close":
-                raise AssertionError(f"closed {reply} while waiting for the answer to {frame['type']}")
+    async def request(self, frame: dict[str, Any], timeout: float = 2) -> dict[str, Any]:
+        """Send a request with the id ``r1`` (unless it has one); return its ack or error."""
+        try:
+            return await super().request({"id": "r1", **frame}, timeout)
+        except ClosedError as exc:
+            raise AssertionError(str(exc)) from None
 
-    async def closed(self, timeout: float = WAIT) -> dict[str, Any]:
+    async def closed(self, timeout: float = 2) -> dict[str, Any]:  # type: ignore[override]
         """Skip frames until the server closes; return the close message."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            out = await self.raw(max(0.01, deadline - loop.time()))
-            if out.get("type") == "websocket.close":
-                return out
+        close = await super().closed(timeout)
+        return {"type": "websocket.close", "code": close.code, "reason": close.reason}
 
     async def nothing(self, timeout: float = 0.3) -> bool:
         return await self.ws.receive_nothing(timeout)

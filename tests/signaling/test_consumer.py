@@ -195,10 +195,12 @@ async def test_signal_before_hello_and_second_hello(client_for):
     assert err["code"] == "bad_state" and err["ref"] == "h2"
 
 
-async def test_record_rpc_answers_sfu_unavailable(client_for):
+async def test_record_rpc_answers_sfu_unavailable(client_for, settings):
+    settings.LEVELCHAT = {**settings.LEVELCHAT, "SFU_EMBEDDED": False}  # recording with a worker: tests/sfu
     host = client_for("host", role="host")
     await host.join()
     assert (await host.request({"type": "record-start"}))["code"] == "sfu_unavailable"
+    assert (await host.request({"type": "record-stop"}))["code"] == "sfu_unavailable"
 
 
 async def test_duplicate_identity_replaces_older_session(client_for, token_for):

@@ -41,6 +41,9 @@ export const MAX_EMOJI_LEN = 16;
 /** Limit `MAX_FRAME_BYTES` (docs/protocol.md §12). */
 export const MAX_FRAME_BYTES = 65536;
 
+/** Limit `MAX_IDENTITY_LEN` (docs/protocol.md §12). */
+export const MAX_IDENTITY_LEN = 128;
+
 /** Limit `MAX_ID_LEN` (docs/protocol.md §12). */
 export const MAX_ID_LEN = 64;
 
@@ -61,6 +64,9 @@ export const MAX_PROTOCOL_ERRORS = 20;
 
 /** Limit `MAX_REASON_LEN` (docs/protocol.md §12). */
 export const MAX_REASON_LEN = 64;
+
+/** Limit `MAX_ROLE_LEN` (docs/protocol.md §12). */
+export const MAX_ROLE_LEN = 32;
 
 /** Limit `MAX_SAFE_INTEGER` (docs/protocol.md §12). */
 export const MAX_SAFE_INTEGER = 9007199254740991;
@@ -90,7 +96,7 @@ export const MAX_SESSION_LEN = 64;
 export const MAX_SFU_SDP_MLINES = 32;
 
 /** Limit `MAX_TOKEN_LEN` (docs/protocol.md §12). */
-export const MAX_TOKEN_LEN = 4096;
+export const MAX_TOKEN_LEN = 8192;
 
 /** Limit `MAX_TRACKS` (docs/protocol.md §12). */
 export const MAX_TRACKS = 8;

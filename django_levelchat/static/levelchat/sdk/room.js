@@ -13,6 +13,7 @@ import { MeshTransport } from './mesh.js';
 import { LocalParticipant, RemoteParticipant } from './participant.js';
 import { codePointLength, MAX_CHAT_LEN, MAX_EMOJI_LEN, PREFERRED_QUALITIES, SOURCE_KINDS } from './protocol.js';
 import { QualityMonitor } from './quality.js';
+import { EMPTY_ROSTER, reduceRoster } from './roster.js';
 import { SignalingClient } from './signaling.js';
 import { SpeakingDetector } from './speaker.js';
 import { Track } from './track.js';
@@ -22,6 +23,7 @@ import { Track } from './track.js';
 /** @import { Transport, LocalMedia, MeshOptions } from './mesh.js' */
 /** @import { ServerFrame, WelcomeFrame, ParticipantInfo, RoomInfo, ChatMessageInfo, TrackInfo, TrackSource, TrackKind, PreferredQuality, ClientMessage, QualityBand } from './protocol.js' */
 /** @import { Resolution } from './media.js' */
+/** @import { Roster, RosterChange, RosterFrame } from './roster.js' */
 /** @import { SignalingOptions } from './signaling.js' */
 /** @import { TokenClaims } from './jwt.js' */
 
@@ -105,6 +107,8 @@ export class Room extends Emitter {
   /** Remote media that arrived before its track-published: participant id → arrivals. */
   /** @type {Map<string, { sid: string | null, track: MediaStreamTrack, receiver: RTCRtpReceiver }[]>} */
   #pendingMedia = new Map();
+  /** The remote roster as data (roster.js); `participants` holds its objects. @type {Roster} */
+  #roster = EMPTY_ROSTER;
   /** What we unsubscribed from: `${participantId}:${kind}`. @type {Set<string>} */
   #unsubscribed = new Set();
   /** Attached elements the browser refused to play (autoplay policy). @type {Set<HTMLMediaElement>} */
@@ -703,20 +707,90 @@ export class Room extends Emitter {
    * @param {{ announce: boolean, newSession?: boolean }} options  announce = emit events for differences
    */
   #applyRoster(roster, { announce, newSession = false }) {
-    const ids = new Set(roster.map((p) => p.id));
-    for (const participant of [...this.participants.values()]) {
-      if (!ids.has(participant.id)) this.#removeParticipant(participant, 'connection_lost');
-      else if (newSession) {
-        // Our old peer connections are gone: their media comes again on new ones.
+    if (newSession) {
+      // Our old peer connections are gone: the media of those who stay comes again on new ones.
+      const ids = new Set(roster.map((p) => p.id));
+      for (const participant of this.participants.values()) {
+        if (!ids.has(participant.id)) continue;
         for (const track of participant.tracks.values()) if (track.subscribed) this.#markUnsubscribed(track, participant);
       }
     }
-    for (const info of roster) {
-      if (info.id === this.localParticipant.id) continue;
-      const existing = this.participants.get(info.id);
-      if (existing) this.#updateParticipant(existing, info, announce);
-      else this.#addParticipant(info, announce);
-      this.#transport?.addParticipant(info.id);
+    this.#applyChanges(this.#reduce({ type: 'snapshot', roster }), announce);
+    for (const info of roster) if (info.id !== this.localParticipant.id) this.#transport?.addParticipant(info.id);
+  }
+
+  /**
+   * Run a roster frame through the reducer (roster.js) and keep its result; returns what changed.
+   * @param {RosterFrame} frame
+   */
+  #reduce(frame) {
+    const { roster, changes } = reduceRoster(this.#roster, frame, this.localParticipant.id);
+    this.#roster = roster;
+    return changes;
+  }
+
+  /**
+   * Bring the Participant and Track objects in line with the reducer's changes, and announce them (joins, updates
+   * and reconnecting states only when `announce`; track removals and mutes always, as the objects change).
+   * @param {RosterChange[]} changes
+   * @param {boolean} announce
+   */
+  #applyChanges(changes, announce) {
+    for (const change of changes) {
+      const person = this.#roster.get(change.id);
+      const participant = this.participants.get(change.id);
+      switch (change.type) {
+        case 'joined': {
+          if (!person) break;
+          const joined = new RemoteParticipant({ id: person.id, identity: person.identity, name: person.name, role: person.role, metadata: person.metadata, hand: person.hand, quality: person.quality, state: person.reconnecting ? 'reconnecting' : undefined });
+          this.participants.set(person.id, joined);
+          if (announce) this.emit(RoomEvent.ParticipantJoined, joined);
+          break;
+        }
+        case 'left':
+          if (participant) this.#removeParticipant(participant, change.reason);
+          break;
+        case 'updated':
+          if (!participant || !person) break;
+          participant.name = person.name;
+          participant.role = person.role;
+          participant.metadata = person.metadata;
+          participant.handRaisedAt = person.hand;
+          if (announce) {
+            this.emit(RoomEvent.ParticipantUpdated, participant);
+            participant.fire(ParticipantEvent.Updated);
+          }
+          break;
+        case 'reconnecting':
+          if (!participant) break;
+          participant.reconnecting = change.reconnecting;
+          if (announce) this.emit(change.reconnecting ? RoomEvent.ParticipantReconnecting : RoomEvent.ParticipantReconnected, participant);
+          break;
+        case 'track-published': {
+          const info = person?.tracks.get(change.sid);
+          if (participant && info) this.#addRemoteTrack(participant, info, announce);
+          break;
+        }
+        case 'track-unpublished': {
+          const track = participant?.tracks.get(change.sid);
+          if (participant && track) this.#removeRemoteTrack(participant, track);
+          break;
+        }
+        case 'track-muted': {
+          const track = participant?.tracks.get(change.sid);
+          if (!participant || !track) break;
+          track.muted = change.muted;
+          this.emit(RoomEvent.TrackMuted, track, participant, change.by);
+          participant.fire(ParticipantEvent.TrackMuted, track);
+          break;
+        }
+        case 'quality':
+          if (!participant) break;
+          participant.connectionQuality = /** @type {QualityBand} */ (change.quality);
+          this.emit(RoomEvent.ConnectionQuality, participant.connectionQuality, participant);
+          participant.fire(ParticipantEvent.ConnectionQuality, participant.connectionQuality);
+          break;
+      }
     }
   }
 
@@ -736,45 +810,6 @@ export class Room extends Emitter {
   /** @param {ChatMessageInfo} m @param {boolean} history @returns {ChatMessageEvent} */
   #chatEvent(m, history) {
     return { id: m.id, from: m.from, participant: this.#participant(m.from?.id), text: m.text, to: m.to ?? null, ts: m.ts, history };
-  }
-
-  /** @param {ParticipantInfo} info @param {boolean} announce */
-  #addParticipant(info, announce) {
-    const participant = new RemoteParticipant(info);
-    this.participants.set(info.id, participant);
-    if (announce) this.emit(RoomEvent.ParticipantJoined, participant);
-    for (const t of info.tracks ?? []) this.#addRemoteTrack(participant, t, announce);
-    return participant;
-  }
-
-  /** @param {RemoteParticipant} participant @param {ParticipantInfo} info @param {boolean} announce */
-  #updateParticipant(participant, info, announce) {
-    const hand = typeof info.hand === 'number' ? info.hand : null;
-    const changed = participant.name !== (info.name || info.identity) || participant.role !== (info.role ?? participant.role) || participant.handRaisedAt !== hand;
-    participant.handRaisedAt = hand;
-    participant.name = info.name || info.identity;
-    participant.role = info.role ?? participant.role;
-    participant.metadata = info.metadata ?? participant.metadata;
-    const reconnecting = info.state === 'reconnecting';
-    if (reconnecting !== participant.reconnecting) {
-      participant.reconnecting = reconnecting;
-      if (announce) this.emit(reconnecting ? RoomEvent.ParticipantReconnecting : RoomEvent.ParticipantReconnected, participant);
-    }
-    if (changed && announce) {
-      this.emit(RoomEvent.ParticipantUpdated, participant);
-      participant.fire(ParticipantEvent.Updated);
-    }
-    const sids = new Set((info.tracks ?? []).map((t) => t.sid));
-    for (const track of [...participant.tracks.values()]) if (!sids.has(track.sid)) this.#removeRemoteTrack(participant, track);
-    for (const t of info.tracks ?? []) {
-      const track = participant.tracks.get(t.sid);
-      if (!track) this.#addRemoteTrack(participant, t, announce);
-      else if (track.muted !== (t.muted ?? false)) {
-        track.muted = t.muted ?? false;
-        this.emit(RoomEvent.TrackMuted, track, participant, null);
-        participant.fire(ParticipantEvent.TrackMuted, track);
-      }
-    }
   }
 
   /** @param {RemoteParticipant} participant @param {string} reason */
@@ -909,45 +944,16 @@ export class Room extends Emitter {
         this.#applyRoster(frame.roster, { announce: true });
         this.#mergeChat(frame.chat ?? [], false);
         return;
-      case 'participant-joined': {
-        const info = frame.participant;
-        if (info.id === this.localParticipant.id) return;
-        const existing = this.participants.get(info.id);
-        if (existing) this.#updateParticipant(existing, info, true);
-        else this.#addParticipant(info, true);
-        this.#transport?.addParticipant(info.id);
-        return;
-      }
-      case 'participant-left': {
-        const participant = this.participants.get(frame.participant.id);
-        if (participant) this.#removeParticipant(participant, frame.reason);
-        return;
-      }
+      case 'participant-joined':
+      case 'participant-left':
       case 'participant-updated':
-        this.#onParticipantUpdated(frame.participant);
-        return;
       case 'participant-reconnecting':
-      case 'participant-reconnected': {
-        const participant = this.participants.get(frame.participant.id);
-        const reconnecting = frame.type === 'participant-reconnecting';
-        if (!participant || participant.reconnecting === reconnecting) return;
-        participant.reconnecting = reconnecting;
-        this.emit(reconnecting ? RoomEvent.ParticipantReconnecting : RoomEvent.ParticipantReconnected, participant);
-        return;
-      }
-      case 'track-published': {
-        if (frame.participant === this.localParticipant.id) return; // ours: already announced locally
-        const participant = this.participants.get(frame.participant);
-        if (!participant) return;
-        const existing = participant.tracks.get(frame.track.sid);
-        if (!existing) this.#addRemoteTrack(participant, frame.track, true);
-        return;
-      }
+      case 'participant-reconnected':
+      case 'track-published':
       case 'track-unpublished':
-        this.#onTrackUnpublished(frame.participant, frame.track, frame.reason ?? null);
-        return;
       case 'track-muted':
-        this.#onTrackMuted(frame.participant, frame.track, frame.muted, frame.by ?? null);
+      case 'connection-quality':
+        this.#onRosterFrame(frame);
         return;
       case 'chat-message':
         if (frame.to) {
@@ -961,15 +967,6 @@ export class Room extends Emitter {
       case 'active-speaker':
         this.#onActiveSpeaker(frame.participant);
         return;
-      case 'connection-quality': {
-        if (frame.participant === this.localParticipant.id) return; // ours is scored locally
-        const participant = this.participants.get(frame.participant);
-        if (!participant || participant.connectionQuality === frame.quality) return;
-        participant.connectionQuality = frame.quality;
-        this.emit(RoomEvent.ConnectionQuality, frame.quality, participant);
-        participant.fire(ParticipantEvent.ConnectionQuality, frame.quality);
-        return;
-      }
       case 'recording':
         this.recording = frame.state === 'started' ? (frame.recording ?? this.recording ?? '') : null;
         this.emit(RoomEvent.Recording, frame.state, { recording: frame.recording, reason: frame.reason });
@@ -985,46 +982,48 @@ export class Room extends Emitter {
     }
   }
 
-  /** @param {Partial<ParticipantInfo> & { id: string }} info */
-  #onParticipantUpdated(info) {
-    const participant = this.#participant(info.id);
-    if (!participant) return;
-    if (info.name !== undefined) participant.name = info.name || participant.identity;
-    if (info.role !== undefined) participant.role = info.role;
-    if (info.metadata !== undefined) participant.metadata = info.metadata;
-    if (info.hand !== undefined) participant.handRaisedAt = typeof info.hand === 'number' ? info.hand : null;
-    if (participant instanceof LocalParticipant && info.capabilities) participant.capabilities = info.capabilities;
-    this.emit(RoomEvent.ParticipantUpdated, participant);
-    participant.fire(ParticipantEvent.Updated);
-  }
-
-  /** @param {string} pid @param {string} sid @param {string | null} reason */
-  #onTrackUnpublished(pid, sid, reason) {
-    if (pid === this.localParticipant.id) {
-      const entry = this.#local.get(sid);
-      if (!entry) return; // we unpublished it ourselves
-      this.#dropLocal(entry, true); // e.g. capability_revoked
-      this.#emitLocalUnpublished(entry.track, reason);
+  /**
+   * A roster frame: our own state is the room's to handle (we are not in the roster); the rest goes through the
+   * reducer.
+   * @param {RosterFrame} frame
+   */
+  #onRosterFrame(frame) {
+    const local = this.localParticipant;
+    if (frame.type === 'participant-updated' && frame.participant.id === local.id) {
+      this.#onLocalUpdated(frame.participant);
       return;
     }
-    const participant = this.participants.get(pid);
-    const track = participant?.tracks.get(sid);
-    if (participant && track) this.#removeRemoteTrack(participant, track);
+    if (frame.type === 'track-unpublished' && frame.participant === local.id) {
+      const entry = this.#local.get(frame.track);
+      if (!entry) return; // we unpublished it ourselves
+      this.#dropLocal(entry, true); // e.g. capability_revoked
+      this.#emitLocalUnpublished(entry.track, frame.reason ?? null);
+      return;
+    }
+    if (frame.type === 'track-muted' && frame.participant === local.id) {
+      const track = local.tracks.get(frame.track);
+      if (!track || track.muted === frame.muted) return; // the echo of our own mute
+      // An admin muted us: stop sending. Only we can unmute.
+      if (track.mediaStreamTrack) track.mediaStreamTrack.enabled = !frame.muted;
+      track.muted = frame.muted;
+      this.emit(RoomEvent.TrackMuted, track, local, frame.by ?? null);
+      local.fire(ParticipantEvent.TrackMuted, track);
+      return;
+    }
+    this.#applyChanges(this.#reduce(frame), true);
+    if (frame.type === 'participant-joined' && frame.participant.id !== local.id) this.#transport?.addParticipant(frame.participant.id);
   }
 
-  /** @param {string} pid @param {string} sid @param {boolean} muted @param {string | null} by */
-  #onTrackMuted(pid, sid, muted, by) {
-    const participant = this.#participant(pid);
-    const track = participant?.tracks.get(sid);
-    if (!participant || !track) return;
-    if (participant.isLocal) {
-      if (track.muted === muted) return; // the echo of our own mute
-      // An admin muted us: stop sending. Only we can unmute.
-      if (track.mediaStreamTrack) track.mediaStreamTrack.enabled = !muted;
-    } else if (track.muted === muted) return;
-    track.muted = muted;
-    this.emit(RoomEvent.TrackMuted, track, participant, by);
-    participant.fire(ParticipantEvent.TrackMuted, track);
+  /** @param {Partial<ParticipantInfo> & { id: string }} info */
+  #onLocalUpdated(info) {
+    const local = this.localParticipant;
+    if (info.name !== undefined) local.name = info.name || local.identity;
+    if (info.role !== undefined) local.role = info.role;
+    if (info.metadata !== undefined) local.metadata = info.metadata;
+    if (info.hand !== undefined) local.handRaisedAt = typeof info.hand === 'number' ? info.hand : null;
+    if (info.capabilities) local.capabilities = info.capabilities;
+    this.emit(RoomEvent.ParticipantUpdated, local);
+    local.fire(ParticipantEvent.Updated);
   }
 
   /** @param {string | null} pid */

@@ -14,19 +14,20 @@ import { ChatPanel } from './chat.js';
 import { Toolbar } from './controls.js';
 import { confirmDialog, Menu, Modal } from './dialogs.js';
 import { Announcer, focus, h, isTypingTarget, NameBatcher, prefersReducedMotion, prefs, uid } from './dom.js';
-import { Stage, Tile } from './grid.js';
 import { PeoplePanel } from './people.js';
 import { canPickSpeaker, LevelMeter, PreJoin } from './prejoin.js';
 import { Banner, card, endStateFor } from './states.js';
 import { reactionPicture } from './reactions.js';
 import { openSettingsDialog } from './settings.js';
 import { shortcutFor, shortcutsDialog } from './shortcuts.js';
+import { MediaControls } from './media-controls.js';
+import { Panels } from './panels.js';
+import { StageController } from './stage.js';
 import { REACTIONS, t } from './strings.js';
 import { TopBar } from './topbar.js';
 
 /** @import { Room, Participant, Track, LevelChatError, ChatMessageEvent, ReactionEvent } from '../levelchat.js' */
 /** @import { JoinChoice } from './prejoin.js' */
-/** @import { ViewName, SortInfo } from './layout.js' */
 
 /**
  * The configuration the template tag renders (`json_script`).
@@ -57,7 +58,6 @@ const NARROW_PX = 600;
 const TINY_PX = 512;
 const ICON_ONLY_PX = 760;
 const ICON_ONLY_WITH_PANEL_PX = 1000;
-const STAGE_HOLD_MS = 1500;
 const REACTION_MS = 3000;
 const REACTION_GAP_MS = 500;
 const QUIET_ANNOUNCE_ABOVE = 30;
@@ -68,43 +68,23 @@ let shortcutOwner = null;
 export class CallUI {
   /** @type {Room | null} */
   room = null;
+  /** Tiles, pin, shares and the stage speaker (stage.js); exists while the call view does. @type {StageController | null} */
+  stageCtl = null;
+  /** The chat and participants panels (panels.js); exists while the call view does. @type {Panels | null} */
+  panels = null;
   /** @type {UIState} */
   state = 'prejoin';
-  /** @type {Map<string, Tile>} */
-  #tiles = new Map();
   /** @type {Map<string, { el: HTMLMediaElement, track: Track, pid: string }>} */
   #audio = new Map();
-  /** Captures this UI opened and handed to the SDK (pre-join previews): stopped at every end. @type {Set<MediaStreamTrack>} */
-  #owned = new Set();
   /** @type {(() => void)[]} */
   #offRoom = [];
   /** @type {PreJoin | null} */
   #prejoin = null;
   /** @type {'grid' | 'speaker'} */
   #choice = 'grid';
-  /** @type {string | null} */
-  #pinned = null;
-  /** @type {string | null} */
-  #pinBeforeShare = null;
-  /** Screen share tile keys, oldest first. @type {string[]} */
-  #shares = [];
-  /** @type {string | null} */
-  #stageSpeaker = null;
-  #stageChangedAt = 0;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  #stageTimer = null;
-  /** @type {'chat' | 'people' | null} */
-  #panel = null;
   #unread = 0;
-  #renderQueued = false;
   #peopleQueued = false;
   #lastReactionAt = 0;
-  /** @type {Map<string, 'high' | 'low'>} */
-  #preferred = new Map();
-  /** Participants whose video we stopped receiving because no tile of theirs is on screen. @type {Set<string>} */
-  #videoOff = new Set();
-  /** @type {Set<string>} */
-  #pending = new Set();
   /** @type {ReturnType<typeof setInterval> | null} */
   #levelTimer = null;
   /** @type {LevelMeter | null} */
@@ -125,8 +105,6 @@ export class CallUI {
   #settings = null;
   /** @type {Modal | null} */
   #help = null;
-  /** @type {HTMLDialogElement | null} */
-  #sheet = null;
   #onKeydown = (/** @type {KeyboardEvent} */ e) => this.#shortcut(e);
 
   /**
@@ -153,6 +131,18 @@ export class CallUI {
     this.joined = new NameBatcher((names) => this.#announceNames(names, 'joinedOne', 'joinedMany'));
     this.left = new NameBatcher((names) => this.#announceNames(names, 'leftOne', 'leftMany'));
     this.resizeObserver = new ResizeObserver(() => this.#onResize());
+    this.media = new MediaControls({
+      room: () => this.room,
+      toolbar: () => this.toolbar ?? null,
+      announcer: this.announcer,
+      toast: (text) => this.#toast(text),
+      onProblem: (source, code) => this.#mediaProblem(source, code),
+      onRequestFailed: (err) => this.#requestFailed(err),
+      onChanged: () => {
+        this.#refreshControls();
+        if (this.room) this.#sync(this.room.localParticipant);
+      },
+    });
   }
 
   /** Replace the server-rendered loading card and start (pre-join, or join at once). */
@@ -210,7 +200,7 @@ export class CallUI {
    * @param {JoinChoice | null} choice
    */
   async #connect(choice) {
-    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.#owned.add(track);
+    for (const track of [choice?.camTrack, choice?.micTrack]) if (track) this.media.owned.add(track);
     this.#setState('connecting');
     if (!choice) {
       this.#showCard(
@@ -253,7 +243,7 @@ export class CallUI {
     for (const message of room.chatHistory) this.#addChat(message, true);
     if (room.recording) this.#showRecording(true, false);
     this.#renderPeople();
-    this.#scheduleRender();
+    this.stageCtl?.scheduleRender();
     focus(this.title);
     this.#dispatch('levelchat:joined', { room: room.id, participant: room.localParticipant.id, identity: room.localParticipant.identity });
     await this.#publishInitial(choice);
@@ -268,48 +258,12 @@ export class CallUI {
     const micWanted = choice ? choice.micOn : !this.config.startAudioOff && prefs.get('micOn', true);
     const tasks = [];
     if (camWanted && local.can('publish:camera')) {
-      tasks.push(this.#publish('camera', choice?.camTrack ?? undefined));
-    } else if (choice?.camTrack) this.#stopOwned(choice.camTrack);
+      tasks.push(this.media.publish('camera', choice?.camTrack ?? undefined));
+    } else if (choice?.camTrack) this.media.stopOwned(choice.camTrack);
     if (micWanted && local.can('publish:mic')) {
-      tasks.push(this.#publish('microphone', choice?.micTrack ?? undefined));
-    } else if (choice?.micTrack) this.#stopOwned(choice.micTrack);
+      tasks.push(this.media.publish('microphone', choice?.micTrack ?? undefined));
+    } else if (choice?.micTrack) this.media.stopOwned(choice.micTrack);
     await Promise.all(tasks);
-  }
-
-  /**
-   * Publish the camera or mic (a given capture, else a fresh one on the remembered device).
-   * @param {'camera' | 'microphone'} source
-   * @param {MediaStreamTrack} [track]
-   */
-  async #publish(source, track) {
-    const room = this.room;
-    if (!room) return;
-    const id = source === 'camera' ? 'camera' : 'mic';
-    this.#setPending(id, true);
-    this.toolbar?.setPressed(id, true); // show what was asked for while it happens (aria-busy says it is pending)
-    try {
-      const deviceId = prefs.get(source === 'camera' ? 'camId' : 'micId', '') || undefined;
-      if (source === 'camera') await room.publishCamera(track ? { track } : { deviceId, resolution: '720p' });
-      else await room.publishMic(track ? { track } : { deviceId });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (track) this.#stopOwned(track);
-      if (code === 'device_not_found' && !track) {
-        // The remembered device is gone: fall back to the default one.
-        try {
-          if (source === 'camera') await room.publishCamera({ resolution: '720p' });
-          else await room.publishMic();
-          return;
-        } catch (again) {
-          this.#mediaProblem(source, /** @type {LevelChatError} */ (again)?.code);
-          return;
-        }
-      }
-      if (code !== 'not_connected') this.#mediaProblem(source, code);
-    } finally {
-      this.#setPending(id, false);
-      this.#refreshControls();
-    }
   }
 
   /** @param {'camera' | 'microphone' | 'screen'} source @param {string | undefined} code */
@@ -326,12 +280,6 @@ export class CallUI {
     this.#toast(text, 'alert');
     this.announcer.alert(text);
     this.#dispatch('levelchat:error', { code: code ?? 'media_error', message: text });
-  }
-
-  /** @param {MediaStreamTrack} track */
-  #stopOwned(track) {
-    track.stop();
-    this.#owned.delete(track);
   }
 
   /**
@@ -373,10 +321,7 @@ export class CallUI {
   #teardownCall() {
     for (const off of this.#offRoom) off();
     this.#offRoom = [];
-    for (const track of this.#owned) track.stop();
-    this.#owned.clear();
-    for (const tile of this.#tiles.values()) tile.destroy();
-    this.#tiles.clear();
+    this.media.stopAll();
     for (const { el, track } of this.#audio.values()) {
       track.detach(el);
       el.remove();
@@ -384,14 +329,6 @@ export class CallUI {
     this.#audio.clear();
     this.topbar?.stopClock();
     this.#hands.clear();
-    this.#shares = [];
-    this.#pinned = null;
-    this.#pinBeforeShare = null;
-    this.#stageSpeaker = null;
-    this.#preferred.clear();
-    this.#videoOff.clear();
-    this.#pending.clear();
-    if (this.#stageTimer) clearTimeout(this.#stageTimer);
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
     this.#stopMutedMeter();
@@ -399,12 +336,12 @@ export class CallUI {
     this.left.dispose();
     this.#settings?.close();
     this.#help?.close();
-    this.#sheet?.close();
-    this.stage?.destroy();
+    this.stageCtl?.destroy();
+    this.stageCtl = null;
     this.reactionMenu?.el.remove();
     this.moreMenu?.el.remove();
-    this.#panel = null;
-    delete this.root.dataset.lcPanel;
+    this.panels?.reset();
+    this.panels = null;
     delete this.root.dataset.lcLayout;
   }
 
@@ -457,40 +394,54 @@ export class CallUI {
 
     this.banners = {
       reconnecting: new Banner({ kind: 'reconnecting', text: t('reconnectingBanner'), secondary: t('reconnectingText'), role: null }),
-      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.#stopShare() } }),
+      presenting: new Banner({ kind: 'presenting', text: t('youArePresenting'), role: null, iconName: 'screen', action: { label: t('stopPresenting'), onClick: () => void this.media.stopShare() } }),
       watching: new Banner({ kind: 'watching', text: t('watching'), role: null, iconName: 'people' }),
-      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.#toggleCamera() } }),
+      poor: new Banner({ kind: 'poor', text: t('poorConnectionBanner'), role: null, iconName: 'alert', action: { label: t('turnCameraOff'), onClick: () => void this.media.toggleCamera() } }),
       audio: new Banner({ kind: 'audio', text: t('startAudioHint'), role: null, iconName: 'volume', action: { label: t('startAudio'), onClick: () => this.#startAudio() } }),
     };
     this.banners.watching.show(this.isViewer);
     const bannerBox = h('div', { class: 'lc-banners' }, ...Object.values(this.banners).map((b) => b.el));
 
-    this.stage = new Stage({ onLayout: (view) => this.#onLayout(view), onVisible: (visible) => this.#onVisible(visible) });
+    this.stageCtl = new StageController({
+      room,
+      isViewer: this.isViewer,
+      live: Boolean(this.config.live),
+      choice: this.#choice,
+      onLayout: (view) => {
+        this.root.dataset.lcLayout = view;
+      },
+    });
     this.reactionLayer = h('div', { class: 'lc-reactions', 'aria-hidden': 'true' });
-    this.stage.el.append(this.reactionLayer);
-    this.side = h('aside', { class: 'lc-side', hidden: true });
+    this.stageCtl.stage.el.append(this.reactionLayer);
     this.chat = new ChatPanel({
       canSend: local.can('chat:send'),
       onSend: async (text, to) => {
         await this.room?.sendChat(text, to ? { to } : {});
       },
-      onClose: () => this.#closePanel(),
+      onClose: () => this.panels?.close(),
     });
     this.people = new PeoplePanel({
       isAdmin: local.can('room:admin'),
       onMute: (id) => void this.room?.muteParticipant(id, { kind: 'audio' }).catch((err) => this.#requestFailed(err)),
       onLowerHand: (id) => void this.room?.lowerHand(id).catch((err) => this.#requestFailed(err)),
       onRemove: (id, name) => void this.#remove(id, name),
-      onClose: () => this.#closePanel(),
+      onClose: () => this.panels?.close(),
     });
-    for (const panel of [this.chat.el, this.people.el]) {
-      panel.addEventListener('keydown', (e) => {
-        if (e.key === 'Escape' && !this.#narrow) {
-          e.preventDefault();
-          this.#closePanel();
-        }
-      });
-    }
+    this.panels = new Panels({
+      root: this.root,
+      app: this.app,
+      views: { chat: this.chat, people: this.people },
+      toolbar: () => this.toolbar ?? null,
+      onOpen: (name) => {
+        if (name !== 'chat' || !this.chat) return;
+        this.#unread = 0;
+        this.#renderUnread();
+        for (const toast of this.toasts.querySelectorAll('[data-lc-toast="chat"]')) toast.remove();
+        this.chat.scrollToEnd();
+      },
+      onChange: () => this.#onResize(),
+    });
+    this.panels.setNarrow(this.#narrow);
     this.audioBox = h('div', { class: 'lc-audio', hidden: true });
     this.toolbar = this.#buildToolbar();
     this.callEl = h(
@@ -498,7 +449,7 @@ export class CallUI {
       { class: 'lc-call', 'aria-labelledby': titleId, role: 'group' },
       topbar,
       bannerBox,
-      h('div', { class: 'lc-call__body' }, this.stage.el, this.side),
+      h('div', { class: 'lc-call__body' }, this.stageCtl.stage.el, this.panels.side),
       this.toolbar.el,
       this.audioBox,
     );
@@ -512,13 +463,13 @@ export class CallUI {
     this.toolbar = bar;
     if (!this.isViewer) {
       const micWrap = bar.split('left');
-      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.#toggleMic() }, 'left', micWrap);
+      bar.add({ id: 'mic', label: t('microphone'), icon: 'mic', iconOff: 'micOff', shortcut: 'M', toggle: true, onClick: () => void this.media.toggleMic() }, 'left', micWrap);
       bar.add({ id: 'mic-options', label: t('micOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'mic') }, 'left', micWrap);
       const camWrap = bar.split('left');
-      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.#toggleCamera() }, 'left', camWrap);
+      bar.add({ id: 'camera', label: t('camera'), icon: 'camera', iconOff: 'cameraOff', shortcut: 'V', toggle: true, onClick: () => void this.media.toggleCamera() }, 'left', camWrap);
       bar.add({ id: 'camera-options', label: t('cameraOptions'), icon: 'chevronUp', small: true, onClick: (b) => this.#openSettings(b, 'camera') }, 'left', camWrap);
       if (this.config.screenshare !== false) {
-        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.#toggleShare() });
+        bar.add({ id: 'share', label: t('shareScreen'), icon: 'screen', shortcut: 'D', toggle: true, onClick: () => void this.media.toggleShare() });
       }
     }
     if (this.config.reactions !== false) {
@@ -542,10 +493,10 @@ export class CallUI {
       bar.add({ id: 'hand', label: t('raiseHand'), icon: 'hand', shortcut: 'H', toggle: true, onClick: () => void this.#toggleHand() });
     }
     if (this.config.chat !== false) {
-      bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.#togglePanel('chat') });
+      bar.add({ id: 'chat', label: t('chat'), icon: 'chat', shortcut: 'C', toggle: true, onClick: () => this.panels?.toggle('chat') });
     }
     if (this.config.people !== false) {
-      bar.add({ id: 'people', label: t('participants'), icon: 'people', shortcut: 'P', toggle: true, onClick: () => this.#togglePanel('people') });
+      bar.add({ id: 'people', label: t('participants'), icon: 'people', shortcut: 'P', toggle: true, onClick: () => this.panels?.toggle('people') });
     }
     const more = bar.add({ id: 'more', label: t('more'), icon: 'more', onClick: () => {} }, 'right');
     this.moreMenu = new Menu({
@@ -590,10 +541,10 @@ export class CallUI {
     const items = [];
     const bar = this.toolbar;
     const shown = (/** @type {string} */ id) => Boolean(bar?.get(id) && !bar.get(id)?.hidden);
-    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.#toggleShare() });
+    if (shown('share')) items.push({ id: 'share', label: bar?.isPressed('share') ? t('stopPresenting') : t('shareScreen'), icon: 'screen', onSelect: () => void this.media.toggleShare() });
     if (shown('reactions')) items.push({ id: 'reactions', label: t('reactions'), icon: 'smile', onSelect: () => this.reactionMenu?.openFrom(more) });
     if (shown('hand')) items.push({ id: 'hand', label: bar?.isPressed('hand') ? t('lowerHand') : t('raiseHand'), icon: 'hand', onSelect: () => void this.#toggleHand() });
-    if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.#togglePanel('people') });
+    if (shown('people')) items.push({ id: 'people', label: t('participants'), icon: 'people', onSelect: () => this.panels?.toggle('people') });
     return items;
   }
 
@@ -617,20 +568,15 @@ export class CallUI {
     bar.setPressed('mic', Boolean(mic && !mic.muted));
     bar.setPressed('camera', Boolean(cam && !cam.muted));
     bar.setPressed('share', Boolean(screen));
-    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.#pending.has(id));
+    for (const id of ['mic', 'camera', 'share']) bar.setDisabled(id, this.media.pending.has(id));
     this.banners?.presenting.show(Boolean(screen));
     if (this.chat) this.chat.form.hidden = !local.can('chat:send');
     if (this.people) this.people.isAdmin = local.can('room:admin');
     this.#syncMutedMeter();
     this.#fitToolbar();
-  }
-
-  /** @param {string} id @param {boolean} pending */
-  #setPending(id, pending) {
-    if (pending) this.#pending.add(id);
-    else this.#pending.delete(id);
-    this.toolbar?.setDisabled(id, pending);
-    this.toolbar?.get(id)?.setAttribute('aria-busy', String(pending));
+    // Measure again once the call's layout has settled: a bar that overflowed while it was being built gets its
+    // labels back.
+    requestAnimationFrame(() => this.#fitToolbar());
   }
 
   // ==================================================================================== room events
@@ -641,7 +587,7 @@ export class CallUI {
     on.push(
       room.on(RoomEvent.ParticipantJoined, (p) => {
         this.#sync(p);
-        if (this.#showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
+        if (this.stageCtl?.showsTile(p) || room.participants.size <= QUIET_ANNOUNCE_ABOVE) this.joined.add(p.name || p.identity);
       }),
       room.on(RoomEvent.ParticipantLeft, (p) => {
         this.#removeParticipant(p);
@@ -683,19 +629,19 @@ export class CallUI {
       }),
       room.on(RoomEvent.LocalTrackUnpublished, (track) => {
         const mst = track.mediaStreamTrack;
-        if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
+        if (mst && this.media.owned.has(mst)) this.media.stopOwned(mst);
         this.#sync(room.localParticipant);
         this.#refreshControls();
       }),
-      room.on(RoomEvent.LocalTrackEnded, (track) => void this.#onLocalEnded(track)),
-      room.on(RoomEvent.ActiveSpeaker, (p) => this.#onActiveSpeaker(p)),
+      room.on(RoomEvent.LocalTrackEnded, (track) => void this.media.onLocalEnded(track)),
+      room.on(RoomEvent.ActiveSpeaker, (p) => this.stageCtl?.onActiveSpeaker(p)),
       room.on(RoomEvent.SpeakingChanged, (p, speaking) => {
-        this.#tiles.get(`${this.#base(p)}:camera`)?.setSpeaking(speaking);
+        this.stageCtl?.tile(p, 'camera')?.setSpeaking(speaking);
         this.#renderPeople();
-        this.#scheduleRender();
+        this.stageCtl?.scheduleRender();
       }),
       room.on(RoomEvent.ConnectionQuality, (band, p) => {
-        for (const source of ['camera', 'screen']) this.#tiles.get(`${this.#base(p)}:${source}`)?.setQuality(band);
+        for (const source of /** @type {const} */ (['camera', 'screen'])) this.stageCtl?.tile(p, source)?.setQuality(band);
         if (p.isLocal) this.#setOwnQuality(band);
         this.#renderPeople();
       }),
@@ -745,196 +691,22 @@ export class CallUI {
 
   // ======================================================================================== tiles
 
-  /** @param {Participant} p */
-  #base(p) {
-    return p.isLocal ? 'local' : p.id;
-  }
-
   /**
-   * Whether this participant gets a camera tile. Live rooms show broadcasters (and anyone publishing), not the
-   * audience; a viewer never sees a self tile.
-   * @param {Participant} p
-   */
-  #showsTile(p) {
-    if (p.isLocal) return !this.isViewer;
-    if (!this.config.live) return true;
-    return p.role !== 'viewer' || p.tracks.size > 0;
-  }
-
-  /**
-   * Bring a participant's tiles and audio in line with the SDK's state (idempotent; called on every event).
+   * Bring a participant's tiles (stage.js), audio and list row in line with the SDK's state.
    * @param {Participant} p
    */
   #sync(p) {
-    if (!this.room || !this.stage) return;
-    const base = this.#base(p);
-    const camKey = `${base}:camera`;
-    let cam = this.#tiles.get(camKey);
-    if (this.#showsTile(p) && !cam) {
-      cam = new Tile({ key: camKey, participant: p, source: 'camera', onPin: (tile) => this.#togglePin(tile.key) });
-      cam.setQuality(p.connectionQuality);
-      this.#tiles.set(camKey, cam);
-    } else if (!this.#showsTile(p) && cam) {
-      cam.destroy();
-      this.#tiles.delete(camKey);
-      cam = undefined;
-    }
-    cam?.setVideoTrack(p.getTrack('camera') ?? null);
-    const screenTrack = p.getTrack('screen');
-    const screenKey = `${base}:screen`;
-    let screen = this.#tiles.get(screenKey);
-    if (screenTrack && !screen) {
-      screen = new Tile({ key: screenKey, participant: p, source: 'screen', onPin: (tile) => this.#togglePin(tile.key) });
-      screen.setQuality(p.connectionQuality);
-      this.#tiles.set(screenKey, screen);
-      this.#shareStarted(screenKey);
-    } else if (!screenTrack && screen) {
-      screen.destroy();
-      this.#tiles.delete(screenKey);
-      this.#shareEnded(screenKey);
-      screen = undefined;
-    }
-    screen?.setVideoTrack(screenTrack ?? null);
+    if (!this.room || !this.stageCtl) return;
+    this.stageCtl.sync(p);
     if (!p.isLocal) this.#syncAudio(p);
-    this.#scheduleRender();
     this.#renderPeople();
   }
 
   /** @param {Participant} p */
   #removeParticipant(p) {
-    const base = this.#base(p);
-    for (const source of ['camera', 'screen']) {
-      const key = `${base}:${source}`;
-      const tile = this.#tiles.get(key);
-      if (!tile) continue;
-      tile.destroy();
-      this.#tiles.delete(key);
-      if (source === 'screen') this.#shareEnded(key);
-      if (this.#pinned === key) this.#pinned = null;
-    }
-    if (this.#stageSpeaker === `${base}:camera`) this.#stageSpeaker = null;
-    this.#preferred.delete(p.id);
-    this.#videoOff.delete(p.id);
+    this.stageCtl?.removeParticipant(p);
     this.#pruneAudio();
-    this.#scheduleRender();
     this.#renderPeople();
-  }
-
-  /** @param {string} key */
-  #shareStarted(key) {
-    if (!this.#shares.includes(key)) this.#shares.push(key);
-    if (this.#pinned && !this.#pinned.endsWith(':screen')) this.#pinBeforeShare = this.#pinned;
-    this.#pinned = null;
-  }
-
-  /** @param {string} key */
-  #shareEnded(key) {
-    this.#shares = this.#shares.filter((k) => k !== key);
-    if (this.#pinned === key) this.#pinned = null;
-    if (!this.#shares.length && this.#pinBeforeShare && this.#tiles.has(this.#pinBeforeShare)) this.#pinned = this.#pinBeforeShare;
-    if (!this.#shares.length) this.#pinBeforeShare = null;
-  }
-
-  /** @param {string} key */
-  #togglePin(key) {
-    this.#pinned = this.#pinned === key ? null : key;
-    this.#scheduleRender();
-  }
-
-  /** @param {Participant | null} p */
-  #onActiveSpeaker(p) {
-    if (!p || p.isLocal) return; // you never take the stage as the active speaker
-    const key = `${this.#base(p)}:camera`;
-    const apply = () => {
-      this.#stageTimer = null;
-      const current = this.room?.activeSpeaker;
-      if (!current || current.isLocal) return;
-      const next = `${this.#base(current)}:camera`;
-      if (next === this.#stageSpeaker) return;
-      this.#stageSpeaker = next;
-      this.#stageChangedAt = Date.now();
-      this.#scheduleRender();
-    };
-    if (key === this.#stageSpeaker) return;
-    const wait = this.#stageChangedAt + STAGE_HOLD_MS - Date.now();
-    if (wait <= 0) apply();
-    else this.#stageTimer ??= setTimeout(apply, wait);
-  }
-
-  #scheduleRender() {
-    if (this.#renderQueued) return;
-    this.#renderQueued = true;
-    requestAnimationFrame(() => {
-      this.#renderQueued = false;
-      this.#render();
-    });
-  }
-
-  #render() {
-    if (!this.room || !this.stage) return;
-    /** @type {SortInfo[]} */
-    const sortInfo = [];
-    for (const tile of this.#tiles.values()) {
-      const p = tile.participant;
-      sortInfo.push({
-        key: tile.key,
-        isLocal: p.isLocal && tile.source === 'camera',
-        isScreen: tile.source === 'screen',
-        speaking: p.isSpeaking,
-        lastSpokeAt: p.lastSpokeAt ?? 0,
-        videoOn: tile.videoOn,
-        joinedAt: p.joinedAt ?? 0,
-      });
-    }
-    const share = this.#shares[this.#shares.length - 1] ?? null;
-    this.stage.update({
-      tiles: this.#tiles,
-      sortInfo,
-      choice: this.#choice,
-      pinned: this.#pinned && this.#tiles.has(this.#pinned) ? this.#pinned : null,
-      share: share && this.#tiles.has(share) ? share : null,
-      speaker: this.#stageSpeaker,
-      localKey: this.#tiles.has('local:camera') ? 'local:camera' : null,
-      waiting: this.isViewer ? this.#tiles.size === 0 : this.room.participants.size === 0,
-      waitingText: this.isViewer ? t('waitingForBroadcast') : t('waitingForOthers'),
-    });
-  }
-
-  /** @param {ViewName} view */
-  #onLayout(view) {
-    this.root.dataset.lcLayout = view;
-  }
-
-  /**
-   * Off-screen people: stop receiving their video (audio stays); small tiles ask for low quality.
-   * @param {Map<string, 'high' | 'low'>} visible  tile key → wanted quality
-   */
-  #onVisible(visible) {
-    const room = this.room;
-    if (!room) return;
-    /** @type {Map<string, 'high' | 'low'>} */
-    const byParticipant = new Map();
-    for (const [key, quality] of visible) {
-      const tile = this.#tiles.get(key);
-      if (!tile || tile.participant.isLocal) continue;
-      const id = tile.participant.id;
-      if (byParticipant.get(id) !== 'high') byParticipant.set(id, quality);
-    }
-    for (const p of room.participants.values()) {
-      const wanted = byParticipant.get(p.id);
-      const hasVideo = [...p.tracks.values()].some((tr) => tr.kind === 'video');
-      if (!wanted && hasVideo && !this.#videoOff.has(p.id) && this.#tiles.has(`${p.id}:camera`)) {
-        this.#videoOff.add(p.id);
-        room.unsubscribe(p.id, 'video').catch(() => this.#videoOff.delete(p.id));
-      } else if (wanted && this.#videoOff.has(p.id)) {
-        this.#videoOff.delete(p.id);
-        room.subscribe(p.id, 'video').catch(() => {});
-      }
-      if (wanted && this.#preferred.get(p.id) !== wanted) {
-        this.#preferred.set(p.id, wanted);
-        room.setPreferredQuality(wanted === 'high' ? 'high' : 'low', { participant: p.id }).catch(() => {});
-      }
-    }
   }
 
   // ======================================================================================== audio
@@ -986,117 +758,18 @@ export class CallUI {
 
   // ====================================================================================== controls
 
-  async #toggleMic() {
-    const room = this.room;
-    if (!room || this.#pending.has('mic')) return;
-    const track = room.localParticipant.getTrack('microphone');
-    if (!track) {
-      prefs.set('micOn', true);
-      await this.#publish('microphone');
-      if (room.localParticipant.getTrack('microphone')) this.announcer.say(t('micOnAnnounce'));
-      return;
-    }
-    this.#setPending('mic', true);
-    try {
-      const muting = !track.muted;
-      this.toolbar?.setPressed('mic', !muting);
-      if (muting) await track.mute();
-      else await track.unmute();
-      prefs.set('micOn', !muting);
-      this.announcer.say(muting ? t('micOffAnnounce') : t('micOnAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('mic', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  /** Camera on = publish (camera light on); off = unpublish and stop the capture (light off). */
-  async #toggleCamera() {
-    const room = this.room;
-    if (!room || this.#pending.has('camera')) return;
-    const track = room.localParticipant.getTrack('camera');
-    if (!track) {
-      prefs.set('camOn', true);
-      await this.#publish('camera');
-      if (room.localParticipant.getTrack('camera')) this.announcer.say(t('cameraOnAnnounce'));
-      return;
-    }
-    this.#setPending('camera', true);
-    this.toolbar?.setPressed('camera', false);
-    try {
-      const mst = track.mediaStreamTrack;
-      await room.unpublish(track);
-      if (mst && this.#owned.has(mst)) this.#stopOwned(mst);
-      prefs.set('camOn', false);
-      this.announcer.say(t('cameraOffAnnounce'));
-    } catch (err) {
-      this.#requestFailed(err);
-    } finally {
-      this.#setPending('camera', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #toggleShare() {
-    const room = this.room;
-    if (!room || this.#pending.has('share')) return;
-    if (room.localParticipant.getTrack('screen')) {
-      await this.#stopShare();
-      return;
-    }
-    this.#setPending('share', true);
-    try {
-      await room.publishScreen({ withAudio: true });
-    } catch (err) {
-      const code = /** @type {LevelChatError} */ (err)?.code;
-      if (code !== 'permission_denied') this.#mediaProblem('screen', code); // a cancelled picker is not an error
-    } finally {
-      this.#setPending('share', false);
-      this.#refreshControls();
-      this.#sync(room.localParticipant);
-    }
-  }
-
-  async #stopShare() {
-    const room = this.room;
-    if (!room) return;
-    for (const track of [...room.localParticipant.tracks.values()]) {
-      if (track.source === 'screen' || track.source === 'screen_audio') await room.unpublish(track).catch(() => {});
-    }
-    this.#refreshControls();
-    this.#sync(room.localParticipant);
-  }
-
-  /** A capture ended outside the UI (browser "Stop sharing", unplugged device): fall back where it makes sense. @param {Track} track */
-  async #onLocalEnded(track) {
-    if (track.source === 'screen' || track.source === 'screen_audio') return; // the SDK unpublishes it
-    const device = track.source === 'camera' ? t('camera').toLowerCase() : t('microphone').toLowerCase();
-    this.#toast(t('deviceLost', { device }));
-    this.announcer.say(t('deviceLost', { device }));
-    const wasOn = !track.muted;
-    // Wait for the SDK's own unpublish, then try the default device.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    if (!wasOn || !this.room || this.room.localParticipant.getTrack(track.source)) return;
-    prefs.set(track.source === 'camera' ? 'camId' : 'micId', '');
-    await this.#publish(/** @type {'camera' | 'microphone'} */ (track.source));
-  }
-
   async #toggleHand() {
     const room = this.room;
-    if (!room || this.#pending.has('hand')) return;
+    if (!room || this.media.pending.has('hand')) return;
     const raising = room.localParticipant.handRaisedAt === null;
-    this.#setPending('hand', true);
+    this.media.setPending('hand', true);
     try {
       if (raising) await room.raiseHand();
       else await room.lowerHand();
     } catch (err) {
       this.#requestFailed(err);
     } finally {
-      this.#setPending('hand', false);
+      this.media.setPending('hand', false);
       this.#refreshControls();
     }
   }
@@ -1114,7 +787,7 @@ export class CallUI {
       const text = p.isLocal ? t('handRaisedYou') : t('handRaised', { name: p.name || p.identity });
       this.announcer.say(text);
       if (!p.isLocal) this.#toast(text, 'info', 'hand');
-    } else if (now === null && before !== null && p.isLocal && !this.#pending.has('hand')) {
+    } else if (now === null && before !== null && p.isLocal && !this.media.pending.has('hand')) {
       this.announcer.say(t('handLoweredByHost'));
       this.#toast(t('handLoweredByHost'));
     }
@@ -1217,102 +890,11 @@ export class CallUI {
   #setChoice(choice) {
     this.#choice = choice;
     prefs.set('layout', choice);
-    if (this.#pinned) this.#pinned = null;
-    this.#scheduleRender();
+    this.stageCtl?.setChoice(choice);
     this.announcer.say(choice === 'grid' ? t('layoutGrid') : t('layoutSpeaker'));
   }
 
   // ======================================================================================= panels
-
-  /** @param {'chat' | 'people'} name */
-  #togglePanel(name) {
-    if (this.#panel === name) this.#closePanel();
-    else this.#openPanel(name);
-  }
-
-  /** @param {'chat' | 'people'} name */
-  #openPanel(name) {
-    if (!this.side || !this.chat || !this.people) return;
-    if (this.#panel && this.#panel !== name) this.#closePanel(false);
-    this.#panel = name;
-    const panel = name === 'chat' ? this.chat : this.people;
-    this.root.dataset.lcPanel = name;
-    this.toolbar?.setPressed(name, true);
-    if (name === 'chat') {
-      this.#unread = 0;
-      this.#renderUnread();
-      for (const toast of this.toasts.querySelectorAll('[data-lc-toast="chat"]')) toast.remove();
-    }
-    this.#placePanel();
-    if (name === 'chat') this.chat.scrollToEnd();
-    focus(panel.initialFocus);
-    this.#onResize();
-  }
-
-  /** Put the open panel beside the stage, or in a modal sheet when narrow. */
-  #placePanel() {
-    if (!this.#panel || !this.side || !this.chat || !this.people) return;
-    const panel = this.#panel === 'chat' ? this.chat.el : this.people.el;
-    if (this.#narrow) {
-      const sheet = this.#sheet ?? this.#makeSheet();
-      this.side.hidden = true;
-      if (panel.parentElement !== sheet) sheet.replaceChildren(panel);
-      sheet.setAttribute('aria-label', this.#panel === 'chat' ? t('chat') : t('participants'));
-      if (!sheet.open) sheet.showModal();
-    } else {
-      if (this.#sheet?.open) {
-        this.#sheet.dataset.lcMoving = 'true';
-        this.#sheet.close();
-      }
-      if (panel.parentElement !== this.side) this.side.replaceChildren(panel);
-      this.side.hidden = false;
-    }
-  }
-
-  #makeSheet() {
-    const sheet = h('dialog', { class: 'lc-sheet', 'aria-label': t('chat') });
-    sheet.addEventListener('close', () => {
-      if (sheet.dataset.lcMoving === 'true') {
-        delete sheet.dataset.lcMoving;
-        return;
-      }
-      if (this.#panel) this.#closePanel();
-    });
-    sheet.addEventListener('keydown', (e) => {
-      if (e.key !== 'Tab') return;
-      // Keep Tab inside the sheet.
-      const items = [...sheet.querySelectorAll('button, textarea, input, select, [tabindex="0"]')].filter((el) => !el.closest('[hidden]'));
-      if (!items.length) return;
-      const first = /** @type {HTMLElement} */ (items[0]);
-      const last = /** @type {HTMLElement} */ (items[items.length - 1]);
-      if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      }
-    });
-    this.app.append(sheet);
-    this.#sheet = sheet;
-    return sheet;
-  }
-
-  /** @param {boolean} [returnFocus] */
-  #closePanel(returnFocus = true) {
-    const name = this.#panel;
-    if (!name) return;
-    this.#panel = null;
-    delete this.root.dataset.lcPanel;
-    this.toolbar?.setPressed(name, false);
-    if (this.side) this.side.hidden = true;
-    if (this.#sheet?.open) {
-      this.#sheet.dataset.lcMoving = 'true';
-      this.#sheet.close();
-    }
-    if (returnFocus) focus(this.toolbar?.get(name));
-    this.#onResize();
-  }
 
   /**
    * @param {ChatMessageEvent} message
@@ -1340,7 +922,7 @@ export class CallUI {
       mine,
       toName,
     });
-    if (history || mine || this.#panel === 'chat') return;
+    if (history || mine || this.panels?.current === 'chat') return;
     this.#unread++;
     this.#renderUnread();
     this.announcer.say(t('newMessageFrom', { name: fromName }));
@@ -1423,7 +1005,7 @@ export class CallUI {
       opener,
       focusOn,
       onSwitched: (previous, label) => {
-        if (previous && this.#owned.has(previous)) this.#stopOwned(previous);
+        if (previous && this.media.owned.has(previous)) this.media.stopOwned(previous);
         this.announcer.say(t('deviceSwitched', { device: label }));
       },
       onProblem: (source, code) => this.#mediaProblem(source, code),
@@ -1445,10 +1027,10 @@ export class CallUI {
   #shortcut(e) {
     if (shortcutOwner !== this || e.defaultPrevented || e.ctrlKey || e.metaKey || isTypingTarget(e)) return;
     if (this.state !== 'connected' && this.state !== 'reconnecting') return;
-    if (e.key === 'Escape' && this.#panel && !this.#narrow && !e.altKey) {
+    if (e.key === 'Escape' && this.panels?.current && !this.#narrow && !e.altKey) {
       // Esc closes the open side panel from anywhere (the panel's own handler covers focus inside it).
       e.preventDefault();
-      this.#closePanel();
+      this.panels?.close();
       return;
     }
     if (!prefs.get('shortcuts', true)) return;
@@ -1561,15 +1143,13 @@ export class CallUI {
     const width = this.root.getBoundingClientRect().width;
     if (!width) return;
     const narrow = width <= NARROW_PX;
-    const panelOpen = Boolean(this.#panel);
+    const panelOpen = Boolean(this.panels?.current);
     this.root.dataset.lcNarrow = String(narrow);
     this.root.dataset.lcTiny = String(width <= TINY_PX);
     this.#iconOnly = String(width <= (panelOpen && !narrow ? ICON_ONLY_WITH_PANEL_PX : ICON_ONLY_PX));
     this.#fitToolbar();
-    if (narrow !== this.#narrow) {
-      this.#narrow = narrow;
-      if (this.#panel) this.#placePanel();
-    }
+    this.#narrow = narrow;
+    this.panels?.setNarrow(narrow);
     this.reactionMenu?.close(false);
     this.moreMenu?.close(false);
   }
