@@ -1,7 +1,8 @@
 """Issue 10 on real servers: daphne processes sharing a private redis-server.
 
 - (2) two joins of one identity on two processes at the same moment: exactly one session, the other 4409;
-- (8) thousands of chats from both processes reach every client in ``seq`` order: zero spurious resyncs;
+- (8) thousands of chats from both processes reach every client in ``seq`` order: zero spurious resyncs
+  (1,200 by default, ``LEVELCHAT_SEQ_CHATS=6000`` for the issue's figure);
 - (9) a client that stops reading is closed 4013 ``slow_consumer`` and the others carry on;
 - (7) a text frame with invalid UTF-8 gets a close frame (1007), not a dropped TCP connection.
 """
@@ -22,10 +23,10 @@ from django_levelchat.tokens import issue_token
 from tests.livecluster import Cluster, WSClient
 from tests.services import PostgresDatabase, postgres_missing_reason
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(600)]
+#: Chats in the ordering test: 1,200 in the PR run; LEVELCHAT_SEQ_CHATS=6000 is the issue's figure (slow tier).
+CHATS = int(os.environ.get("LEVELCHAT_SEQ_CHATS", "1200"))
 
-#: Chats in the ordering test (the issue's goal is 6,000; LEVELCHAT_SEQ_CHATS scales a quick local run).
-CHATS = int(os.environ.get("LEVELCHAT_SEQ_CHATS", "6000"))
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(max(600, CHATS // 3))]
 FAST = {
     "CHAT_RATE": 10000,
     "CHAT_BURST": 10000,
