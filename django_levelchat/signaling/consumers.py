@@ -473,11 +473,9 @@ class SignalingConsumer(AsyncConsumer):
             raise Close(CloseReason.REPLACED, "this identity is already in the room")
         if previous is not None:
             await rooms.depart(room.public_id, previous, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
-        for entry in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
-            if entry["identity"] == claims.identity and entry["id"] != previous:
-                await rooms.depart(
-                    room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED
-                )
+        for old in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
+            if old["identity"] == claims.identity and old["id"] != previous:
+                await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         try:
             await _join(room, claims, pid, self.caps)
         except IllegalTransition:
@@ -542,7 +540,8 @@ class SignalingConsumer(AsyncConsumer):
         self.pid = entry["id"]
         self.entry = entry
         self.role = entry.get("role") or caps.PARTICIPANT
-        self.granted = frozenset(entry.get("granted", entry.get("caps", ())))
+        granted = entry.get("granted")
+        self.granted = frozenset(entry.get("caps") or () if granted is None else granted)
         liveness.joined(room.public_id, self.pid, self)
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))

@@ -140,6 +140,25 @@ async def test_resume_after_a_dropped_socket_keeps_the_participant_and_media(lev
         await alice.leave()
 
 
+async def test_first_joiner_without_media_and_newcomer_publishing_at_once(levelchat_server, e2e_room, mint_token):
+    """The newcomer's tracks exist before the first offer reaches it (aiortc under max-bundle lost its transport)."""
+    url = levelchat_server.url
+    first = await join_room(mint_token(e2e_room, "first"), url=url)
+    newcomer = await join_room(mint_token(e2e_room, "newcomer"), url=url)
+    try:
+        at_newcomer = asyncio.ensure_future(newcomer.wait_for("track-subscribed"))
+        at_first = asyncio.ensure_future(first.wait_for("track-subscribed", lambda t, pub, who: t.kind == "video"))
+        await newcomer.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+        await newcomer.publish_track(ToneAudioTrack(), source="microphone")
+        await first.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+        for track, _, _ in (await at_newcomer, await at_first):
+            frame = (await decoded_frames(track, 1))[0]
+            assert (frame.width, frame.height) == (W, H) and read_frame_counter(frame) is not None
+    finally:
+        await newcomer.leave()
+        await first.leave()
+
+
 async def test_join_errors_and_live_viewer(levelchat_server, e2e_room, mint_token):
     url = levelchat_server.url
     with pytest.raises(JoinError) as info:
