@@ -64,7 +64,12 @@ async def run(args: argparse.Namespace) -> int:
     elif args.echo:
         _echo(room)
     ended = asyncio.Event()
-    room.on("connection-state", lambda state, close: state in ("disconnected", "failed") and ended.set())
+
+    def on_connection_state(state: str, close: Any) -> None:
+        if state in ("disconnected", "failed"):
+            ended.set()
+
+    room.on("connection-state", on_connection_state)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

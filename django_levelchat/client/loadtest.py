@@ -192,7 +192,12 @@ class LoadTest:
         room.on("track-subscribed", lambda track, publication, who: self._subscribed(member, track))
         room.on("chat-message", lambda m: self._chat_received(member, m))
         room.on("error", lambda frame: member.errors.append(f"error frame: {frame}"))
-        room.on("peer-state", lambda who, state: state == "failed" and member.errors.append("peer connection failed"))
+
+        def on_peer_state(who: Any, state: str) -> None:
+            if state == "failed":
+                member.errors.append("peer connection failed")
+
+        room.on("peer-state", on_peer_state)
         width, height, fps = RESOLUTIONS[self.plan.video_resolution]
         try:
             if member.role == "video":

@@ -222,8 +222,11 @@ class PeerSession:
         self._chain: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # BALANCED, not MAX_BUNDLE: under MAX_BUNDLE aiortc stops the shared transport when a track was added
+        # before the first offer arrived and its section is not the first (no candidates, no media). The
+        # descriptions still BUNDLE everything, so the browser side sees one transport either way.
         self.pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=ice_servers(mesh.ice), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+            RTCConfiguration(iceServers=ice_servers(mesh.ice), bundlePolicy=RTCBundlePolicy.BALANCED)
         )
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)

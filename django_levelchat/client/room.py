@@ -314,15 +314,15 @@ class Room:
         for info in roster:
             if info["id"] == self.local_participant.id:
                 continue
-            participant = self.participants.get(info["id"])
-            if participant is None:
+            member = self.participants.get(info["id"])
+            if member is None:
                 self._add_participant(info, announce)
             else:
-                participant.reconnecting = info.get("state") == "reconnecting"
-                known = set(participant.tracks)
+                member.reconnecting = info.get("state") == "reconnecting"
+                known = set(member.tracks)
                 for track in info.get("tracks") or []:
                     if track["sid"] not in known:
-                        self._add_publication(participant, track, announce)
+                        self._add_publication(member, track, announce)
             if self.transport is not None:
                 self.transport.add_participant(info["id"])
 

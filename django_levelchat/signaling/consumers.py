@@ -426,6 +426,8 @@ class SignalingConsumer(AsyncConsumer):
     async def on_hello(self, msg: protocol.Hello) -> None:
         if self.state != "connecting":
             raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
+        if self.hello_task is not None:
+            self.hello_task.cancel()  # the hello arrived in time; a slow join (a busy database) is not a timeout
         if self.claims is None:
             if not msg.token:
                 raise Close(CloseReason.TOKEN_MISSING)
@@ -466,11 +468,9 @@ class SignalingConsumer(AsyncConsumer):
             raise Close(CloseReason.REPLACED, "this identity is already in the room")
         if previous is not None:
             await rooms.depart(room.public_id, previous, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
-        for entry in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
-            if entry["identity"] == claims.identity and entry["id"] != previous:
-                await rooms.depart(
-                    room.public_id, entry["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED
-                )
+        for old in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
+            if old["identity"] == claims.identity and old["id"] != previous:
+                await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         try:
             await _join(room, claims, pid, self.caps)
         except IllegalTransition:
@@ -535,7 +535,8 @@ class SignalingConsumer(AsyncConsumer):
         self.pid = entry["id"]
         self.entry = entry
         self.role = entry.get("role") or caps.PARTICIPANT
-        self.granted = frozenset(entry.get("granted", entry.get("caps", ())))
+        granted = entry.get("granted")
+        self.granted = frozenset(entry.get("caps") or () if granted is None else granted)
         liveness.joined(room.public_id, self.pid, self)
         self.caps = frozenset(entry.get("caps", ()))
         self.hidden = bool(entry.get("hidden"))

@@ -143,6 +143,8 @@ def test_hand_fit_invite_chat_and_axe_on_desktop(ui_pages, ui_room_factory, leve
     bob.page.keyboard.press("Escape")
     bob.control("More options").click()
     bob.page.get_by_role("menuitem", name="Settings").wait_for()
+    tip = "getComputedStyle(document.querySelector('[data-lc-control=more]'), '::before').content"
+    assert bob.page.evaluate(tip) in ("none", "normal")  # no tooltip over the open menu
     shot(bob, "desktop-more-menu")
     bob.page.get_by_role("menuitem", name="Settings").click()
     bob.page.get_by_role("dialog", name="Settings").wait_for()
@@ -216,6 +218,12 @@ def test_phone_layout_one_row_and_overflow(ui_pages, ui_room_factory, levelchat_
     shot(bob, "phone-reactions")
     reactions.get_by_role("menuitem", name="React with party").tap()
     alice.page.locator('.lc-float[data-lc-reaction="🎉"]').wait_for(timeout=5000)
+    bob.control("More options").tap()
+    menu.get_by_role("menuitem", name="Settings").tap()
+    bob.page.get_by_role("dialog", name="Settings").wait_for()
+    shot(bob, "phone-settings")
+    bob.page.keyboard.press("Escape")
+    bob.page.get_by_role("dialog", name="Settings").wait_for(state="hidden")
     bob.control("More options").tap()
     menu.get_by_role("menuitem", name="Participants").tap()
     bob.page.locator("dialog.lc-sheet[open]").wait_for(timeout=5000)

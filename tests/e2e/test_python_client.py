@@ -8,6 +8,7 @@ signaling socket is dropped. Media is small (160×120 at 10 fps) to stay light o
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,25 @@ async def test_resume_after_a_dropped_socket_keeps_the_participant_and_media(lev
         await alice.leave()
 
 
+async def test_first_joiner_without_media_and_newcomer_publishing_at_once(levelchat_server, e2e_room, mint_token):
+    """The newcomer's tracks exist before the first offer reaches it (aiortc under max-bundle lost its transport)."""
+    url = levelchat_server.url
+    first = await join_room(mint_token(e2e_room, "first"), url=url)
+    newcomer = await join_room(mint_token(e2e_room, "newcomer"), url=url)
+    try:
+        at_newcomer = asyncio.ensure_future(newcomer.wait_for("track-subscribed"))
+        at_first = asyncio.ensure_future(first.wait_for("track-subscribed", lambda t, pub, who: t.kind == "video"))
+        await newcomer.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+        await newcomer.publish_track(ToneAudioTrack(), source="microphone")
+        await first.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+        for track, _, _ in (await at_newcomer, await at_first):
+            frame = (await decoded_frames(track, 1))[0]
+            assert (frame.width, frame.height) == (W, H) and read_frame_counter(frame) is not None
+    finally:
+        await newcomer.leave()
+        await first.leave()
+
+
 async def test_join_errors_and_live_viewer(levelchat_server, e2e_room, mint_token):
     url = levelchat_server.url
     with pytest.raises(JoinError) as info:
@@ -202,3 +222,31 @@ async def test_cli_echo_bot_sends_our_media_back(levelchat_server, e2e_room, min
         echo.terminate()
         output = (await echo.communicate())[0].decode()
     assert "echoing me's camera" in output, output
+
+
+async def test_the_docs_bot_runs(levelchat_server, e2e_room, mint_token, tmp_path):
+    """docs/python-client.md's 20-line bot, as written: it greets, reports our media and answers ping."""
+    doc = (ROOT / "docs" / "python-client.md").read_text()
+    code = doc.split("## A bot in 20 lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 25
+    (tmp_path / "bot.py").write_text(code)
+    texts: list[str] = []
+    me = await join_room(mint_token(e2e_room, "me"), url=levelchat_server.url)
+    me.on("chat-message", lambda m: texts.append(m["text"]))
+    await me.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, str(tmp_path / "bot.py"), levelchat_server.url, mint_token(e2e_room, "docbot"), "30",
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await until(lambda: any(t.startswith("I get me's camera") for t in texts), message=f"media report {texts}")
+        await me.send_chat("ping")
+        await until(lambda: "pong" in texts, message="pong")
+        late = await join_room(mint_token(e2e_room, "late"), url=levelchat_server.url)
+        await until(lambda: "hello late" in texts, message="greeting")
+        await late.leave()
+    finally:
+        await me.leave()
+        bot.terminate()
+        await bot.communicate()

@@ -112,3 +112,39 @@ def test_browser_and_python_client_exchange_media(browser_first, new_page, e2e_r
         assert bot.participants[browser_id].identity == "browser"
     finally:
         bot_thread.run(bot.leave())
+
+
+async def frames_advance(room: Room, identity: str) -> tuple[int, int]:
+    """Two decoded frames of ``identity``'s camera, some frames apart: (first pts, later pts)."""
+    track = next(t for t, pub, who in room.received if pub.source == "camera" and who.identity == identity)  # type: ignore[attr-defined]
+    async with asyncio.timeout(30):
+        first = await track.recv()
+        for _ in range(5):
+            later = await track.recv()
+    return first.pts, later.pts
+
+
+def test_browser_resume_restarts_ice_toward_the_python_client(new_page, e2e_room, mint_token, bot_thread):
+    page = new_page()
+    server_url = page.evaluate("location.origin")
+    bot = bot_thread.run(bot_join(server_url, mint_token(e2e_room, "bot")))
+    browser_id = page_join(page, mint_token(e2e_room, "browser"))
+    bot_id = bot.local_participant.id
+    try:
+        wait_until(lambda: page.evaluate("(id) => lcTest.videoPlays(id)", bot_id)["ok"], 40, message="bot video plays")
+        bot_thread.run(first_video_frame(bot, "browser"))
+        ufrag_before = page.evaluate("lcTest.iceUfrags()")[bot_id]
+        page.evaluate("lcTest.room.simulateSignalingDrop()")
+        # The SDK resumes (same id) and restarts ICE with a fresh offer; aiortc answers it.
+        wait_until(lambda: page.evaluate("lcTest.iceUfrags()")[bot_id] != ufrag_before, 30, message="ICE restart")
+        assert page.evaluate("lcTest.room.localParticipant.id") == browser_id
+        wait_until(lambda: page.evaluate("lcTest.room.state") == "connected", 30, message="browser resumed")
+        # Media still flows both ways on the restarted connection.
+        first, later = bot_thread.run(frames_advance(bot, "browser"))
+        assert later > first
+        wait_until(
+            lambda: page.evaluate("(id) => lcTest.videoPlays(id)", bot_id)["ok"], 30, message="bot video plays on"
+        )
+        assert bot.participants[browser_id].identity == "browser"
+    finally:
+        bot_thread.run(bot.leave())

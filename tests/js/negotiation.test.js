@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import { Logger } from '../../django_levelchat/static/levelchat/sdk/logger.js';
 import { isInitiator, isPolite } from '../../django_levelchat/static/levelchat/sdk/mesh.js';
 import { needsOffer, PerfectNegotiator, toWireCandidate } from '../../django_levelchat/static/levelchat/sdk/negotiation.js';
-import { FakePeerConnection, flush } from './fakes.js';
+import { FakeClock, FakePeerConnection, flush } from './fakes.js';
 
 const LOW = 'PA_01JDKG3VKVQ614K1T79ZPQA9W2';
 const HIGH = 'PA_01JDKG3VKWAAAAAAAAAAAAAAAA';
 const quiet = new Logger('test', { level: 'silent' });
 
 /** Two peers joined by a wire whose deliveries the test controls. */
-function pair(aId = LOW, bId = HIGH) {
+function pair(aId = LOW, bId = HIGH, clock = undefined) {
   const wire = { toA: [], toB: [] };
   const make = (id, other, queue) => {
     const pc = new FakePeerConnection(id.slice(-4));
@@ -22,6 +22,7 @@ function pair(aId = LOW, bId = HIGH) {
       initiator: isInitiator(id, other),
       send: (payload) => queue.push(payload),
       logger: quiet,
+      clock,
     });
     return { id, pc, negotiator };
   };
@@ -224,4 +225,51 @@ test('outgoing and incoming hooks rewrite descriptions', async () => {
   await n.handleDescription({ type: 'answer', sdp: 'v=0\r\na=x-remote:1\r\n' });
   assert.deepEqual(seen, ['v=0\r\na=x-remote:1\r\n']);
   assert.equal(pc.remoteDescription.sdp, 'v=0\r\n');
+});
+
+test('both peers lost signaling: the lost impolite offer is sent again and both end stable (issue 10)', async () => {
+  const clock = new FakeClock();
+  const { a, b, wire, deliver, settle } = pair(LOW, HIGH, clock);
+  a.pc.needNegotiation();
+  await flush();
+  await settle();
+  assert.equal(a.pc.signalingState, 'stable');
+  // Both resume and restart ICE at once. The impolite (lower id) peer's offer goes to a dead socket and is lost.
+  a.negotiator.restartIce();
+  b.negotiator.restartIce();
+  await flush();
+  assert.equal(a.pc.signalingState, 'have-local-offer');
+  assert.equal(b.pc.signalingState, 'have-local-offer');
+  wire.toB.splice(0); // lost
+  await deliver('a'); // the polite peer's offer reaches the impolite one, which ignores it (glare)
+  assert.equal(a.pc.signalingState, 'have-local-offer');
+  assert.equal(b.pc.signalingState, 'have-local-offer');
+  await clock.advance(3000); // no answer: the impolite peer sends its offer again
+  assert.equal(a.negotiator.offersResent, 1);
+  await settle();
+  assert.equal(a.pc.signalingState, 'stable');
+  assert.equal(b.pc.signalingState, 'stable');
+  await clock.advance(10_000);
+  await settle();
+  assert.equal(a.pc.signalingState, 'stable');
+  assert.equal(b.pc.signalingState, 'stable');
+});
+
+test('an answered offer is never sent again, and resends stop after maxOfferRetries', async () => {
+  const clock = new FakeClock();
+  const { a, wire, settle } = pair(LOW, HIGH, clock);
+  a.pc.needNegotiation();
+  await flush();
+  await settle();
+  await clock.advance(30_000);
+  assert.equal(a.negotiator.offersResent, 0);
+  a.negotiator.restartIce();
+  await flush();
+  wire.toB.splice(0);
+  for (let i = 0; i < 10; i++) {
+    await clock.advance(3000);
+    wire.toB.splice(0); // the peer never comes back
+  }
+  assert.equal(a.negotiator.offersResent, 5);
+  assert.equal(clock.timers.length, 0);
 });

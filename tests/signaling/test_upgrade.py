@@ -57,7 +57,7 @@ async def test_missing_origin_joins_and_foreign_origin_is_refused(token_for):
     await bot.disconnect()
     evil = Client(token_for("evil"), origin=(b"origin", b"https://evil.example"))
     connected, _ = await evil.connect()
-    assert connected is False  # daphne answers this denial with HTTP 403 (tests/client/test_live.py checks it)
+    assert connected is False  # daphne answers this denial with HTTP 403 (tests/e2e/test_python_client.py checks it)
 
 
 async def test_allowed_origins_setting(token_for, levelchat_settings):

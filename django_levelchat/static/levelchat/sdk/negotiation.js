@@ -13,9 +13,11 @@
  * @module
  */
 
+import { realClock } from './clock.js';
 import { Logger } from './logger.js';
 
 /** @import { WireDescription, WireCandidate } from './protocol.js' */
+/** @import { Clock } from './clock.js' */
 
 /**
  * The subset of RTCPeerConnection the negotiator uses (tests inject a fake).
@@ -40,6 +42,9 @@ import { Logger } from './logger.js';
  * @property {(description: WireDescription) => WireDescription} [outgoing]  rewrite a description before it is sent
  * @property {(description: WireDescription) => WireDescription} [incoming]  read/rewrite a remote description before it is applied
  * @property {() => void} [onStable]  after each completed negotiation (signaling state back to stable)
+ * @property {Clock} [clock]  timers (tests pass a fake)
+ * @property {number} [offerRetryMs]  re-send an offer still unanswered after this long (default 3000)
+ * @property {number} [maxOfferRetries]  at most this many re-sends of one offer (default 5)
  * @property {Logger} [logger]
  */
 
@@ -62,6 +67,11 @@ export class PerfectNegotiator {
   #closed = false;
   /** @type {Promise<void>} */
   #chain = Promise.resolve();
+  /** @type {any} */
+  #retryTimer = null;
+  #retries = 0;
+  /** How many times an unanswered offer was sent again (the peer's signaling was away when it went out). */
+  offersResent = 0;
 
   /**
    * @param {NegotiablePeerConnection} pc
@@ -101,6 +111,8 @@ export class PerfectNegotiator {
       if (!local || local.type !== 'offer' || this.#pc.signalingState !== 'have-local-offer') return;
       this.offersSent++;
       this.#sendDescription(local);
+      this.#retries = 0;
+      this.#armRetry(local.sdp ?? '');
     } catch (err) {
       this.#log.warn('could not make an offer', err);
     } finally {
@@ -131,8 +143,33 @@ export class PerfectNegotiator {
     else void this.negotiate();
   }
 
+  /**
+   * An offer can be lost when the peer's signaling socket was gone as it went out (both peers reconnecting at once:
+   * each waits in `have-local-offer` for the other for good, and the impolite one ignores the polite one's offer).
+   * So an offer still unanswered after `offerRetryMs` is sent again, a few times; the server holds signals for a
+   * peer in its resume window, and the polite side rolls back for the impolite one's offer, so both converge.
+   * @param {string} sdp
+   */
+  #armRetry(sdp) {
+    const clock = this.#opts.clock ?? realClock;
+    if (this.#retryTimer !== null) clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = clock.setTimeout(() => {
+      this.#retryTimer = null;
+      const local = this.#pc.localDescription;
+      if (this.#closed || this.#pc.signalingState !== 'have-local-offer' || !local || local.sdp !== sdp) return;
+      if (this.#retries >= (this.#opts.maxOfferRetries ?? 5)) return;
+      this.#retries++;
+      this.offersResent++;
+      this.#log.info('no answer to our offer yet: sending it again');
+      this.#sendDescription(local);
+      this.#armRetry(sdp);
+    }, this.#opts.offerRetryMs ?? 3000);
+  }
+
   close() {
     this.#closed = true;
+    if (this.#retryTimer !== null) (this.#opts.clock ?? realClock).clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#pc.onnegotiationneeded = null;
     this.#pc.onicecandidate = null;
     this.#pendingCandidates = [];
