@@ -98,6 +98,8 @@ async def _open(port: int, kind: str, token: str, room: str) -> tuple[Any, float
 
 
 class WorkerPeer:
+    closes: dict[str, int] = {}  # "code reason" of sockets the server closed, counted
+
     def __init__(self, ws: Any, room: str, member: int, counts: dict[str, int]) -> None:
         self.ws = ws
         self.room = room
@@ -121,6 +123,14 @@ class WorkerPeer:
                 if at >= 0:
                     tag = raw[at + len(MARK) : raw.index(":", at + len(MARK))]
                     self.counts[tag] = self.counts.get(tag, 0) + 1
+                elif '"type":"closing"' in raw[:40]:
+                    why = json.loads(raw)
+                    key = f"{why.get('code')} {why.get('reason')}"
+                    WorkerPeer.closes[key] = WorkerPeer.closes.get(key, 0) + 1
+                    self.closed = True
+        if not self.closed:
+            key = f"{self.ws.close_code} (no closing frame)"
+            WorkerPeer.closes[key] = WorkerPeer.closes.get(key, 0) + 1
         self.closed = True
 
 
@@ -181,7 +191,8 @@ async def worker(spec_path: str) -> None:
         elif command == "count":
             _emit(event="count", received=counts.get(arg, 0))
         elif command == "stats":
-            _emit(event="stats", alive=sum(1 for p in peers if not p.closed), total=len(peers))
+            alive = sum(1 for p in peers if not p.closed)
+            _emit(event="stats", alive=alive, total=len(peers), closes=WorkerPeer.closes)
         elif command == "stop":
             break
     for peer in peers:
@@ -435,6 +446,10 @@ async def measure_point(
             w.send("stats")
         stats = [await w.read("stats") for w in workers]
         result["alive_at_end"] = sum(s["alive"] for s in stats)
+        result["closes"] = {}
+        for s in stats:
+            for why, n in s["closes"].items():
+                result["closes"][why] = result["closes"].get(why, 0) + n
     finally:
         for w in workers:
             w.stop()
@@ -525,7 +540,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         if r.get("bulk", {}).get("failed"):
             trouble.append(f"{r['bulk']['failed']} joins failed {r['bulk']['failures']}")
         if r.get("alive_at_end") is not None and r["alive_at_end"] != r.get("bulk", {}).get("joined"):
-            trouble.append(f"{r['bulk']['joined'] - r['alive_at_end']} sockets closed during the run")
+            trouble.append(f"{r['bulk']['joined'] - r['alive_at_end']} sockets closed during the run {r.get('closes')}")
         if r.get("probe", {}).get("failed"):
             trouble.append(f"{r['probe']['failed']} probes failed")
         for what, count in r.get("log_errors", {}).items():

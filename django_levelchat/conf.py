@@ -76,7 +76,8 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # Prefix of every presence key in Redis (several projects can share one Redis).
     "REDIS_PREFIX": "levelchat",
-    # Seconds between sweeps for vanished participants, silence and empty rooms (one sweeper per process).
+    # Seconds between janitor rounds: heartbeats written (one batch per process), then vanished participants,
+    # silence and empty rooms swept by the one process holding the janitor lease (each process in memory).
     "SWEEP_INTERVAL": 1.0,
     # Chat messages kept per room and replayed in ``welcome``.
     "CHAT_HISTORY": 50,

@@ -68,7 +68,23 @@ async def stop() -> None:
             pass
 
 
+async def _flush_heartbeats() -> None:
+    """Write this process's heartbeats every SWEEP_INTERVAL, in a task of its own: nothing the sweeps wait for
+    (the database above all) may delay them, or another process's janitor would take live sockets for dead."""
+    while True:
+        await asyncio.sleep(float(levelchat_settings.SWEEP_INTERVAL))
+        try:
+            await liveness.flush()
+        except asyncio.CancelledError:
+            raise
+        except rooms.LAYER_ERRORS as exc:
+            logger.warning("heartbeats not written, backend unavailable: %r", exc)
+        except Exception:
+            logger.exception("heartbeats not written")
+
+
 async def _run(janitor: Janitor) -> None:
+    flusher = asyncio.get_running_loop().create_task(_flush_heartbeats())
     try:
         while True:
             await asyncio.sleep(float(levelchat_settings.SWEEP_INTERVAL))
@@ -85,6 +101,7 @@ async def _run(janitor: Janitor) -> None:
             if not busy:
                 return
     finally:
+        flusher.cancel()
         if janitor.holding:
             try:
                 await get_presence().release_lease(LEASE, janitor.holder)
@@ -93,7 +110,8 @@ async def _run(janitor: Janitor) -> None:
 
 
 class Janitor:
-    """One process's janitor: heartbeats every tick, the sweeps while it holds the lease."""
+    """One process's janitor: the sweeps, while it holds the lease. The database sweep runs as a task of its own
+    (one at a time), so a slow database never holds up the presence sweep or the lease renewal."""
 
     def __init__(self, holder: str = HOLDER) -> None:
         self.holder = holder
@@ -101,18 +119,20 @@ class Janitor:
         self.ticks = 0
         self.sweeps = 0
         self.db = DatabaseSweep()
+        self.db_task: asyncio.Task[Any] | None = None
+        self.rooms_active = True  # the last database sweep's answer: active rooms remain to watch
 
     async def tick(self, now: float) -> bool:
         """One round; True while there is anything left to watch (then the loop keeps going)."""
-        await liveness.flush()
         presence = get_presence()
         self.holding = await presence.hold_lease(LEASE, self.holder, now, lease_ttl())
         if not self.holding:
             # Another process sweeps; stay ready to take over while it (or a socket of ours) is there.
             return liveness.local_sessions() > 0 or await presence.lease_held(LEASE, now)
         watching = await sweep_presence(now)
-        if not watching or self.ticks % DB_SWEEP_EVERY == 0:
-            watching = await self.db.sweep() or watching
+        if (not watching or self.ticks % DB_SWEEP_EVERY == 0) and (self.db_task is None or self.db_task.done()):
+            self.db_task = rooms.spawn(self._sweep_database())
+        watching = watching or self.rooms_active
         self.ticks += 1
         self.sweeps += 1
         if not watching and liveness.local_sessions() == 0:
@@ -120,6 +140,14 @@ class Janitor:
             self.holding = False
             return False
         return True
+
+    async def _sweep_database(self) -> None:
+        try:
+            self.rooms_active = await self.db.sweep()
+        except rooms.LAYER_ERRORS as exc:
+            logger.warning("database sweep skipped, backend unavailable: %r", exc)
+        except Exception:
+            logger.exception("database sweep failed")
 
 
 async def sweep_presence(now: float) -> bool:

@@ -142,6 +142,9 @@ async def test_lease_one_sweeper_and_takeover(redis_server, fake_clock, monkeypa
     assert not first.holding, "a late renewal of the old holder does not take the lease back"
 
     await store.remove("RM_1", "PA_1")
+    await second.tick(fake_clock.now())  # starts a database sweep (its own task): no active room either
+    assert second.db_task is not None
+    await second.db_task
     assert not await second.tick(fake_clock.now()), "nothing left: the holder lets go and stops"
     assert not await store.lease_held(janitor.LEASE, fake_clock.now())
 
