@@ -90,6 +90,9 @@ def _end_room(room: Room, reason: str) -> bool:
     return lifecycle.end_room(room, reason)
 
 
+#: Unread bytes after which each further frame counts toward OUTBOUND_MAX_FRAMES.
+_BACKLOG_FRAMES_AFTER = 65536
+
 #: A dropped (rate-limited) frame this small is still parsed for its ``id``, so its request gets an answer.
 _REF_PARSE_LIMIT = 1024
 
@@ -261,7 +264,9 @@ class SignalingConsumer(AsyncConsumer):
 
     def _backlogged(self, size: int) -> bool:
         pending = transport.pending_bytes(self.base_send)
-        self.unflushed_frames = self.unflushed_frames + 1 if pending else 0
+        # Frames count once a real backlog exists (the kernel's buffer is full and Twisted is holding data), not
+        # for the few bytes every write leaves until the reactor's next turn flushes them.
+        self.unflushed_frames = self.unflushed_frames + 1 if pending > _BACKLOG_FRAMES_AFTER else 0
         return pending + size > int(levelchat_settings.OUTBOUND_MAX_BYTES) or self.unflushed_frames > int(
             levelchat_settings.OUTBOUND_MAX_FRAMES
         )
@@ -818,11 +823,11 @@ class SignalingConsumer(AsyncConsumer):
                 reason="capability_revoked",
             )
             await database_sync_to_async(lifecycle.track_unpublished)(self.room, self.pid, t, "capability_revoked")
-        await rooms.broadcast(
-            self.room.public_id,
-            protocol.participant_updated,
-            participant={"id": self.pid, "role": self.role, "capabilities": sorted(granted)},
-        )
+        update = {"id": self.pid, "role": self.role, "capabilities": sorted(granted)}
+        if self.hidden:  # a hidden participant (recorder) is not in anyone's roster: only it is told
+            await self.send_frame(protocol.participant_updated(participant=update))
+        else:
+            await rooms.broadcast(self.room.public_id, protocol.participant_updated, participant=update)
 
     async def _target(self, pid: str, ref: str | None) -> Entry:
         assert self.room is not None

@@ -17,12 +17,14 @@ import json
 import logging
 import random
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -132,8 +134,9 @@ class Deliverer:
         workers = min(len(batch), int(levelchat_settings.WEBHOOK_CONCURRENCY))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="levelchat-webhook") as pool:
             results = list(pool.map(self.attempt, batch))
-        for delivery, (outcome, final) in zip(batch, results, strict=True):
-            self.finish(delivery, outcome, final)
+        with transaction.atomic():  # one commit for the batch's outcomes
+            for delivery, (outcome, final) in zip(batch, results, strict=True):
+                self.finish(delivery, outcome, final)
         return len(batch)
 
     def seconds_until_due(self, ceiling: float) -> float:
@@ -163,3 +166,45 @@ def redeliver(deliveries: object) -> int:
     return WebhookDelivery.objects.filter(pk__in=Subquery(deliveries.values("pk"))).update(  # type: ignore[attr-defined]
         status=PENDING, attempts=0, next_attempt_at=timezone.now(), locked_until=None, lock_token="", delivered_at=None
     )
+
+
+PRUNE_EVERY = 3600.0
+
+
+def run_loop(
+    stop: threading.Event,
+    *,
+    idle: float,
+    wake: threading.Event | None = None,
+    once: bool = False,
+    tolerate: tuple[type[Exception], ...] = (DatabaseError,),
+) -> int:
+    """Deliver until ``stop`` is set: batches back to back, then sleep until the next retry (at most ``idle``
+    seconds, or until ``wake``). ``tolerate``d errors (by default database errors: a restart, a locked SQLite
+    file) are logged and retried, never fatal. Prunes old events hourly. Returns the number of attempts made."""
+    deliverer = Deliverer()
+    sent = 0
+    pruned_at = -PRUNE_EVERY
+    while not stop.is_set():
+        if wake is not None:
+            wake.clear()
+        try:
+            close_old_connections()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                prune()
+                pruned_at = time.monotonic()
+            batch = deliverer.run_once()
+            sent += batch
+            if batch:
+                continue
+            if once:
+                break
+            pause = deliverer.seconds_until_due(idle)
+        except tolerate:
+            logger.exception("webhook delivery failed; retrying")
+            connections.close_all()
+            pause = max(idle, 1.0)
+        (wake or stop).wait(max(pause, 0.01))
+        if wake is not None and stop.is_set():
+            break
+    return sent

@@ -8,21 +8,16 @@ receiver. With ``WEBHOOK_IN_PROCESS`` off (the default with a Redis channel laye
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 
 from django_levelchat.conf import levelchat_settings
 
-logger = logging.getLogger("django_levelchat.webhooks")
-
 _lock = threading.Lock()
 _wake = threading.Event()
+_stop = threading.Event()
 _thread: threading.Thread | None = None
-PRUNE_EVERY = 3600.0
 
 
 def enabled() -> bool:
@@ -42,28 +37,25 @@ def notify() -> None:
         return
     with _lock:
         if _thread is None or not _thread.is_alive():
+            _stop.clear()
             _thread = threading.Thread(target=_run, name="levelchat-webhooks", daemon=True)
             _thread.start()
     _wake.set()
 
 
 def _run() -> None:
-    from django_levelchat.webhooks.delivery import Deliverer, prune
+    from django_levelchat.webhooks.delivery import run_loop
 
-    deliverer = Deliverer()
-    pruned_at = -PRUNE_EVERY
-    while True:
-        _wake.clear()
-        try:
-            close_old_connections()
-            if time.monotonic() - pruned_at >= PRUNE_EVERY:
-                prune()
-                pruned_at = time.monotonic()
-            while deliverer.run_once():
-                pass
-            pause = deliverer.seconds_until_due(float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30)
-        except Exception:
-            logger.exception("in-process webhook delivery failed; retrying")
-            connections.close_all()
-            pause = float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 5
-        _wake.wait(timeout=max(pause, 0.05))
+    # A background thread must not die on a bug or an outage: every error is logged and retried.
+    run_loop(_stop, idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL) * 30, wake=_wake, tolerate=(Exception,))
+
+
+def stop(timeout: float = 30) -> None:
+    """Stop this process's deliverer thread after its current batch (tests; a clean shutdown)."""
+    global _thread
+    with _lock:
+        thread, _thread = _thread, None
+    if thread is not None:
+        _stop.set()
+        _wake.set()
+        thread.join(timeout)

@@ -16,10 +16,12 @@ import pytest
 from django.conf import settings
 
 from django_levelchat.models import Room
-from tests.e2e.conftest import DB_ALIAS, in_db_thread, wait_until
+from tests.e2e.conftest import in_db_thread, wait_until
 from tests.e2e.live import WAIT_MS, LiveServer, start_server
 
 pytestmark = pytest.mark.e2e
+#: This module's own database alias: the shared e2e server's alias points at another SQLite file.
+DB_ALIAS = "sfu_e2e"
 
 # Shared by both pages: a signaling socket that answers the SFU's offers and trickles candidates.
 SETUP = """
@@ -52,7 +54,10 @@ async ({url, token}) => {
     }
   };
   lc.send({type: 'hello', protocol: 1, sdk: {name: 'e2e-raw', version: '0'}});
-  await new Promise((ok) => { const t = setInterval(() => { if (lc.welcome) { clearInterval(t); ok(); } }, 20); });
+  await new Promise((ok, fail) => {
+    const t = setInterval(() => { if (lc.welcome) { clearInterval(t); ok(); } }, 20);
+    ws.addEventListener('close', (e) => { clearInterval(t); fail(new Error('closed ' + e.code + ' ' + JSON.stringify(lc.frames))); });
+  });
   setInterval(() => lc.send({type: 'ping'}), 2000);
   return lc.welcome.you.id;
 }
@@ -119,7 +124,12 @@ def test_simulcast_layers_follow_preferred_quality(
         host_token = in_db_thread(lambda: tokens.issue_token(room, "host", role="broadcaster"), django_db_blocker)
         viewer_token = in_db_thread(lambda: tokens.issue_token(room, "viewer", role="viewer"), django_db_blocker)
     finally:
-        in_db_thread(lambda: connections[DB_ALIAS].close(), django_db_blocker)
+
+        def forget() -> None:  # the connection object lives in the database thread
+            connections[DB_ALIAS].close()
+            del connections[DB_ALIAS]
+
+        in_db_thread(forget, django_db_blocker)
         del connections.settings[DB_ALIAS]
 
     ws_url = sfu_server.url.replace("http://", "ws://") + "/levelchat/v1/signal"

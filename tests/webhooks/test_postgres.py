@@ -1,14 +1,17 @@
-"""Real ``manage.py levelchat_webhooks`` processes on PostgreSQL: several at once never double-deliver and keep
-each room in order; one killed with SIGKILL mid-request is resumed from the outbox by another, with no loss."""
+"""Real ``manage.py levelchat_webhooks`` processes: several at once never double-deliver and keep each room in order
+(on PostgreSQL, with SKIP LOCKED, and on a shared SQLite file); one killed with SIGKILL mid-request is resumed from
+the outbox by another, with no loss."""
 
 from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections import Counter, defaultdict
+from contextlib import closing
 
 import pytest
 
@@ -22,12 +25,14 @@ from .receiver import Receiver
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def world(tmp_path):
-    if reason := postgres_missing_reason():
-        pytest.skip(reason)
-    database = PostgresDatabase("levelchat_webhooks")
-    c = Cluster(tmp_path, redis_url=None, database_url=database.url)
+@pytest.fixture(params=["postgresql", "sqlite"])
+def world(request, tmp_path):
+    database = None
+    if request.param == "postgresql":
+        if reason := postgres_missing_reason():
+            pytest.skip(reason)
+        database = PostgresDatabase("levelchat_webhooks")
+    c = Cluster(tmp_path, redis_url=None, database_url=database.url if database else None)
     c.env["DJANGO_SETTINGS_MODULE"] = "tests.webhooks.worker_settings"
     c.manage("migrate", "--verbosity", "0")
     c.deliverers: list[subprocess.Popen[str]] = []
@@ -36,7 +41,8 @@ def world(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    database.drop()
+    if database is not None:
+        database.drop()
 
 
 def queue_events(c: Cluster, url: str, rooms: int, people: int) -> tuple[str, dict[str, list[str]]]:
@@ -79,12 +85,17 @@ def start_deliverer(c: Cluster, **env: str) -> subprocess.Popen[str]:
     return proc
 
 
+STATUS_SQL = "SELECT status, count(*) FROM django_levelchat_webhookdelivery GROUP BY status"
+
+
 def statuses(c: Cluster) -> Counter[str]:
+    if "LEVELCHAT_DATABASE_URL" not in c.env:
+        with closing(sqlite3.connect(c.env["LEVELCHAT_SQLITE_PATH"], timeout=30)) as conn:
+            return Counter(dict(conn.execute(STATUS_SQL).fetchall()))
     import psycopg
 
     with psycopg.connect(c.env["LEVELCHAT_DATABASE_URL"].replace("postgres://", "postgresql://")) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM django_levelchat_webhookdelivery GROUP BY status").fetchall()
-    return Counter(dict(rows))
+        return Counter(dict(conn.execute(STATUS_SQL).fetchall()))
 
 
 def first_arrivals(receiver: Receiver) -> dict[str, list[str]]:
@@ -103,7 +114,8 @@ def test_concurrent_deliverers_never_double_deliver_and_keep_room_order(world):
         secret, order = queue_events(world, receiver.url, rooms=8, people=4)
         total = sum(len(ids) for ids in order.values())
         assert total == 8 * (1 + 4 + 4 + 1)
-        procs = [start_deliverer(world) for _ in range(3)]
+        patient = {"LEVELCHAT_TEST_WEBHOOK_TIMEOUT": "30", "LEVELCHAT_TEST_WEBHOOK_LEASE": "120"}
+        procs = [start_deliverer(world, **patient) for _ in range(3)]
         receiver.wait_for(lambda rs: len(rs) >= total, timeout=120)
         eventually(lambda: statuses(world) == Counter({"delivered": total}), what="all delivered")
         attempts = 0

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
 
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.webhooks.delivery import Deliverer, prune
-
-PRUNE_EVERY = 3600.0
+from django_levelchat.webhooks.delivery import run_loop
 
 
 class Command(BaseCommand):
@@ -29,20 +25,5 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        deliverer = Deliverer()
-        poll = float(levelchat_settings.WEBHOOK_POLL_INTERVAL)
-        sent = 0
-        pruned_at = -PRUNE_EVERY
-        while not stop.is_set():
-            close_old_connections()
-            if time.monotonic() - pruned_at >= PRUNE_EVERY:
-                prune()
-                pruned_at = time.monotonic()
-            batch = deliverer.run_once()
-            sent += batch
-            if batch:
-                continue
-            if once:
-                break
-            stop.wait(deliverer.seconds_until_due(poll))
+        sent = run_loop(stop, idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL), once=once)
         self.stderr.write(f"levelchat_webhooks: {sent} attempt(s) made.")
