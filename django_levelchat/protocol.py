@@ -40,6 +40,8 @@ TOKEN_SUBPROTOCOL_PREFIX = "token."
 HELLO_TIMEOUT = 5.0
 
 MAX_FRAME_BYTES = 65536  # UTF-8 bytes of one text frame
+#: What a client accepts from the server: a ``welcome`` carries the roster and the chat history.
+MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 16  # JSON nesting (top-level object = 1); real messages need 3
 MAX_ID_LEN = 64  # client request ``id``
 MAX_CHAT_LEN = 2000  # code points
@@ -370,7 +372,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def decode_frame(text: str | bytes | None) -> dict[str, Any]:
+def decode_frame(text: str | bytes | None, *, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any]:
     """Decode one text frame into a JSON object; raise ProtocolError(too_large | bad_json) for anything else.
 
     The size is checked first so an oversize frame costs no parsing. A leading BOM is refused (RFC 8259 says
@@ -386,8 +388,8 @@ def decode_frame(text: str | bytes | None) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid UTF-8") from None
     elif isinstance(text, str):
-        if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
-            raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is larger than {MAX_FRAME_BYTES} bytes")
+        if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+            raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is larger than {max_bytes} bytes")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -1518,7 +1520,7 @@ def parse_server_frame(text: str | bytes) -> dict[str, Any]:
     Raises ProtocolError ``unknown_type`` for a type this version does not know (a client should ignore it: a
     newer server may send it) and ``bad_request`` naming the field for a frame missing a required field.
     """
-    frame = decode_frame(text)
+    frame = decode_frame(text, max_bytes=MAX_SERVER_FRAME_BYTES)
     type_ = frame.get("type")
     required = SERVER_REQUIRED_FIELDS.get(type_) if isinstance(type_, str) else None
     if required is None:

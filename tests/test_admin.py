@@ -123,3 +123,24 @@ def test_policy_capabilities_are_checkboxes(staff_client):
     policy = CapabilityPolicy.objects.get(name="quiet")
     assert policy.roles == {"participant": ["chat:send", "subscribe:all"]}
     assert policy.capabilities_for("participant") == {"chat:send", "subscribe:all"}
+
+
+def test_recordings_list_sizes_durations_links_and_stop_action(staff_client, room, levelchat_settings):
+    from django_levelchat.models import RecordingFile
+
+    levelchat_settings(SFU_EMBEDDED=False)
+    done = Recording.objects.create(room=room, status="ready", duration=3725.0, size=5 * 1024 * 1024)
+    composed = RecordingFile.objects.create(recording=done, role="composed", kind="av", name="x.webm", size=3)
+    live = Recording.objects.create(room=Room.objects.create(name="other"))
+    url = reverse("admin:django_levelchat_recording_changelist")
+    body = staff_client.get(url).content.decode()
+    assert "1:02:05" in body and "5.0 MB" in body
+    assert f'href="/levelchat/v1/recordings/{done.public_id}/download"' in body
+    change = staff_client.get(reverse("admin:django_levelchat_recording_change", args=[done.pk])).content.decode()
+    assert f"/levelchat/v1/recordings/{done.public_id}/files/{composed.public_id}/download" in change
+    resp = staff_client.post(url, {"action": "stop_recordings", "_selected_action": [live.pk, done.pk]}, follow=True)
+    text = " ".join(str(m) for m in resp.context["messages"])
+    assert f"{live.public_id}: Recording needs an SFU worker" in text  # no worker: said so, nothing faked
+    assert f"{done.public_id}: Recording {done.public_id} is ready." in text
+    live.refresh_from_db()
+    assert live.status == "recording"

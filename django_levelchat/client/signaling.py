@@ -127,7 +127,7 @@ class WebSocketChannel:
             ping_interval=None,
             compression=None,
             proxy=None,
-            max_size=p.MAX_FRAME_BYTES * 4,
+            max_size=p.MAX_SERVER_FRAME_BYTES,
         )
         return cls(ws)
 
@@ -216,7 +216,7 @@ class SignalingClient:
         except p.ProtocolError as exc:
             if exc.code != p.ErrorCode.UNKNOWN_TYPE:
                 raise
-            frame = p.decode_frame(data)  # a type this version does not know: a newer server's, passed on
+            frame = p.decode_frame(data, max_bytes=p.MAX_SERVER_FRAME_BYTES)  # a newer server's type: passed on
         if frame.get("type") == "closing":
             self.closing = frame
         return frame

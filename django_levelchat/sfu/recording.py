@@ -25,6 +25,7 @@ from django_levelchat.conf import levelchat_settings
 from django_levelchat.exceptions import IllegalTransition
 from django_levelchat.models import Recording, Room
 from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.recording.jobs import fail_worker
 from django_levelchat.recording.spool import recording_dir
 from django_levelchat.recording.storage import spool_dir
 from django_levelchat.sfu.recorder import RoomRecorder
@@ -70,6 +71,43 @@ def _stopped(recording: Recording, error: str) -> None:
 @_db
 def _heartbeat(recording: Recording) -> None:
     Recording.objects.filter(pk=recording.pk, status=Recording.Status.RECORDING).update(heartbeat_at=timezone.now())
+
+
+async def fail_leftovers(worker_id: str) -> None:
+    """At start: recordings this worker id left behind in a previous life (``runsfu --worker-id``) are failed,
+    keeping what they wrote; the recording job finalises them. A database outage only delays this to the reaper."""
+    try:
+        failed = await _db(fail_worker)(worker_id)
+    except Exception:
+        logger.warning("could not check for recordings left by worker %s", worker_id, exc_info=True)
+        return
+    for recording in failed:
+        logger.warning("recording %s was cut off by a restart of worker %s", recording.public_id, worker_id)
+
+
+@_db
+def _fail_lost(room_id: str, dead_worker: str) -> list[Recording]:
+    lost = []
+    for recording in Recording.objects.filter(room__public_id=room_id, worker=dead_worker, status=R.RECORDING):
+        with contextlib.suppress(IllegalTransition):
+            lifecycle.set_recording_status(recording, R.FAILED, partial=True, error="The SFU worker was lost.")
+            lost.append(recording)
+    return lost
+
+
+async def recover(room_id: str, dead_worker: str) -> None:
+    """Taking over a dead worker's room: its recording is failed now (what it wrote is kept and finalised) and
+    everyone is told, so no one keeps seeing a recording badge for a recording that stopped."""
+    try:
+        lost = await _fail_lost(room_id, dead_worker)
+    except Exception:  # the reaper fails it later; the room must be taken over regardless
+        logger.warning("could not settle the recording of room %s", room_id, exc_info=True)
+        return
+    for recording in lost:
+        with contextlib.suppress(*rooms.LAYER_ERRORS):
+            await rooms.broadcast(
+                room_id, protocol.recording, state="failed", recording=recording.public_id, reason="worker_lost"
+            )
 
 
 class RoomRecording:

@@ -218,6 +218,7 @@ class SfuWorker:
 
     async def run(self) -> None:
         check_aiortc()
+        await recording.fail_leftovers(self.worker_id)
         await self.leases.heartbeat(self.worker_id, self.lease_ttl)
         tasks = [asyncio.ensure_future(self._heartbeats()), asyncio.ensure_future(self._receive())]
         self.ready.set()
@@ -251,6 +252,7 @@ class SfuWorker:
                 continue
             logger.warning("SFU worker %s took over room %s from %s", self.worker_id, room_id, dead)
             await rooms.broadcast(room_id, protocol.sfu_state, state="unavailable", reason="worker_lost")
+            await recording.recover(room_id, dead)
             await self._room(room_id)
             await rooms.broadcast(room_id, protocol.sfu_state, state="ready")
 

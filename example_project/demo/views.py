@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from django_levelchat.models import Recording, Room
+from django_levelchat.models import Recording, RecordingFile, Room
 from django_levelchat.signaling import control
 
 
@@ -64,8 +65,14 @@ def room_create(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def recordings(request: HttpRequest) -> HttpResponse:
-    """Every room's recordings, newest first (the files themselves stay on the recording host)."""
-    return render(request, "demo/recordings.html", {"recordings": Recording.objects.select_related("room")[:200]})
+    """Every room's recordings, newest first, with a player for the composed file (served by the authorised,
+    range-capable download view of the REST API; staff sessions may use it)."""
+    composed = RecordingFile.objects.filter(role=RecordingFile.Role.COMPOSED)
+    rows = Recording.objects.select_related("room").prefetch_related(Prefetch("files", composed, "composed_files"))
+    recordings = list(rows[:200])
+    for rec in recordings:
+        rec.composed_file = rec.composed_files[0] if rec.composed_files else None
+    return render(request, "demo/recordings.html", {"recordings": recordings})
 
 
 def room(request: HttpRequest, public_id: str) -> HttpResponse:

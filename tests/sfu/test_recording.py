@@ -3,6 +3,7 @@ worker copy-muxes the published track, the job finalises it into storage and it 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import av
@@ -52,7 +53,8 @@ async def people():
 
 
 def _recorder(room: Room):
-    worker = next(iter(embedded._workers.values()))[0]
+    """The recorder of ``room`` in this test loop's embedded worker."""
+    worker = embedded._workers[asyncio.get_running_loop()][0]
     return worker.rooms[room.public_id].recording.recorder
 
 
@@ -132,3 +134,31 @@ async def test_server_code_starts_and_stops_through_the_worker(recording_setting
     with pytest.raises(IllegalTransition) as done:
         await sync_to_async(control.stop_recording)(rec)
     assert done.value.code == "recording_not_active"
+
+
+async def test_a_restarted_worker_fails_what_it_left_recording(recording_settings) -> None:
+    from django_levelchat import lifecycle
+    from django_levelchat.sfu import recording
+
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    left = await sync_to_async(lifecycle.create_recording)(room, worker="stable-id")
+    await recording.fail_leftovers("stable-id")
+    await left.arefresh_from_db()
+    assert (left.status, left.partial, left.needs_processing) == ("failed", True, True)
+    assert "restarted" in left.error
+
+
+async def test_taking_over_a_dead_workers_room_fails_its_recording_and_tells_everyone(recording_settings) -> None:
+    from django_levelchat import lifecycle
+    from django_levelchat.sfu import recording
+
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    viewer = Client(issue_token(room, "viewer", role="viewer"))
+    await viewer.join()
+    lost = await sync_to_async(lifecycle.create_recording)(room, worker="dead")
+    await recording.recover(room.public_id, "dead")
+    event = await viewer.recv("recording", timeout=30)
+    assert (event["state"], event["recording"], event["reason"]) == ("failed", lost.public_id, "worker_lost")
+    await lost.arefresh_from_db()
+    assert (lost.status, lost.partial) == ("failed", True)
+    await viewer.close()

@@ -89,6 +89,9 @@ export const MAX_SDP_LINE_LEN = 4096;
 /** Limit `MAX_SDP_MLINES` (docs/protocol.md §12). */
 export const MAX_SDP_MLINES = 16;
 
+/** Limit `MAX_SERVER_FRAME_BYTES` (docs/protocol.md §12). */
+export const MAX_SERVER_FRAME_BYTES = 16777216;
+
 /** Limit `MAX_SESSION_LEN` (docs/protocol.md §12). */
 export const MAX_SESSION_LEN = 64;
 
