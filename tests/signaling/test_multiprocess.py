@@ -10,16 +10,18 @@ import websockets
 
 from django_levelchat.tokens import issue_token
 from tests.livecluster import Cluster, WSClient
-from tests.services import PostgresDatabase, postgres_missing_reason
+from tests.services import PostgresDatabase, RedisServer, postgres_missing_reason, redis_missing_reason
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, redis_server):
-    """The deployment shape: daphne processes sharing Redis (channel layer + presence) and PostgreSQL."""
-    if reason := postgres_missing_reason():
+def cluster(tmp_path_factory):
+    """The deployment shape: daphne processes sharing Redis (channel layer + presence) and PostgreSQL. The Redis is
+    this module's own: the janitor lease must not be held by another suite's process on the session's Redis."""
+    if reason := postgres_missing_reason() or redis_missing_reason():
         pytest.skip(reason)
+    redis_server = RedisServer().start()
     database = PostgresDatabase("levelchat_multiprocess")
     c = Cluster(tmp_path_factory.mktemp("cluster"), redis_url=redis_server.url, database_url=database.url)
     c.redis_url = redis_server.url
@@ -28,6 +30,7 @@ def cluster(tmp_path_factory, redis_server):
     yield c
     c.stop()
     database.drop()
+    redis_server.stop()
 
 
 def token(room: str, identity: str, **kwargs) -> str:
