@@ -57,6 +57,7 @@ async ({url, token}) => {
   await new Promise((ok, fail) => {
     const t = setInterval(() => { if (lc.welcome) { clearInterval(t); ok(); } }, 20);
     ws.addEventListener('close', (e) => { clearInterval(t); fail(new Error('closed ' + e.code + ' ' + JSON.stringify(lc.frames))); });
+    setTimeout(() => { clearInterval(t); fail(new Error('no welcome in 60 s: ' + JSON.stringify(lc.frames))); }, 60000);
   });
   setInterval(() => lc.send({type: 'ping'}), 2000);
   return lc.welcome.you.id;
@@ -139,7 +140,12 @@ def test_simulcast_layers_follow_preferred_quality(
         context.set_default_timeout(WAIT_MS)
         page = context.new_page()
         page.goto(sfu_server.url + "/sdk-test/")
-        page.evaluate(SETUP, {"url": ws_url, "token": token})
+        try:
+            page.evaluate(SETUP, {"url": ws_url, "token": token})
+        except Exception as exc:
+            raise AssertionError(
+                f"joining the live room failed: {exc}\nserver log:\n{sfu_server.log_tail(80)}"
+            ) from exc
         pages.append(page)
     host, viewer = pages
     published = host.evaluate(PUBLISH)
