@@ -23,12 +23,18 @@ def levelchat_settings(settings):
     return apply
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server of this test session's own (free port, empty): no other suite on the machine shares it."""
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of our own (free port, empty), stopped afterwards; skips when the binary is missing."""
     reason = redis_missing_reason()
     if reason:
         pytest.skip(reason)
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+#: One redis-server per test module. Each group of server processes needs a Redis of its own: the processes on
+#: one Redis elect one janitor among themselves, and a process of another test's cluster must never win it.
+redis_server = pytest.fixture(scope="module", name="redis_server")(private_redis)
+#: The same for one test (a second cluster inside a module that already has one).
+redis_server_for_test = pytest.fixture(name="redis_server_for_test")(private_redis)

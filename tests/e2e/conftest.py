@@ -4,7 +4,7 @@ Fixtures other browser tests can reuse:
 
 - ``levelchat_server`` (session; not ``live_server``, which is pytest-django's): daphne serving ``example_project``
   on a free loopback port with a temporary SQLite file, static files and (when ``redis-server`` is installed) the
-  Redis channel layer on the session's private Redis (``redis_server``). ``levelchat_server.close_socket(room_id, participant_id, reason)`` makes
+  Redis channel layer on a private redis-server of its own. ``levelchat_server.close_socket(room_id, participant_id, reason)`` makes
   the server close one participant's socket (Redis only).
 - ``e2e_room`` / ``make_room``: a Room created in that SQLite file; ``mint_token(room, identity, ...)``: a room
   JWT signed with the server's key (``django_levelchat.tokens.issue_token``).
@@ -30,7 +30,7 @@ from django.db import connections
 from django_levelchat import tokens
 from django_levelchat.models import Room
 from tests.e2e.live import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, WAIT_S, LiveServer, start_server
-from tests.services import redis_missing_reason
+from tests.services import RedisServer, redis_missing_reason
 
 HARNESS = Path(__file__).with_name("harness.js")
 DB_ALIAS = "e2e"
@@ -57,10 +57,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def levelchat_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any
-) -> Iterator[LiveServer]:
-    redis_url = None if redis_missing_reason() else request.getfixturevalue("redis_server").url
+def levelchat_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
+    redis = None if redis_missing_reason() else RedisServer().start()  # this server's own (see tests/conftest.py)
+    redis_url = redis.url if redis else None
     server = start_server(tmp_path_factory.mktemp("e2e"), secret_key=settings.SECRET_KEY, redis_url=redis_url)
     # This process writes rooms into the server's SQLite file through a second database alias.
     conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
@@ -73,6 +72,8 @@ def levelchat_server(
             in_db_thread(lambda: connections[DB_ALIAS].close(), django_db_blocker)
             del connections.settings[DB_ALIAS]
         server.stop()
+        if redis:
+            redis.stop()
 
 
 @pytest.fixture

@@ -53,9 +53,9 @@ def cluster(tmp_path_factory, redis_server):
 
 
 @pytest.fixture
-def small_buffer_server(tmp_path, redis_server):
+def small_buffer_server(tmp_path, redis_server_for_test):
     """One daphne process whose outbound bound is small, so a non-reader hits it quickly."""
-    c = Cluster(tmp_path, redis_url=redis_server.url)
+    c = Cluster(tmp_path, redis_url=redis_server_for_test.url)
     # CHAT_HISTORY 5: the resumed welcome carries the history, and 50 chats of 1,900 characters exceed a frame.
     c.env["LEVELCHAT_TEST_OVERRIDES"] = json.dumps({**FAST, "OUTBOUND_MAX_BYTES": 262144, "CHAT_HISTORY": 5})
     c.manage("migrate", "--verbosity", "0")
