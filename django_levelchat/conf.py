@@ -199,6 +199,16 @@ class LevelChatSettings:
 levelchat_settings = LevelChatSettings(DEFAULTS)
 
 
+def embedded_default(override: bool | None) -> bool:
+    """Whether a background job runs inside the web process: ``override`` is that feature's own setting, and None
+    follows the deployment — the embedded default is one process on an in-memory channel layer."""
+    if override is not None:
+        return bool(override)
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = str(layers.get("default", {}).get("BACKEND", "channels.layers.InMemoryChannelLayer"))
+    return backend.rsplit(".", 1)[-1] == "InMemoryChannelLayer"
+
+
 def region_signaling_url(region: str) -> str | None:
     """The signaling URL configured for ``region`` in REGIONS, or None (then: the page's or request's own host)."""
     return levelchat_settings.REGIONS.get(region) if region else None

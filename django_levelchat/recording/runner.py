@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.conf import settings
 from django.db import close_old_connections, connections
 
-from django_levelchat.conf import levelchat_settings
+from django_levelchat.conf import embedded_default, levelchat_settings
 from django_levelchat.models import Recording
 
 logger = logging.getLogger("django_levelchat.recording")
@@ -26,12 +25,7 @@ _thread: threading.Thread | None = None
 
 
 def enabled() -> bool:
-    configured = levelchat_settings.RECORDING_JOBS_IN_PROCESS
-    if configured is not None:
-        return bool(configured)
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    backend = str(layers.get("default", {}).get("BACKEND", "channels.layers.InMemoryChannelLayer"))
-    return backend.rsplit(".", 1)[-1] == "InMemoryChannelLayer"
+    return embedded_default(levelchat_settings.RECORDING_JOBS_IN_PROCESS)
 
 
 def notify() -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-from django_levelchat.conf import levelchat_settings
+from django_levelchat.conf import embedded_default, levelchat_settings
 from django_levelchat.sfu.worker import SfuWorker
 
 _workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[SfuWorker, asyncio.Task[None]]] = (
@@ -20,10 +18,7 @@ _workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[SfuWorker, 
 
 
 def embedded_enabled() -> bool:
-    setting = levelchat_settings.SFU_EMBEDDED
-    if setting is not None:
-        return bool(setting)
-    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+    return embedded_default(levelchat_settings.SFU_EMBEDDED)
 
 
 async def ensure_worker() -> SfuWorker:

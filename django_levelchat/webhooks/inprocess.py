@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from django.conf import settings
-
-from django_levelchat.conf import levelchat_settings
+from django_levelchat.conf import embedded_default, levelchat_settings
 
 _lock = threading.Lock()
 _wake = threading.Event()
@@ -22,12 +20,7 @@ _thread: threading.Thread | None = None
 
 def enabled() -> bool:
     """WEBHOOK_IN_PROCESS, or (None) whether the default channel layer is the in-memory one."""
-    configured = levelchat_settings.WEBHOOK_IN_PROCESS
-    if configured is not None:
-        return bool(configured)
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    backend = str(layers.get("default", {}).get("BACKEND", "channels.layers.InMemoryChannelLayer"))
-    return backend.rsplit(".", 1)[-1] == "InMemoryChannelLayer"
+    return embedded_default(levelchat_settings.WEBHOOK_IN_PROCESS)
 
 
 def notify() -> None:
