@@ -43,7 +43,11 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) != length:  # the sender died mid-request: nothing arrived that a receiver could act on
+                    self.close_connection = True
+                    return
                 with receiver.cond:
                     status = receiver.script.pop(0) if receiver.script else 200
                     receiver.requests.append(Received(dict(self.headers.items()), body, status))
