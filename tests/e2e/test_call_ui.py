@@ -56,7 +56,7 @@ def sfu_worker(server: LiveServer) -> Iterator[None]:
             return "e2e-rec" in pool.submit(lambda: asyncio.run(RedisLeases(server.redis_url).live_workers())).result()
 
     try:
-        wait_until(registered, 60, message="runsfu registered")
+        wait_until(registered, 180, message="runsfu registered")  # start-up imports aiortc: slow under load
         yield
     finally:
         worker.terminate()

@@ -33,7 +33,7 @@ W, H, FPS = 160, 120, 10
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def until(predicate: Any, timeout: float = 30, message: str = "") -> Any:
+async def until(predicate: Any, timeout: float = 90, message: str = "") -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -235,7 +235,7 @@ async def test_the_docs_bot_runs(levelchat_server, e2e_room, mint_token, tmp_pat
     me.on("chat-message", lambda m: texts.append(m["text"]))
     await me.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera")
     bot = await asyncio.create_subprocess_exec(
-        sys.executable, str(tmp_path / "bot.py"), levelchat_server.url, mint_token(e2e_room, "docbot"), "30",
+        sys.executable, str(tmp_path / "bot.py"), levelchat_server.url, mint_token(e2e_room, "docbot"), "180",
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

@@ -82,6 +82,10 @@ def start_deliverer(c: Cluster, **env: str) -> subprocess.Popen[str]:
         text=True,
     )
     c.deliverers.append(proc)
+    assert proc.stdout is not None
+    # Wait until it is ready (its SIGTERM handler is in place): on a loaded machine Django's start-up takes seconds.
+    ready = proc.stdout.readline()
+    assert "delivering" in ready, f"deliverer did not start: {ready!r} {proc.stderr.read() if proc.stderr else ''}"
     return proc
 
 

@@ -25,5 +25,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        if not once:
+            self.stdout.write("levelchat_webhooks: delivering; SIGTERM or SIGINT stops after the current batch.")
+            self.stdout.flush()
         sent = run_loop(stop, idle=float(levelchat_settings.WEBHOOK_POLL_INTERVAL), once=once)
         self.stderr.write(f"levelchat_webhooks: {sent} attempt(s) made.")
