@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import fractions
 import json
 import os
@@ -215,8 +216,11 @@ class Transcode:
         )
 
 
-async def serve(path: str, mode: str) -> None:
-    """The SFU process: one JSON request per line on a Unix socket, one JSON answer per line."""
+async def serve(path: str, mode: str, profile: str | None = None) -> None:
+    """The SFU process: one JSON request per line on a Unix socket, one JSON answer per line.
+
+    With ``profile``, the measured window runs under cProfile and its stats are written there (pstats format).
+    """
     pin(0)
     sfu: Passthrough | Transcode = Passthrough() if mode == "passthrough" else Transcode()
     probe = LagProbe()
@@ -234,9 +238,15 @@ async def serve(path: str, mode: str) -> None:
             elif op == "measure":
                 await asyncio.sleep(request["warmup"])
                 probe.lags.clear()
+                profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
+                if profiler is not None:
+                    profiler.enable()
                 cpu0, pkts0, t0 = cpu_seconds(), sfu.packets_out(), time.monotonic()
                 await asyncio.sleep(request["seconds"])
                 cpu1, pkts1, t1 = cpu_seconds(), sfu.packets_out(), time.monotonic()
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile)
                 lags = sorted(probe.lags) or [0.0]
                 result = {
                     "cpu": (cpu1 - cpu0) / (t1 - t0),
@@ -270,11 +280,16 @@ class Counter:
         return False, None
 
 
-async def run_config(size: int, mode: str, subs: int, seconds: float, clip: list[tuple[bytes, bool]]) -> dict[str, Any]:
+async def run_config(
+    size: int, mode: str, subs: int, seconds: float, clip: list[tuple[bytes, bool]], profile: str | None = None
+) -> dict[str, Any]:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     path = os.path.join(tempfile.mkdtemp(prefix="lc-sfu-bench-"), "sock")
-    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", mode)
+    command = [sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", mode]
+    if profile:
+        command += ["--profile", f"{profile}-{size}p-{mode}-{subs}.pstats"]
+    child = await asyncio.create_subprocess_exec(*command)
     for _ in range(600):  # until the child listens
         try:
             reader, writer = await asyncio.open_unix_connection(path)
@@ -347,8 +362,10 @@ async def main(args: argparse.Namespace) -> None:
         )
         results: dict[str, list[dict[str, Any]]] = {}
         for mode, counts in (("passthrough", PASSTHROUGH_SUBS), ("transcode", TRANSCODE_SUBS[size])):
+            if mode not in args.modes:
+                continue
             for subs in counts:
-                r = await run_config(size, mode, subs, args.seconds, clip)
+                r = await run_config(size, mode, subs, args.seconds, clip, args.profile)
                 results.setdefault(mode, []).append(r)
                 per_packet = 1e6 * r["cpu"] / r["pps"] if r["pps"] else float("nan")
                 print(
@@ -356,9 +373,10 @@ async def main(args: argparse.Namespace) -> None:
                     f"{per_packet:>7.1f} {1000 * r['lag_p99']:>10.1f}",
                     flush=True,
                 )
-        fwd = marginal(*results["passthrough"])
-        enc = marginal(*results["transcode"])
-        summary.append((size, fwd, enc))
+        if len(results) == 2:
+            summary.append((size, marginal(*results["passthrough"]), marginal(*results["transcode"])))
+        elif "passthrough" in results:
+            print(f"  {size}p encoded forwarding: {marginal(*results['passthrough']):.2f} % of a core per subscriber")
     print("\nMarginal CPU per subscriber (% of one core):")
     for size, fwd, enc in summary:
         ratio = enc / fwd if fwd > 0 else float("inf")
@@ -373,6 +391,8 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[360, 720])
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--modes", type=lambda v: v.split(","), default=["passthrough", "transcode"])
+    parser.add_argument("--profile", help="write a cProfile of each measured window of the SFU process to PREFIX-*")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -381,6 +401,6 @@ def parse() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.serve:
-        asyncio.run(serve(arguments.serve, arguments.mode))
+        asyncio.run(serve(arguments.serve, arguments.mode, arguments.profile))
     else:
         asyncio.run(main(arguments))

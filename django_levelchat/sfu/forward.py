@@ -11,6 +11,7 @@ overflow (or at the start) video waits for a keyframe, which is requested upstre
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -40,6 +41,7 @@ class ForwardTrack(MediaStreamTrack):
         self._need_key = kind == "video"
         self._offset = 0
         self._last_pts: int | None = None
+        self._paused_at: float | None = None
         self.forwarded = 0
         self.dropped = 0
         self.switches = 0
@@ -60,6 +62,19 @@ class ForwardTrack(MediaStreamTrack):
         layer.add_sink(self)
         layer.request_keyframe()
 
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Stop forwarding (last-N / top audio left this track out): leave the layers, so they cost nothing.
+
+        ``set_layer`` resumes, from the next keyframe; the output timestamps then skip the paused time.
+        """
+        if self._paused_at is None:
+            self._paused_at = time.monotonic()
+        self.detach()
+
     def request_keyframe(self) -> None:
         """The subscriber lost a picture (its PLI/FIR reached our sender): ask the publisher, rate-limited."""
         layer = self.target or self.current
@@ -71,6 +86,7 @@ class ForwardTrack(MediaStreamTrack):
             if layer is not None:
                 layer.remove_sink(self)
         self.current = self.target = None
+        self._need_key = self.kind == "video"
 
     def stop(self) -> None:
         self.detach()
@@ -115,10 +131,15 @@ class ForwardTrack(MediaStreamTrack):
             if self._on_switch is not None:
                 self._on_switch()  # the old layer may have lost its last viewer
         self._need_key = False
+        step = SWITCH_STEP[self.kind]
+        if self._paused_at is not None:
+            # Resuming: let the timestamps show the silence, so the receiver's jitter buffer sees no clock jump.
+            step = max(step, int((time.monotonic() - self._paused_at) * layer.clock_rate))
+            self._paused_at = None
         if self._last_pts is None:
             self._offset = -frame.timestamp
         else:
-            self._offset = self._last_pts + SWITCH_STEP[self.kind] - frame.timestamp
+            self._offset = self._last_pts + step - frame.timestamp
 
     def _overflow(self) -> None:
         """The subscriber's sender fell behind: drop the backlog and restart video on a keyframe."""

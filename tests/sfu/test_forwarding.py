@@ -8,6 +8,8 @@ collapse instead of storming the publisher.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aioice.ice import get_host_addresses
 
@@ -23,11 +25,11 @@ ADDRESS = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]  # aioice gathers
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, **config: Any) -> None:
         self.peers: dict[str, RawPeer] = {}
         # One local address is advertised: what reaches the peers is the filtered SDP, and it connects.
-        config = SfuConfig(allow_private_candidates=True, candidate_addresses=frozenset({ADDRESS}))
-        self.room = SfuRoom("RM_test", self._send, config)
+        settings = SfuConfig(allow_private_candidates=True, candidate_addresses=frozenset({ADDRESS}), **config)
+        self.room = SfuRoom("RM_test", self._send, settings)
 
     async def _send(self, pid: str, frame: dict) -> None:
         await self.peers[pid].deliver(frame)
