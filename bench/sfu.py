@@ -159,10 +159,7 @@ class Passthrough:
 
     def packets_out(self) -> int:
         return sum(
-            t.sender._RTCRtpSender__packet_count
-            for p in self.room.peers.values()
-            for t in p.pc.getTransceivers()
-            if t.sender.track is not None
+            t.sender._RTCRtpSender__packet_count for p in self.room.peers.values() for t in p.pc.getTransceivers()
         )
 
 
