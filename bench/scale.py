@@ -46,8 +46,8 @@ if str(ROOT) not in sys.path:
 
 import websockets  # noqa: E402
 
+from bench.servers import Cluster, PostgresDatabase, RedisServer, postgres_missing_reason  # noqa: E402
 from bench.signaling import cpu_seconds, machine_busy_seconds, percentile, rss_kb  # noqa: E402
-from tests.livecluster import Cluster  # noqa: E402
 
 SIGNAL_PATH = "/levelchat/v1/signal"
 IDLE_PATH = "/bench/idle"
@@ -208,8 +208,13 @@ class ScaleServers(Cluster):
     """daphne processes serving ``bench.asgi`` with ``bench.settings`` on one database (and one Redis)."""
 
     def __init__(self, tmp: Path, *, database_url: str, redis_url: str | None) -> None:
-        super().__init__(tmp, redis_url=redis_url, asgi="bench.asgi:application", database_url=database_url)
-        self.env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+        super().__init__(
+            tmp,
+            settings="bench.settings",
+            redis_url=redis_url,
+            asgi="bench.asgi:application",
+            database_url=database_url,
+        )
         if not redis_url:
             self.env.pop("LEVELCHAT_REDIS_URL", None)
 
@@ -358,8 +363,6 @@ def prepare(layer: str, sockets: int, kind: str, probes: int) -> dict[str, Any]:
 async def measure_point(
     layer: str, sockets: int, kind: str, args: argparse.Namespace, database_url: str, tmp: Path, plan: dict[str, Any]
 ) -> dict[str, Any]:
-    from tests.services import RedisServer
-
     rooms_n = sockets // ROOM_SIZE
     label, sockets_spec = plan["label"], plan["sockets"]
     redis = RedisServer().start() if layer == "redis" else None
@@ -564,8 +567,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         asyncio.run(worker(args.worker))
         return 0
-    from tests.services import PostgresDatabase, postgres_missing_reason
-
     if reason := postgres_missing_reason():
         print(reason)
         return 1
