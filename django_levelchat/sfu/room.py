@@ -24,6 +24,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from django_levelchat import protocol
 from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu import egress
 from django_levelchat.sfu import sdp as sdp_rules
 from django_levelchat.sfu.forward import ForwardTrack
 from django_levelchat.sfu.relay import Layer
@@ -232,15 +233,19 @@ class Peer:
         await self.room.send(self.pid, protocol.sfu_signal(description=offer))
 
     def _add_transceiver(self, forward: Forward) -> None:
+        """A track-less send-only transceiver whose sender ``sfu.egress`` drives (aiortc never reads a track)."""
         kind = forward.source.kind
-        transceiver = self.pc.addTransceiver(forward.track, direction="sendonly")
+        transceiver = self.pc.addTransceiver(kind, direction="sendonly")
         name = sdp_rules.PINNED[kind]
         codecs = RTCRtpSender.getCapabilities(kind).codecs
         pinned = [c for c in codecs if c.name.lower() == name]
         transceiver.setCodecPreferences(pinned + [c for c in codecs if c.name.lower() == "rtx"])
-        transceiver.sender._stream_id = forward.source.publisher
-        transceiver.sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
-        self._watch_remb(transceiver.sender)
+        sender = transceiver.sender
+        sender._stream_id = forward.source.publisher  # a=msid:<publisher> <track sid>
+        sender._track_id = forward.source.sid
+        sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
+        forward.track.egress = egress.Egress(sender, kind, forward.track.request_keyframe)
+        self._watch_remb(sender)
         forward.transceiver = transceiver
 
     def drop_forward(self, key: tuple[str, str]) -> bool:

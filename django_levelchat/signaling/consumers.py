@@ -353,6 +353,10 @@ class SignalingConsumer(AsyncConsumer):
                     protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref, retry_after=1.0)
                 )
             return
+        pong = protocol.canonical_pong(text)
+        if pong is not None:
+            await self._answer_ping(pong)
+            return
         obj: dict[str, Any] | None = None
         try:
             obj = protocol.decode_frame(text)
@@ -369,6 +373,12 @@ class SignalingConsumer(AsyncConsumer):
             await self.handle(msg)
         except ProtocolError as exc:
             await self._protocol_error(exc)
+
+    async def _answer_ping(self, pong: str) -> None:
+        """A canonical ping, answered as ``handle`` would answer it (allowed before ``hello``; marks us heard)."""
+        if self.state == "joined":
+            await self._touch()
+        await self.send_text(pong)
 
     async def _protocol_error(self, exc: ProtocolError) -> None:
         """Report the error; count it toward the protocol-error budget unless it is a rate limit (a normal
