@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
@@ -27,6 +28,43 @@ log = logging.getLogger("django_levelchat.client.sfu")
 
 PINNED = {"video": "vp8", "audio": "opus"}  # the SFU copies frames: the codecs it forwards and records
 Request = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+
+
+def copy_frame(frame: av.VideoFrame | av.AudioFrame) -> av.VideoFrame | av.AudioFrame:
+    """A new frame with the same picture or samples and timing."""
+    out: av.VideoFrame | av.AudioFrame
+    if isinstance(frame, av.VideoFrame):
+        out = av.VideoFrame(frame.width, frame.height, frame.format.name)
+    else:
+        out = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=frame.samples)
+        out.sample_rate = frame.sample_rate
+    for source, target in zip(frame.planes, out.planes, strict=True):
+        data = bytes(source)
+        target.update(
+            data[: target.buffer_size] if len(data) >= target.buffer_size else data.ljust(target.buffer_size, b"\0")
+        )
+    out.pts, out.time_base = frame.pts, frame.time_base
+    return out
+
+
+class FrameCopies(MediaStreamTrack):
+    """A track of copies of another's frames. The mesh's senders encode the very frame objects the relay hands
+    out, on executor threads, and PyAV rebases a frame's pts to its encoder's time base in place: a second encoder
+    with another time base (H.264 toward a browser, VP8 here) would then get broken timestamps."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+
+    async def recv(self) -> Any:
+        frame = await self.source.recv()
+        assert isinstance(frame, av.VideoFrame | av.AudioFrame), "a local track yields decoded frames"
+        return copy_frame(frame)
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()
 
 
 class RecordingLeg:
@@ -53,7 +91,8 @@ class RecordingLeg:
         async with self._lock:
             added = [m for m in media if m.sid not in self.transceivers and not self.closed]
             for item in added:
-                transceiver = self.pc.addTransceiver(self.share(item.track), direction="sendonly")
+                track = FrameCopies(self.share(item.track))
+                transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 codecs = RTCRtpSender.getCapabilities(item.kind).codecs
                 transceiver.setCodecPreferences([c for c in codecs if c.name.lower() in (PINNED[item.kind], "rtx")])
                 self.transceivers[item.sid] = transceiver
