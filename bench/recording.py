@@ -11,8 +11,11 @@
    ``--subs`` subscribers (which count frames, never decode). Three windows in the same process: forwarding only;
    forwarding + every track recorded by the SFU's ``RoomRecorder`` (copy-mux, the real recording path); forwarding
    + ``--mr-tracks`` tracks recorded by ``MediaRecorder`` (fed by decoding the relayed frames). Printed per window:
-   worker CPU (% of its core), CPU per recorded track (the difference to forwarding only, divided by the tracks
-   recorded), the subscribers' frame rate (30 = forwarding kept up) and the worker's event-loop lag p99.
+   worker CPU (% of its core), frames taken in per track (30 = the worker kept up), RTP packets it sent to the
+   subscribers, the frame rate the subscribers counted (in this process, which shares its core with whatever
+   else runs), the worker's event-loop lag p99, and CPU per recorded track at 30 fps: the window's CPU less the
+   forwarding CPU of the frames it took in (from the first window), per recorded frame, times 30 (a worker
+   starved by a loaded machine takes in fewer frames; per frame the figure stays comparable).
 
 It prints, never asserts.
 
@@ -182,6 +185,11 @@ class IngestCounter:
         self.frames += 1
 
 
+def packets_out(room: Any) -> int:
+    """RTP packets the worker has sent to its subscribers (aiortc's per-sender count)."""
+    return sum(t.sender._RTCRtpSender__packet_count for peer in room.peers.values() for t in peer.pc.getTransceivers())
+
+
 async def worker(path: str, directory: str) -> None:
     """The SFU process: a room that forwards, and on request records with ``RoomRecorder`` or ``MediaRecorder``."""
     from aiortc.contrib.media import MediaRecorder
@@ -210,9 +218,9 @@ async def worker(path: str, directory: str) -> None:
         ingest.attach(room)
         await asyncio.sleep(2.0)  # warm-up: files opened, first keyframes in
         probe.lags.clear()
-        cpu0, t0, in0, rec0 = cpu(), time.monotonic(), ingest.frames, recorded()
+        cpu0, t0, in0, rec0, out0 = cpu(), time.monotonic(), ingest.frames, recorded(), packets_out(room)
         await asyncio.sleep(seconds)
-        cpu1, t1, in1, rec1 = cpu(), time.monotonic(), ingest.frames, recorded()
+        cpu1, t1, in1, rec1, out1 = cpu(), time.monotonic(), ingest.frames, recorded(), packets_out(room)
         lags = sorted(probe.lags) or [0.0]
         return {
             "cpu_s": cpu1 - cpu0,
@@ -220,6 +228,7 @@ async def worker(path: str, directory: str) -> None:
             "ingest": in1 - in0,
             "ingest_fps": (in1 - in0) / (t1 - t0) / max(1, len(room.sources)),
             "recorded": rec1 - rec0,
+            "out_pps": (out1 - out0) / (t1 - t0),
             "lag_p99": lags[int(0.99 * (len(lags) - 1))],
         }
 
@@ -347,7 +356,7 @@ def print_live(results: list[dict[str, Any]], tracks: int, subs: int) -> None:
         f"track forwarded to {subs} subscribers ({tracks * subs} forwards); then the same plus recording"
     )
     print(
-        f"{'window':<36} {'worker CPU %':>12} {'in fps/track':>12} {'sub fps':>7} {'lag p99 ms':>10} "
+        f"{'window':<36} {'worker CPU %':>12} {'in fps/track':>12} {'out pkt/s':>9} {'sub fps':>7} {'lag p99 ms':>10} "
         f"{'per recorded track at 30 fps':>29}"
     )
     names = {"forward": "forwarding only", "copy": "+ copy-mux (RoomRecorder)", "media-recorder": "+ MediaRecorder"}
@@ -361,7 +370,7 @@ def print_live(results: list[dict[str, Any]], tracks: int, subs: int) -> None:
             per[r["mode"]] = extra / r["recorded"] * FPS
             share = f"{100 * per[r['mode']]:>28.2f}%"
         print(
-            f"{label:<36} {100 * r['cpu']:>12.1f} {r['ingest_fps']:>12.1f} {r['sub_fps']:>7.1f} "
+            f"{label:<36} {100 * r['cpu']:>12.1f} {r['ingest_fps']:>12.1f} {r['out_pps']:>9.0f} {r['sub_fps']:>7.1f} "
             f"{1000 * r['lag_p99']:>10.1f} {share}"
         )
     if per.get("copy", 0) > 0 and "media-recorder" in per:

@@ -14,10 +14,12 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import av
@@ -26,8 +28,8 @@ from django.conf import settings
 
 from django_levelchat.client import SyntheticVideoTrack, ToneAudioTrack, join_room
 from django_levelchat.models import Room
-from tests.e2e.conftest import in_db_thread
-from tests.e2e.live import ROOT, LiveServer, start_server
+from tests.e2e.conftest import HARNESS, in_db_thread, wait_until
+from tests.e2e.live import ROOT, WAIT_MS, LiveServer, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 DB_ALIAS = "recording_e2e"  # this module's own server, so its own SQLite file
@@ -201,3 +203,131 @@ async def test_python_clients_mesh_call_is_recorded_through_their_legs(
     rec = await asyncio.to_thread(wait_ready, api, rec_id)
     assert rec["status"] == "ready", rec
     await asyncio.to_thread(check_tracks, api, rec, people)
+
+
+# ------------------------------------------------------------------------------------- Chromium + Python client
+
+
+@pytest.fixture
+def rec_page(browser: Any, rec_server: LiveServer) -> Iterator[Any]:
+    """A Chromium page of ``rec_server`` with the SDK and the test harness (fake camera and microphone)."""
+    context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
+    context.add_init_script(path=str(HARNESS))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(rec_server.url + "/sdk-test/")
+    page.wait_for_function("window.levelchat !== undefined")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def spool_files(rec_id: str) -> dict[str, int]:
+    """The recording's live track files in the server's spool (the embedded default: the system temp dir)."""
+    directory = Path(tempfile.gettempdir()) / "levelchat-spool" / rec_id
+    return {p.name: p.stat().st_size for p in directory.glob("*.webm")} if directory.is_dir() else {}
+
+
+def watch_spool(rec_id: str, count: int) -> dict[str, float]:
+    """Wait until ``count`` track files grow; return when each was first seen (monotonic)."""
+    first_seen: dict[str, float] = {}
+
+    def grown() -> bool:
+        for name, size in spool_files(rec_id).items():
+            if size > 0:
+                first_seen.setdefault(name, time.monotonic())
+        return len(first_seen) >= count
+
+    wait_until(grown, 120, 0.05, message=f"{count} track files written")
+    return first_seen
+
+
+def recording_events(page: Any) -> list[dict[str, Any]]:
+    return [e["args"] for e in page.evaluate("lcTest.events") if e["name"] == "recording"]
+
+
+def luma_mean(frame: Any, x: int, y: int, w: int, h: int) -> float:
+    plane = bytes(frame.planes[0])
+    stride = frame.planes[0].line_size
+    return sum(sum(plane[(y + r) * stride + x : (y + r) * stride + x + w]) for r in range(0, h, 4)) / (
+        w * len(range(0, h, 4))
+    )
+
+
+def test_chromium_and_python_client_two_party_recording(
+    rec_server: LiveServer, api_key: str, rec_page: Any, django_db_blocker: Any
+) -> None:
+    """The issue's test: a Chromium page (SDK) and a Python client in a meeting, recorded from the SDK, then from
+    REST; each track file decodes to its recorded length ± 1 s with audio and video; the composed file has both
+    people and mixed audio; both see the recording state; downloads need authorisation and serve ranges."""
+    from tests.e2e.test_python_interop import BotThread
+
+    room = make_room(django_db_blocker)
+    api, anonymous = Api(rec_server, api_key), Api(rec_server, None)
+    page = rec_page
+    joined = page.evaluate(
+        "([t, o]) => lcTest.join(t, o)",
+        [token(room, "browser", django_db_blocker, role="host"), {"resolution": "180p"}],
+    )
+    assert "id" in joined, joined
+    browser_id = joined["id"]
+    bot_thread = BotThread()
+    bot = bot_thread.run(join_room(token(room, "bot", django_db_blocker), url=rec_server.url))
+    try:
+        bot_thread.run(bot.publish_track(SyntheticVideoTrack(W, H, FPS), source="camera"))
+        bot_thread.run(bot.publish_track(ToneAudioTrack(660), source="microphone"))
+        bot_id = bot.local_participant.id
+        wait_until(lambda: page.evaluate("(id) => lcTest.videoPlays(id)", bot_id)["ok"], 120, message="mesh call up")
+
+        # --- started from the SDK: both sides see it, both publishers open their recording legs
+        page.evaluate("lcTest.room.record()")
+        wait_until(lambda: bot.recording is not None, message="the Python client sees the recording")
+        rec_id = bot.recording
+        wait_until(lambda: page.evaluate("lcTest.room.recording") == rec_id, message="the page sees it")
+        assert ["started", {"recording": rec_id}] in [e[:2] for e in recording_events(page)]
+        first_seen = watch_spool(rec_id, 4)  # camera + mic of each person
+        time.sleep(6)  # the length under test: recorded while both legs send
+        page.evaluate("lcTest.room.stopRecording()")
+        stopped_at = time.monotonic()
+        wait_until(lambda: bot.recording is None and bot.leg is None, message="the bot's leg closes on stop")
+        wait_until(lambda: page.evaluate("lcTest.room.recording") is None, message="the page sees the stop")
+
+        # --- started and stopped over REST
+        code, rest = api.json("POST", f"/rooms/{room.public_id}/recordings")
+        assert code == 201, rest
+        wait_until(lambda: bot.recording == rest["id"], message="REST start reaches everyone")
+        wait_until(lambda: page.evaluate("lcTest.room.recording") == rest["id"], message="page sees the REST start")
+        watch_spool(rest["id"], 4)
+        code, stopped = api.json("POST", f"/rooms/{room.public_id}/recordings/{rest['id']}/stop")
+        assert code == 200, stopped
+        wait_until(lambda: page.evaluate("lcTest.room.recording") is None, message="page sees the REST stop")
+    finally:
+        bot_thread.run(bot.leave())
+        bot_thread.stop()
+
+    rec = wait_ready(api, rec_id)
+    assert rec["status"] == "ready", rec
+    tracks = {(f["participant"], f["kind"]): f for f in rec["files"] if f["role"] == "track"}
+    assert set(tracks) == {(p, k) for p in (browser_id, bot_id) for k in ("video", "audio")}, rec["files"]
+    by_sid = {f["track"]: f for f in tracks.values()}
+    for name, seen in first_seen.items():
+        file = by_sid[Path(name).stem.split("-", 2)[2]]  # spool files are "<n>-<kind>-<sid>.webm"
+        got = decode(fetch(api, f"/recordings/{rec_id}/files/{file['id']}/download"))
+        expected = stopped_at - seen
+        assert file["kind"] in got, (file, got)
+        assert got[file["kind"]]["duration"] == pytest.approx(expected, abs=1.0), (file, got, expected)
+
+    composed = next(f for f in rec["files"] if f["role"] == "composed")
+    code, _, _ = anonymous.call("GET", f"/recordings/{rec_id}/download")
+    assert code in (401, 403), code  # no key, no file
+    data = fetch(api, f"/recordings/{rec_id}/download")
+    with av.open(io.BytesIO(data)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        video = list(container.decode(video=0))
+    middle = video[len(video) // 2]
+    half = middle.width // 2
+    tiles = [luma_mean(middle, 0, 0, half, middle.height), luma_mean(middle, half, 0, half, middle.height)]
+    assert all(t > 30 for t in tiles), (tiles, composed)  # both people in the picture, not the background
+    assert wait_ready(api, rest["id"])["status"] == "ready"

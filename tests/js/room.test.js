@@ -392,3 +392,41 @@ test('without WebSocket the room fails with not_supported instead of hanging', a
     globalThis.WebSocket = original;
   }
 });
+
+test('a mesh room being recorded: our tracks also go to the SFU on a send-only leg, closed when it stops', async () => {
+  const { room, ws } = await joined({ roster: [{ id: BOB, identity: 'bob', tracks: [] }] });
+  const published = room.publishMic({ track: fakeTrack('audio') });
+  await flush();
+  ackAll(ws);
+  const mic = await published;
+  const meshPCs = MeshPC.instances.length;
+  ws.receive({ type: 'recording', state: 'started', recording: 'RC_1', seq: 11 });
+  await flush();
+  const leg = MeshPC.instances[meshPCs];
+  assert.ok(leg, 'a new peer connection: the leg');
+  assert.deepEqual(leg.transceivers.map((t) => t.direction), ['sendonly']);
+  assert.deepEqual(ws.sentOf('publish').at(-1).track, { sid: mic.sid, kind: 'audio', source: 'microphone', muted: false, mids: ['0'] });
+  ackAll(ws);
+  await flush();
+  assert.equal(ws.sentOf('sfu-signal').at(-1).description.type, 'offer');
+  ackAll(ws);
+  ws.receive({ type: 'sfu-signal', description: { type: 'answer', sdp: 'v=0\r\n' } });
+  await flush();
+  assert.equal(leg.signalingState, 'stable');
+  ws.receive({ type: 'recording', state: 'stopped', recording: 'RC_1', seq: 12 });
+  await flush();
+  assert.equal(leg.signalingState, 'closed');
+  assert.notEqual(room.peerConnections.get(BOB).signalingState, 'closed', 'mesh media untouched');
+});
+
+test('no leg in an SFU room being recorded: its media reaches the SFU anyway', async () => {
+  const { room, ws } = await joined({ room: { ...welcome().room, sfu: 'ready', recording: 'RC_1' } });
+  const meshPCs = MeshPC.instances.length;
+  const published = room.publishMic({ track: fakeTrack('audio') });
+  await flush();
+  ackAll(ws);
+  await published;
+  await flush();
+  assert.equal(MeshPC.instances.length, meshPCs);
+  assert.deepEqual(ws.sentOf('publish').map((f) => f.track.mids), [undefined]);
+});

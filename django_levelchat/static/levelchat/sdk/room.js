@@ -13,6 +13,7 @@ import { MeshTransport } from './mesh.js';
 import { LocalParticipant, RemoteParticipant } from './participant.js';
 import { codePointLength, MAX_CHAT_LEN, MAX_EMOJI_LEN, PREFERRED_QUALITIES, SOURCE_KINDS } from './protocol.js';
 import { QualityMonitor } from './quality.js';
+import { RecordingLeg } from './recording-leg.js';
 import { EMPTY_ROSTER, reduceRoster } from './roster.js';
 import { SignalingClient } from './signaling.js';
 import { SpeakingDetector } from './speaker.js';
@@ -100,6 +101,12 @@ export class Room extends Emitter {
   #signaling;
   /** @type {Transport | null} */
   #transport = null;
+  /** While a mesh room is recorded: our tracks to the SFU worker (recording-leg.js). @type {RecordingLeg | null} */
+  #leg = null;
+  /** The room's media goes through the SFU (`room.sfu` in the last snapshot), not the mesh. */
+  #onSfu = false;
+  /** @type {RTCIceServer[]} */
+  #iceServers = [];
   /** @type {Map<string, LocalEntry>} */
   #local = new Map();
   /** Sources being published right now (guards against two concurrent publishCamera calls). @type {Set<TrackSource>} */
@@ -269,6 +276,7 @@ export class Room extends Emitter {
     old.removeEventListener('ended', entry.onEnded);
     next.addEventListener('ended', entry.onEnded);
     await this.#transport?.replaceTrack(entry.track.sid, next);
+    await this.#leg?.replaceTrack(entry.track.sid, next);
     entry.media.track = next;
     entry.track.setMediaStreamTrack(next);
     if (entry.ownsCapture) old.stop();
@@ -489,6 +497,7 @@ export class Room extends Emitter {
       this.localParticipant.tracks.set(sid, track);
       mst.addEventListener('ended', entry.onEnded);
       this.#transport?.publish(entry.media);
+      this.#syncLeg();
       if (source === 'microphone') this.#startDetector(entry);
       this.emit(RoomEvent.LocalTrackPublished, track);
       this.localParticipant.fire(ParticipantEvent.TrackPublished, track);
@@ -554,6 +563,7 @@ export class Room extends Emitter {
     entry.detector?.stop();
     if (entry.track.source === 'microphone') this.localParticipant.setLevelSource(() => 0);
     this.#transport?.unpublish(entry.track.sid);
+    this.#leg?.unpublish(entry.track.sid).catch((err) => this.#log.debug('recording leg unpublish', err));
     if (stop && entry.ownsCapture) entry.media.track.stop();
   }
 
@@ -605,6 +615,7 @@ export class Room extends Emitter {
     const reason = error ?? createError(ErrorCode.CONNECTION_CLOSED, 'the connection closed');
     this.disconnectError = reason;
     this.#quality.stop();
+    this.#closeLeg();
     this.#transport?.close();
     this.#transport = null;
     for (const entry of [...this.#local.values()]) this.#dropLocal(entry, true);
@@ -637,6 +648,7 @@ export class Room extends Emitter {
     local.joinedAt = null;
     if (first || newSession) {
       if (!first) this.#log.info('the session could not be resumed; joined as a new participant');
+      this.#closeLeg(); // it belonged to the old participant id; the worker dropped it
       this.#transport?.close();
       this.#transport = this.#createTransport(welcome);
       for (const track of local.tracks.values()) track.participantId = you.id;
@@ -645,6 +657,7 @@ export class Room extends Emitter {
     this.#mergeChat(welcome.chat ?? [], true);
     if (!first && newSession) this.#republish();
     else if (resumed) this.#transport?.restartIce(); // media survives the blip: fresh ICE on the same connections
+    this.#syncLeg();
     this.#setState(ConnectionState.Connected, null);
     if (first) {
       this.#quality.start();
@@ -653,9 +666,42 @@ export class Room extends Emitter {
     if (this.#reportedQuality) this.#signaling.send({ type: 'quality-report', quality: this.#reportedQuality });
   }
 
+  /**
+   * Open, extend or close the recording leg to match: a mesh room being recorded, and tracks to send. Recording
+   * happens on the SFU, which mesh media never reaches (docs/recording.md).
+   */
+  #syncLeg() {
+    const wanted = this.recording !== null && !this.#onSfu && !this.isViewer && this.#transport !== null;
+    if (!wanted) {
+      this.#closeLeg();
+      return;
+    }
+    if (!this.#local.size) return;
+    if (!this.#leg) {
+      this.#leg = new RecordingLeg({
+        iceServers: this.#iceServers,
+        request: (message) => this.#signaling.request(/** @type {ClientMessage} */ (message)),
+        send: (message) => this.#signaling.send(/** @type {ClientMessage} */ (message)),
+        logger: this.#log.child('recording-leg'),
+        RTCPeerConnectionImpl: this.#opts.RTCPeerConnectionImpl,
+      });
+    }
+    const leg = this.#leg;
+    leg.publish([...this.#local.values()].map((entry) => entry.media)).catch((err) => {
+      this.#log.info('could not send our tracks to the SFU for the recording', err);
+      if (this.#leg === leg) this.#closeLeg();
+    });
+  }
+
+  #closeLeg() {
+    this.#leg?.close();
+    this.#leg = null;
+  }
+
   /** @param {WelcomeFrame} welcome */
   #createTransport(welcome) {
     const iceServers = this.#opts.iceServers ?? welcome.ice_servers ?? [];
+    this.#iceServers = iceServers;
     /** @type {MeshOptions} */
     const options = {
       localId: welcome.you.id,
@@ -691,6 +737,7 @@ export class Room extends Emitter {
     this.name = room.name ?? this.name;
     this.roomType = room.room_type ?? this.roomType;
     this.metadata = room.metadata ?? {};
+    this.#onSfu = room.sfu != null;
     const recording = room.recording ?? null;
     if (recording !== this.recording) {
       const was = this.recording;
@@ -943,6 +990,7 @@ export class Room extends Emitter {
         this.#applyRoom(frame.room);
         this.#applyRoster(frame.roster, { announce: true });
         this.#mergeChat(frame.chat ?? [], false);
+        this.#syncLeg();
         return;
       case 'participant-joined':
       case 'participant-left':
@@ -969,7 +1017,12 @@ export class Room extends Emitter {
         return;
       case 'recording':
         this.recording = frame.state === 'started' ? (frame.recording ?? this.recording ?? '') : null;
+        this.#syncLeg();
         this.emit(RoomEvent.Recording, frame.state, { recording: frame.recording, reason: frame.reason });
+        return;
+      case 'sfu-signal':
+        if (this.#leg) this.#leg.handleSignal(frame).catch((err) => this.#log.debug('recording leg signal', err));
+        else this.#log.debug('ignoring', frame.type);
         return;
       case 'room-ended':
         this.#log.info('the room ended', frame.reason);
