@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,6 +250,24 @@ def recording_events(page: Any) -> list[dict[str, Any]]:
     return [e["args"] for e in page.evaluate("lcTest.events") if e["name"] == "recording"]
 
 
+def tone_powers(data: bytes, frequencies: tuple[float, ...]) -> dict[float, float]:
+    """Power of each frequency in a file's audio (Goertzel over the whole signal, mono 48 kHz)."""
+    samples: list[int] = []
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                samples.extend(array("h", bytes(out.planes[0])[: out.samples * 2]))
+    powers = {}
+    for f in frequencies:
+        coeff = 2 * math.cos(2 * math.pi * f / 48000)
+        s1 = s2 = 0.0
+        for x in samples:
+            s1, s2 = x + coeff * s1 - s2, s1
+        powers[f] = (s1 * s1 + s2 * s2 - coeff * s1 * s2) / max(1, len(samples)) ** 2
+    return powers
+
+
 def luma_mean(frame: Any, x: int, y: int, w: int, h: int) -> float:
     plane = bytes(frame.planes[0])
     stride = frame.planes[0].line_size
@@ -330,4 +350,11 @@ def test_chromium_and_python_client_two_party_recording(
     half = middle.width // 2
     tiles = [luma_mean(middle, 0, 0, half, middle.height), luma_mean(middle, half, 0, half, middle.height)]
     assert all(t > 30 for t in tiles), (tiles, composed)  # both people in the picture, not the background
+    # Mixed audio: the bot's 660 Hz tone and the browser's fake microphone (Chromium beeps at 400 Hz) are both in
+    # the composed sound, well above a frequency neither makes.
+    browser_mic = fetch(api, f"/recordings/{rec_id}/files/{tracks[(browser_id, 'audio')]['id']}/download")
+    mic = tone_powers(browser_mic, (400.0, 660.0, 1500.0))
+    mix = tone_powers(data, (400.0, 660.0, 1500.0))
+    assert mic[400.0] > 10 * mic[1500.0], mic  # what the browser sent
+    assert mix[660.0] > 10 * mix[1500.0] and mix[400.0] > 10 * mix[1500.0], mix
     assert wait_ready(api, rest["id"])["status"] == "ready"
