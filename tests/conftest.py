@@ -38,3 +38,13 @@ def private_redis() -> Iterator[RedisServer]:
 redis_server = pytest.fixture(scope="module", name="redis_server")(private_redis)
 #: The same for one test (a second cluster inside a module that already has one).
 redis_server_for_test = pytest.fixture(name="redis_server_for_test")(private_redis)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow`` tests run only when asked for (``pytest -m slow``), as the marker's description says."""
+    if "slow" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

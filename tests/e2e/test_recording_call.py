@@ -33,7 +33,7 @@ from django_levelchat.models import Room
 from tests.e2e.conftest import HARNESS, in_db_thread, wait_until
 from tests.e2e.live import ROOT, WAIT_MS, LiveServer, start_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 DB_ALIAS = "recording_e2e"  # this module's own server, so its own SQLite file
 W, H, FPS = 320, 240, 15
 
@@ -169,6 +169,7 @@ async def until(predicate: Any, timeout: float = 120, message: str = "") -> Any:
     raise AssertionError(f"timed out: {message}")
 
 
+@pytest.mark.slow  # the Chromium test below covers the same path with one Python client
 async def test_python_clients_mesh_call_is_recorded_through_their_legs(
     rec_server: LiveServer, api_key: str, django_db_blocker: Any
 ) -> None:
