@@ -14,7 +14,7 @@ whole run — and then:
 3. probe joins: ``--probes`` sequential joins from this process while every other socket stays connected (ours:
    into an existing room as its 6th member, then ``leave``; bare: the same room's group, connect → ping → pong);
 4. fan-out: one member of every room sends one chat; every member of the room must get it (lost = expected −
-   received, after a drain of up to 30 s).
+   received, after a drain of up to 60 s, or 15 s without progress).
 
 It prints one table (and ``--json``), never asserts. The machine's other load is printed next to each point.
 
@@ -62,6 +62,9 @@ WORKERS = 2
 #: storm on an overloaded box the accept waits that long in the event loop, so both kinds get 60 s (see
 #: docs/deployment.md).
 HANDSHAKE_ARGS = ("--websocket_connect_timeout", "60")
+#: The fan-out round waits for deliveries at most DRAIN_S, and gives up after DRAIN_STALL_S without progress: on
+#: a machine this loaded an event loop can stall for several seconds and still deliver everything afterwards.
+DRAIN_S, DRAIN_STALL_S = 60.0, 15.0
 TARGET_PROBE_P95_MS = 150.0
 TARGET_IDLE_RATIO = 1.5
 TARGET_KB_PER_SOCKET = 50.0
@@ -433,7 +436,7 @@ async def measure_point(
             w.send(f"fanout {tag}")
         sent = [await w.read("fanout-sent") for w in workers]
         expected = sum(s["expected"] for s in sent)
-        received, deadline, progress, progress_at = 0, time.monotonic() + 30, -1, time.monotonic()
+        received, deadline, progress, progress_at = 0, time.monotonic() + DRAIN_S, -1, time.monotonic()
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             for w in workers:
@@ -443,7 +446,7 @@ async def measure_point(
                 break
             if received != progress:
                 progress, progress_at = received, time.monotonic()
-            elif time.monotonic() - progress_at > 5:
+            elif time.monotonic() - progress_at > DRAIN_STALL_S:
                 break
         result["fanout"] = {
             "messages": sum(s["sent"] for s in sent),
