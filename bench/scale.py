@@ -58,6 +58,7 @@ PING = '{"type":"ping"}'
 HELLO = '{"type":"hello","protocol":1,"sdk":{"name":"bench-scale","version":"0"}}'
 MARK = "@fan:"
 WORKERS = 2
+WARM_AT_ONCE = 5
 #: daphne rejects a WebSocket handshake the application has not accepted within 5 s (its default); in a join
 #: storm on an overloaded box the accept waits that long in the event loop, so both kinds get 60 s (see
 #: docs/deployment.md).
@@ -364,7 +365,7 @@ def prepare(layer: str, sockets: int, kind: str, probes: int) -> dict[str, Any]:
         "label": label,
         "rooms": rooms,
         "sockets": tokens_for(rooms, label) if ours else [(r, m, "") for r in rooms for m in range(5)],
-        "warm": probe_plan(kind, warm, 10, label + "-warm"),
+        "warm": probe_plan(kind, warm, 20, label + "-warm"),
         "probes": probe_plan(kind, rooms, probes, label),
     }
 
@@ -383,8 +384,11 @@ async def measure_point(
     try:
         ports = [servers.start() for _ in range(2 if layer == "redis" else 1)]
         pids = servers.pids()
-        # Warm-up: a few joins on each process, so that the baseline RSS includes imports and first-use caches.
-        await probe_joins(ports, kind, plan["warm"])
+        # Warm-up: a few joins on each process, so that the baseline RSS includes imports and first-use caches;
+        # some of them at once, so that it also includes the database threads (and their connections) a join
+        # storm starts: a fixed cost per process, not a cost per socket.
+        warm = plan["warm"]
+        await asyncio.gather(*(probe_joins(ports, kind, warm[i::WARM_AT_ONCE]) for i in range(WARM_AT_ONCE)))
         await asyncio.sleep(1.0)
         rss_before = [rss_kb(p) for p in pids]
         machine0 = time.monotonic()
