@@ -483,13 +483,71 @@ async def latency(args: argparse.Namespace) -> None:
     )
 
 
+async def aiortc_senders(
+    count: int, key: bytes, transport: Any, address: Any, uris: tuple[str, ...]
+) -> tuple[list[Any], list[asyncio.Queue[Any]]]:
+    """``count`` started aiortc ``RTCRtpSender``s, each reading ``av.Packet``s from a queue, whose DTLS transport
+    only protects and sends (the ICE layers of the real one are left out, in the old path's favour)."""
+    from aiortc import RTCRtpSender
+    from aiortc.mediastreams import MediaStreamTrack
+    from aiortc.rtcrtpparameters import (
+        RTCRtcpParameters,
+        RTCRtpCodecParameters,
+        RTCRtpHeaderExtensionParameters,
+        RTCRtpSendParameters,
+    )
+    from pylibsrtp import Policy, Session
+
+    class QueueTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def recv(self) -> Any:
+            return await self.queue.get()
+
+    class SendOnlyTransport:
+        state = "connected"
+        _stats_id = "bench"
+
+        def __init__(self) -> None:
+            self.srtp = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+
+        def _register_rtp_sender(self, sender: Any, parameters: Any) -> None:
+            pass
+
+        def _unregister_rtp_sender(self, sender: Any) -> None:
+            pass
+
+        async def _send_rtp(self, data: bytes) -> None:
+            transport.sendto(self.srtp.protect(data), address)
+
+    senders, queues = [], []
+    extensions = [RTCRtpHeaderExtensionParameters(id=n + 1, uri=uri) for n, uri in enumerate(uris)]
+    for _ in range(count):
+        track = QueueTrack()
+        sender = RTCRtpSender(track, SendOnlyTransport())  # type: ignore[arg-type]
+        codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+        await sender.send(
+            RTCRtpSendParameters(
+                codecs=[codec], headerExtensions=extensions, muxId="0", rtcp=RTCRtcpParameters(cname="bench")
+            )
+        )
+        senders.append(sender)
+        queues.append(track.queue)
+    return senders, queues
+
+
 async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
-    """In-process: CPU of ``Egress.send`` per forwarded packet against its floor (SRTP ``protect`` + ``sendto`` of
-    the same number of packets), hot, without the rest of the SFU or the harness competing for the core."""
+    """In-process: CPU per forwarded packet of ``Egress.send``, of aiortc's own sender path, and of their floor
+    (SRTP ``protect`` + ``sendto``), hot, without the rest of the SFU or the harness competing for the core."""
     import copy
     import socket
     import types
 
+    import av
     from aiortc.rtcdtlstransport import State
     from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
     from aiortc.rtp import HeaderExtensionsMap
@@ -545,7 +603,9 @@ async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
         egress = Egress(sender, "video", lambda: None)
         egress.ready, egress.payload_type, egress._layout = True, 96, ("0", (1, 2))
         egresses.append(egress)
-    print("\nEgress alone (in-process, hot; the floor is SRTP protect + sendto of the same packets):")
+    senders, queues = await aiortc_senders(subscribers, key, transport, pair.remote_addr, uris)
+    print("\nSend path alone (in-process, hot): egress against aiortc's own sender (what the SFU used before: an")
+    print("av.Packet per subscriber and frame, RTCRtpSender packing it), and the floor, SRTP protect + sendto:")
     for label, size in (("360p frame", 2500), ("720p frame", 6200)):
         data = os.urandom(size)
         packets = -(-size // 1296) * subscribers * frames
@@ -556,21 +616,36 @@ async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
                 egress.send(frame, n * 3000)
             drain()
         spent = time.process_time() - start
+        start = time.process_time()
+        for n in range(frames):
+            for queue in queues:
+                packet = av.Packet(data)
+                packet.pts = n * 3000
+                packet.time_base = fractions.Fraction(1, 90000)
+                queue.put_nowait(packet)
+            for _ in range(1000):  # let every sender take its packet (each sends a whole frame per loop step)
+                await asyncio.sleep(0)
+                if all(queue.empty() for queue in queues):
+                    break
+            await asyncio.sleep(0)
+            drain()
+        aiortc_spent = time.process_time() - start
         floor_session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
         payload = os.urandom(1200)
         start = time.process_time()
         for n in range(packets):
-            transport.sendto(
-                floor_session.protect(b"\x80\x60" + (n & 0xFFFF).to_bytes(2, "big") + bytes(8) + payload),
-                pair.remote_addr,
-            )
+            header = b"\x80\x60" + (n & 0xFFFF).to_bytes(2, "big") + bytes(8)
+            transport.sendto(floor_session.protect(header + payload), pair.remote_addr)
             if n % 64 == 0:
                 drain()
         floor = time.process_time() - start
         print(
-            f"  {label} ({size} B, {subscribers} subscribers): {1e6 * spent / packets:.1f} µs per packet, "
+            f"  {label} ({size} B, {subscribers} subscribers): egress {1e6 * spent / packets:.1f} µs per packet, "
+            f"aiortc sender {1e6 * aiortc_spent / packets:.1f} µs ({aiortc_spent / spent:.1f}x), "
             f"floor {1e6 * floor / packets:.1f} µs"
         )
+    for sender in senders:
+        await sender.stop()
     transport.close()
     sink.close()
 
