@@ -131,8 +131,10 @@ class Cluster:
         redis_url: str | None,
         asgi: str = "example_project.asgi:application",
         database_url: str | None = None,
+        daphne_args: tuple[str, ...] = (),
     ) -> None:
         self.asgi = asgi
+        self.daphne_args = daphne_args
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": settings,
@@ -162,7 +164,7 @@ class Cluster:
         port = free_port()
         log = open(self.logs / f"daphne-{port}.log", "wb")  # noqa: SIM115  (lives as long as the process)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), self.asgi],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *self.daphne_args, self.asgi],
             cwd=ROOT,
             env=self.env,
             stdout=log,

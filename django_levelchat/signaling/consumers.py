@@ -353,6 +353,10 @@ class SignalingConsumer(AsyncConsumer):
                     protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref, retry_after=1.0)
                 )
             return
+        pong = protocol.canonical_pong(text)
+        if pong is not None:
+            await self._answer_ping(pong)
+            return
         obj: dict[str, Any] | None = None
         try:
             obj = protocol.decode_frame(text)
@@ -369,6 +373,12 @@ class SignalingConsumer(AsyncConsumer):
             await self.handle(msg)
         except ProtocolError as exc:
             await self._protocol_error(exc)
+
+    async def _answer_ping(self, pong: str) -> None:
+        """A canonical ping, answered as ``handle`` would answer it (allowed before ``hello``; marks us heard)."""
+        if self.state == "joined":
+            await self._touch()
+        await self.send_text(pong)
 
     async def _protocol_error(self, exc: ProtocolError) -> None:
         """Report the error; count it toward the protocol-error budget unless it is a rate limit (a normal
@@ -914,8 +924,12 @@ class SignalingConsumer(AsyncConsumer):
         assert self.room is not None and self.pid is not None
         entry = self._entry()
         tracks = entry["tracks"]
-        if any(t["sid"] == msg.track.sid for t in tracks):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+        known = next((t for t in tracks if t["sid"] == msg.track.sid), None)
+        if known is not None:
+            if not msg.track.mids or (known["kind"], known["source"]) != (msg.track.kind, msg.track.source):
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+            await self._media().sfu_leg(msg.track, msg.id)  # the worker answers with ack or error
+            return
         if len(tracks) >= protocol.MAX_TRACKS:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST, f"at most {protocol.MAX_TRACKS} tracks", field="track", ref=msg.id
