@@ -110,11 +110,11 @@ class ForwardTrack:
 
     def _hold(self, frame: EncodedFrame, pts: int) -> None:
         if len(self._pending) >= PENDING_FRAMES[self.kind]:
+            # Not up after a second: start over from a later keyframe. No request here (a subscriber that never
+            # connects must not make the publisher send keyframes); ``egress_ready`` asks for one if none is held.
             self.dropped += len(self._pending)
             self._pending.clear()
-            if self.kind == "video":
-                self._need_key = True
-                self.request_keyframe()
+            self._need_key = self.kind == "video"
             return
         self._pending.append((frame, pts))
 
