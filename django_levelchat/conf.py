@@ -94,7 +94,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_MAX_BYTES": 1048576,
     "OUTBOUND_MAX_FRAMES": 2000,
     # Seconds a socket holds a room event that arrived ahead of a missing ``seq`` (the channel layer does not
-    # keep order across senders) before it gives up waiting and lets the client resync.
+    # keep order across senders) before it gives up waiting and lets the client resync. A process that sees a seq
+    # come later than that holds longer from then on (up to 8x; docs/protocol.md §7).
     "SEQ_REORDER_WINDOW": 0.5,
     # Signals (offers, answers, candidates) kept for a participant who is reconnecting, delivered on resume.
     "PENDING_SIGNALS": 64,
