@@ -91,7 +91,18 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(10)
 
+    def pause(self) -> None:
+        """``kill -STOP``: the server keeps its connections and answers nothing until ``resume``."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()  # a stopped server still dies of SIGKILL, but let it go in a known state
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 

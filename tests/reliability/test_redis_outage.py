@@ -228,3 +228,60 @@ async def _chats(client: WSClient, n: int) -> None:
 async def _reconnecting(observer: WSClient, pid: str) -> bool:
     roster = (await observer.request({"type": "resync"}, timeout=WAIT_S))["roster"]
     return any(p["id"] == pid and p.get("state") == "reconnecting" for p in roster)
+
+
+async def _timed_join(port: int, room: str, identity: str) -> tuple[float, WSClient]:
+    client = WSClient(port, issue_token(room, identity))
+    started = time.monotonic()
+    await client.join(timeout=WAIT_S)
+    return time.monotonic() - started, client
+
+
+@pytest.mark.slow
+async def test_redis_paused_three_seconds(restart_cluster):
+    """G12/R03: Redis stops answering for 3 s (SIGSTOP) and goes on. Nothing closes 1011, joins made during the
+    pause complete or are told to retry, and join latency is back to its baseline within 5 s of SIGCONT."""
+    cluster = restart_cluster
+    room = cluster.create_room(max_participants=1000)
+    clients: list[WSClient] = []
+    baseline = []
+    for i in range(10):
+        took, client = await _timed_join(cluster.a if i % 2 else cluster.b, room, f"base{i}")
+        baseline.append(took)
+        clients.append(client)
+    bound = max(sorted(baseline)[-1], 0.05)  # the slowest of 10: a p90-ish baseline on this machine
+
+    cluster.redis.pause()
+    paused_joins = [asyncio.create_task(_timed_join(cluster.a, room, f"paused{i}")) for i in range(4)]
+    await asyncio.sleep(3)  # the fault itself lasts 3 s (not a wait for a condition)
+    cluster.redis.resume()
+    resumed_at = time.monotonic()
+    outcomes = await asyncio.gather(*paused_joins, return_exceptions=True)
+    for outcome in outcomes:  # a join that met the pause either completed or was closed retryable (4013)
+        if isinstance(outcome, BaseException):
+            assert isinstance(outcome, ClosedError) and outcome.close.retryable, outcome
+        else:
+            clients.append(outcome[1])
+
+    recovered_s = None
+    for i in range(200):
+        took, client = await _timed_join(cluster.a if i % 2 else cluster.b, room, f"after{i}")
+        clients.append(client)
+        if took <= 2 * bound:
+            recovered_s = time.monotonic() - resumed_at
+            break
+    assert recovered_s is not None, "joins never got back to the baseline"
+    for client in clients[:10]:
+        assert (await client.request({"type": "ping"}, timeout=WAIT_S))["type"] == "pong", "sockets stayed open"
+    print(
+        f"\nRedis paused 3 s: baseline join {1000 * bound:.0f} ms (slowest of 10), a join within 2x of it again"
+        f" {recovered_s:.2f} s after SIGCONT; joins during the pause: "
+        f"{sum(not isinstance(o, BaseException) for o in outcomes)}/4 completed (load {os.getloadavg()[0]:.1f})"
+    )
+    assert recovered_s <= 5 + WAIT_S  # the goal is 5 s; the printed figure is what docs/reliability.md records
+    for client in clients:
+        await client.close()
+    for port in (cluster.a, cluster.b):
+        log = cluster.log(port)
+        for bad in ("1011", "Exception inside application", "Task exception was never retrieved"):
+            assert bad not in log, log[-4000:]
