@@ -121,7 +121,9 @@ async def _reader(client: WSClient, expected: int, disorder: list[int], window: 
         except TimeoutError:
             break
         seq = frame.get("seq")
-        if seq is not None:
+        if frame["type"] == "resync":  # a snapshot (the server sends one after a channel-layer hiccup) resets
+            last = seq
+        elif seq is not None:
             if seq != last + 1:
                 disorder.append(seq - last)
             last = max(last, seq)
