@@ -1017,8 +1017,12 @@ class SignalingConsumer(AsyncConsumer):
         assert self.room is not None and self.pid is not None
         entry = self._entry()
         tracks = entry["tracks"]
-        if any(t["sid"] == msg.track.sid for t in tracks):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+        known = next((t for t in tracks if t["sid"] == msg.track.sid), None)
+        if known is not None:
+            if not msg.track.mids or (known["kind"], known["source"]) != (msg.track.kind, msg.track.source):
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+            await self._media().sfu_leg(msg.track, msg.id)  # the worker answers with ack or error
+            return
         if len(tracks) >= protocol.MAX_TRACKS:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST, f"at most {protocol.MAX_TRACKS} tracks", field="track", ref=msg.id
