@@ -182,7 +182,7 @@ class Cluster:
             stderr=subprocess.STDOUT,
         )
         self.procs[port] = proc
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded 2-core machine takes tens of seconds to import Django
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log(port)[-2000:]}")
