@@ -24,6 +24,9 @@ from pathlib import Path
 from bench.servers import Cluster, PostgresDatabase, RedisServer, postgres_missing_reason
 from django_levelchat.client.signaling import Backoff, SignalingClient
 
+#: Why reconnect attempts failed (printed: a storm's failures say what the servers did with it).
+FAILURES: collections.Counter[str] = collections.Counter()
+
 
 class Member:
     def __init__(self, room: str, identity: str, token: str) -> None:
@@ -61,7 +64,8 @@ class Member:
             client = SignalingClient(f"ws://127.0.0.1:{port}", self.token, origin=f"http://127.0.0.1:{port}")
             try:
                 welcome = await client.join(timeout=30, resume=self.resume)
-            except Exception:
+            except Exception as exc:
+                FAILURES[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                 await client.close()
                 continue
             self.client = client
@@ -128,6 +132,8 @@ async def run(args: argparse.Namespace) -> None:
             f"peak welcomes per second {max(per_second.values(), default=0)}; "
             f"duplicate identities in rosters {duplicates} (load {os.getloadavg()[0]:.1f})"
         )
+        for reason, count in FAILURES.most_common(5):
+            print(f"  failed attempts: {count} x {reason}")
         for m in members:
             if m.client is not None:
                 await m.client.close()

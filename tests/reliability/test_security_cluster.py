@@ -56,8 +56,9 @@ def small_buffer_server(tmp_path, redis_server_for_test):
     c = Cluster(tmp_path, redis_url=redis_server_for_test.url)
     # The resumed welcome carries the chat history (cut to fit a frame): 50 chats of 1,900 characters would not fit.
     # PING_TIMEOUT 300: under load the kernel's socket buffers take minutes to fill before the bound is reached, and
-    # the silent reader must not be dropped for its missing pings first.
+    # the silent reader (it answers no pings either) must not be dropped for its missing pings first.
     c.env["LEVELCHAT_TEST_OVERRIDES"] = json.dumps({**FAST, "OUTBOUND_MAX_BYTES": 262144, "PING_TIMEOUT": 300})
+    c.daphne_args = ("--ping-interval", "300", "--ping-timeout", "300")  # nor by daphne's WebSocket pings
     c.manage("migrate", "--verbosity", "0")
     c.a = c.start()
     yield c
