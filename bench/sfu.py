@@ -10,6 +10,11 @@ marginal CPU per subscriber of each mode and their ratio. It prints, never asser
 
     python -m bench.sfu                      # 360p and 720p (about 3 minutes on 2 cores)
     python -m bench.sfu --sizes 360 --seconds 6
+    python -m bench.sfu --latency-only       # first frame after a subscribe, layer-switch time
+
+Then it times, with a two-layer (q, h) publisher that answers keyframe requests: the first frame of late
+subscribers (from the subscribe request, through ICE and DTLS, to the first frame) and layer switches (from
+``set-preferred-quality`` to the new layer's keyframe at the subscriber).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import fractions
 import json
 import os
@@ -28,7 +34,7 @@ from typing import Any
 
 SIZES = {360: (640, 360, 600_000), 720: (1280, 720, 1_500_000)}
 FPS = 30
-PASSTHROUGH_SUBS = (4, 16)
+PASSTHROUGH_SUBS = (8, 32)
 TRANSCODE_SUBS = {360: (2, 4), 720: (1, 2)}
 
 
@@ -73,18 +79,26 @@ def clip_track(clip: list[tuple[bytes, bool]]) -> Any:
     from aiortc.mediastreams import MediaStreamTrack
 
     class ClipTrack(MediaStreamTrack):
+        """Plays the clip in a loop; a keyframe request (a PLI from the SFU) restarts it on its keyframe, as an
+        encoder would make one."""
+
         kind = "video"
 
         def __init__(self) -> None:
             super().__init__()
             self.n = 0
+            self.position = 0
             self.start: float | None = None
+
+        def request_keyframe(self) -> None:
+            self.position = 0
 
         async def recv(self) -> av.Packet:
             if self.start is None:
                 self.start = time.monotonic()
             await asyncio.sleep(max(0.0, self.start + self.n / FPS - time.monotonic()))
-            data, _key = clip[self.n % len(clip)]
+            data, _key = clip[self.position % len(clip)]
+            self.position += 1
             packet = av.Packet(data)
             packet.pts = self.n * (90000 // FPS)
             packet.time_base = fractions.Fraction(1, 90000)
@@ -140,10 +154,13 @@ class Passthrough:
             if "description" in frame:
                 return str(frame["description"]["sdp"])
 
-    async def publish(self, sdp: str, mid: str) -> str:
+    async def publish(self, sdp: str, mid: str, layers: list[str] | None = None) -> str:
         from django_levelchat import protocol
 
-        await self.room.publish("PA_pub", {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": [mid]})
+        track: dict[str, Any] = {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": mid.split(",")}
+        if layers:
+            track["layers"] = layers
+        await self.room.publish("PA_pub", track)
         await self.room.signal("PA_pub", description=protocol.SessionDescription(type="offer", sdp=sdp))
         return await self._next_description("PA_pub")
 
@@ -158,10 +175,7 @@ class Passthrough:
 
     def packets_out(self) -> int:
         return sum(
-            t.sender._RTCRtpSender__packet_count
-            for p in self.room.peers.values()
-            for t in p.pc.getTransceivers()
-            if t.sender.track is not None
+            t.sender._RTCRtpSender__packet_count for p in self.room.peers.values() for t in p.pc.getTransceivers()
         )
 
 
@@ -215,8 +229,11 @@ class Transcode:
         )
 
 
-async def serve(path: str, mode: str) -> None:
-    """The SFU process: one JSON request per line on a Unix socket, one JSON answer per line."""
+async def serve(path: str, mode: str, profile: str | None = None) -> None:
+    """The SFU process: one JSON request per line on a Unix socket, one JSON answer per line.
+
+    With ``profile``, the measured window runs under cProfile and its stats are written there (pstats format).
+    """
     pin(0)
     sfu: Passthrough | Transcode = Passthrough() if mode == "passthrough" else Transcode()
     probe = LagProbe()
@@ -225,8 +242,14 @@ async def serve(path: str, mode: str) -> None:
         while line := await reader.readline():
             request = json.loads(line)
             op = request["op"]
-            if op == "publish":
-                result: Any = await sfu.publish(request["sdp"], request["mid"])
+            if op == "publish" and request.get("layers"):
+                assert isinstance(sfu, Passthrough)
+                result: Any = await sfu.publish(request["sdp"], request["mid"], request["layers"])
+            elif op == "publish":
+                result = await sfu.publish(request["sdp"], request["mid"])
+            elif op == "quality":
+                assert isinstance(sfu, Passthrough)
+                result = await sfu.room.set_quality(request["pid"], request["quality"])
             elif op == "subscribe":
                 result = await sfu.subscribe(request["pid"])
             elif op == "answer":
@@ -234,9 +257,15 @@ async def serve(path: str, mode: str) -> None:
             elif op == "measure":
                 await asyncio.sleep(request["warmup"])
                 probe.lags.clear()
+                profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
+                if profiler is not None:
+                    profiler.enable()
                 cpu0, pkts0, t0 = cpu_seconds(), sfu.packets_out(), time.monotonic()
                 await asyncio.sleep(request["seconds"])
                 cpu1, pkts1, t1 = cpu_seconds(), sfu.packets_out(), time.monotonic()
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile)
                 lags = sorted(probe.lags) or [0.0]
                 result = {
                     "cpu": (cpu1 - cpu0) / (t1 - t0),
@@ -270,11 +299,16 @@ class Counter:
         return False, None
 
 
-async def run_config(size: int, mode: str, subs: int, seconds: float, clip: list[tuple[bytes, bool]]) -> dict[str, Any]:
+async def run_config(
+    size: int, mode: str, subs: int, seconds: float, clip: list[tuple[bytes, bool]], profile: str | None = None
+) -> dict[str, Any]:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     path = os.path.join(tempfile.mkdtemp(prefix="lc-sfu-bench-"), "sock")
-    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", mode)
+    command = [sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", mode]
+    if profile:
+        command += ["--profile", f"{profile}-{size}p-{mode}-{subs}.pstats"]
+    child = await asyncio.create_subprocess_exec(*command)
     for _ in range(600):  # until the child listens
         try:
             reader, writer = await asyncio.open_unix_connection(path)
@@ -325,6 +359,126 @@ async def run_config(size: int, mode: str, subs: int, seconds: float, clip: list
                 await asyncio.wait_for(pc.close(), 5)
 
 
+class FrameClock:
+    """A subscriber's jitter buffer for the latency runs: when the first frame, and each keyframe's size, arrived."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.arrived = asyncio.Event()
+        self.keyframes: list[tuple[float, tuple[int, int]]] = []
+
+    def add(self, packet: Any) -> tuple[bool, None]:
+        from django_levelchat.sfu.relay import vp8_size
+
+        now = time.monotonic()
+        if packet.marker and self.first is None:
+            self.first = now
+            self.arrived.set()
+        size = vp8_size(packet._data)
+        if size is not None:
+            self.keyframes.append((now, size))
+        return False, None
+
+
+async def latency(args: argparse.Namespace) -> None:
+    """First frame after a subscribe, and layer switches, with a two-layer publisher that answers PLIs."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    layers = {"q": (320, 180, 150_000), "h": (640, 360, 600_000)}
+    clips = {name: encode_clip(*spec) for name, spec in layers.items()}
+    path = os.path.join(tempfile.mkdtemp(prefix="lc-sfu-bench-"), "sock")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", "passthrough"
+    )
+    for _ in range(600):
+        try:
+            reader, writer = await asyncio.open_unix_connection(path)
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the SFU process did not start")
+
+    async def call(**request: Any) -> Any:
+        writer.write((json.dumps(request) + "\n").encode())
+        await writer.drain()
+        return json.loads(await reader.readline())["result"]
+
+    pcs: list[Any] = []
+    try:
+        pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(pub)
+        mids = []
+        for name in layers:
+            track = clip_track(clips[name])
+            transceiver = pub.addTransceiver(track, direction="sendonly")
+            transceiver.sender._send_keyframe = track.request_keyframe
+            mids.append(transceiver)
+        await pub.setLocalDescription(await pub.createOffer())
+        mid = ",".join(t.mid for t in mids)
+        answer = await call(op="publish", sdp=pub.localDescription.sdp, mid=mid, layers=list(layers))
+        await pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await asyncio.sleep(2.0)  # the publisher is up and sending both layers
+
+        first_frames = []
+        for n in range(args.joins):
+            pid = f"PA_late{n}"
+            started = time.monotonic()
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pcs.append(pc)
+            offer = await call(op="subscribe", pid=pid)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            clock = FrameClock()
+            for t in pc.getTransceivers():
+                t.receiver._RTCRtpReceiver__jitter_buffer = clock
+            await pc.setLocalDescription(await pc.createAnswer())
+            await call(op="answer", pid=pid, sdp=pc.localDescription.sdp)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(clock.arrived.wait(), 10)
+            first_frames.append((clock.first or float("inf")) - started)
+            if n == 0:
+                switcher = clock
+            await asyncio.sleep(0.5)
+
+        switches = []
+        for n in range(args.switches):
+            quality, name = ("low", "q") if n % 2 == 0 else ("medium", "h")
+            width = layers[name][0]
+            seen = len(switcher.keyframes)
+            started = time.monotonic()
+            await call(op="quality", pid="PA_late0", quality=quality)
+            while time.monotonic() - started < 10:
+                arrived = [t for t, size in switcher.keyframes[seen:] if size[0] == width]
+                if arrived:
+                    switches.append(arrived[0] - started)
+                    break
+                await asyncio.sleep(0.002)
+            else:
+                switches.append(float("inf"))
+            await asyncio.sleep(1.0)
+    finally:
+        writer.close()
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        await child.wait()
+        for pc in pcs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pc.close(), 5)
+
+    def spread(values: list[float]) -> str:
+        ordered = sorted(values)
+        return f"median {1000 * ordered[len(ordered) // 2]:.0f} ms, max {1000 * ordered[-1]:.0f} ms (n={len(values)})"
+
+    print(f"\nLatency (load average {os.getloadavg()[0]:.1f}; the publisher restarts its clip on a keyframe per PLI):")
+    print(
+        f"  first frame after subscribe (offer, answer, ICE, DTLS, PLI, keyframe): {spread(first_frames)}; target <= 1 s"
+    )
+    print(
+        f"  layer switch q<->h (request to the new layer's keyframe at the subscriber): {spread(switches)}; "
+        "target <= 300 ms"
+    )
+
+
 def marginal(a: dict[str, Any], b: dict[str, Any]) -> float:
     """CPU % of a core per added subscriber between two configurations."""
     return 100 * (b["cpu"] - a["cpu"]) / (b["subs"] - a["subs"])
@@ -332,6 +486,9 @@ def marginal(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     pin(1)
+    if args.latency_only:
+        await latency(args)
+        return
     print(f"SFU benchmark: {os.cpu_count()} cores, {args.seconds:.0f} s windows after 3 s warm-up; the SFU runs in")
     print("its own process pinned to core 0 (CPU = its user+sys time, all threads); the publisher and subscribers")
     print("(counting frames, never decoding) share the other cores. 'sub fps' below 30 means someone fell behind.\n")
@@ -347,8 +504,10 @@ async def main(args: argparse.Namespace) -> None:
         )
         results: dict[str, list[dict[str, Any]]] = {}
         for mode, counts in (("passthrough", PASSTHROUGH_SUBS), ("transcode", TRANSCODE_SUBS[size])):
+            if mode not in args.modes:
+                continue
             for subs in counts:
-                r = await run_config(size, mode, subs, args.seconds, clip)
+                r = await run_config(size, mode, subs, args.seconds, clip, args.profile)
                 results.setdefault(mode, []).append(r)
                 per_packet = 1e6 * r["cpu"] / r["pps"] if r["pps"] else float("nan")
                 print(
@@ -356,9 +515,10 @@ async def main(args: argparse.Namespace) -> None:
                     f"{per_packet:>7.1f} {1000 * r['lag_p99']:>10.1f}",
                     flush=True,
                 )
-        fwd = marginal(*results["passthrough"])
-        enc = marginal(*results["transcode"])
-        summary.append((size, fwd, enc))
+        if len(results) == 2:
+            summary.append((size, marginal(*results["passthrough"]), marginal(*results["transcode"])))
+        elif "passthrough" in results:
+            print(f"  {size}p encoded forwarding: {marginal(*results['passthrough']):.2f} % of a core per subscriber")
     print("\nMarginal CPU per subscriber (% of one core):")
     for size, fwd, enc in summary:
         ratio = enc / fwd if fwd > 0 else float("inf")
@@ -367,12 +527,18 @@ async def main(args: argparse.Namespace) -> None:
             f"  {size}p: encoded forwarding {fwd:.2f} %, MediaRelay {enc:.2f} % -> {ratio:.0f}x cheaper; "
             f"about {per_core:.0f} subscribers per core at 100 % (target: >= 200 at 360p, >= 20x)"
         )
+    await latency(args)
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[360, 720])
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--joins", type=int, default=5, help="late subscribers timed to their first frame")
+    parser.add_argument("--switches", type=int, default=6, help="layer switches timed")
+    parser.add_argument("--latency-only", action="store_true", help="only the first-frame and layer-switch runs")
+    parser.add_argument("--modes", type=lambda v: v.split(","), default=["passthrough", "transcode"])
+    parser.add_argument("--profile", help="write a cProfile of each measured window of the SFU process to PREFIX-*")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -381,6 +547,6 @@ def parse() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.serve:
-        asyncio.run(serve(arguments.serve, arguments.mode))
+        asyncio.run(serve(arguments.serve, arguments.mode, arguments.profile))
     else:
         asyncio.run(main(arguments))

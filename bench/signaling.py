@@ -56,8 +56,8 @@ if str(ROOT) not in sys.path:
 
 import websockets  # noqa: E402
 
+from bench.servers import Cluster  # noqa: E402
 from django_levelchat.client.signaling import ClosedError, SignalingClient  # noqa: E402
-from tests.livecluster import Cluster  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SIGNAL_PATH = "/levelchat/v1/signal"
@@ -109,11 +109,10 @@ QUICK = Params(
 
 
 class BenchServer(Cluster):
-    """``tests.livecluster.Cluster`` serving ``bench.asgi`` with ``bench.settings`` (real routes + the baseline)."""
+    """``bench.servers.Cluster`` serving ``bench.asgi`` with ``bench.settings`` (real routes + the baseline)."""
 
     def __init__(self, tmp: Path, db: Path, *, redis_url: str | None) -> None:
-        super().__init__(tmp, redis_url=redis_url, asgi="bench.asgi:application")
-        self.env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+        super().__init__(tmp, settings="bench.settings", redis_url=redis_url, asgi="bench.asgi:application")
         self.env["LEVELCHAT_SQLITE_PATH"] = str(db)
         if not redis_url:
             self.env.pop("LEVELCHAT_REDIS_URL", None)

@@ -60,6 +60,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SFU_CANDIDATE_ADDRESSES": (list, tuple, type(None)),
     "SFU_START_BITRATE": (int,),
     "SFU_KEYFRAME_INTERVAL": (int, float),
+    "SFU_LAST_N": (int,),
+    "SFU_AUDIO_TOP": (int,),
     "RECORDING_STORAGE": (str, type(None)),
     "RECORDING_PREFIX": (str,),
     "RECORDING_SPOOL_DIR": (str, type(None)),

@@ -122,6 +122,12 @@ DEFAULTS: dict[str, Any] = {
     "SFU_START_BITRATE": 1000,
     # At most one upstream keyframe request (PLI) per layer this often (seconds); the rest collapse into it.
     "SFU_KEYFRAME_INTERVAL": 0.5,
+    # Last-N: a subscriber on the SFU gets camera video from at most this many others (those it pins with a
+    # per-participant ``medium``/``high`` quality, then the most recent speakers); the rest are paused. 0 = all.
+    "SFU_LAST_N": 9,
+    # A subscriber on the SFU gets the microphones of only this many others, the loudest by the RFC 6464 level on
+    # their packets; the rest are paused. 0 = all.
+    "SFU_AUDIO_TOP": 3,
     # --- Recordings (docs/recording.md) ---
     # Where finished files go: ``None`` = the project's default storage; a string = an alias of ``STORAGES``
     # (e.g. an S3 bucket through django-storages). Files are served only through the authorised download view.

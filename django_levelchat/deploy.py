@@ -38,10 +38,12 @@ def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
 def redis_channel_layer(url: str, *, max_connections: int = 500, capacity: int = 1000) -> dict[str, Any]:
     """A ``CHANNEL_LAYERS`` entry for channels_redis tuned for signaling.
 
-    ``capacity`` is per channel: one busy participant's inbox, so it must hold a burst of room events.
+    ``capacity`` is per channel: one busy participant's inbox, so it must hold a burst of room events. The
+    backend is ``django_levelchat.layers.RedisChannelLayer``: channels-redis whose pool waits for a free connection
+    (up to 20 s) rather than raising when all ``max_connections`` are busy.
     """
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "django_levelchat.layers.RedisChannelLayer",
         "CONFIG": {
             "hosts": [{"address": url, **redis_connection_options(max_connections=max_connections)}],
             "capacity": capacity,

@@ -1,4 +1,5 @@
-"""The embedded default channel layer: Channels' in-memory layer with its expiry scan throttled.
+"""Channel layers: Channels' in-memory layer with its expiry scan throttled (the embedded default), and
+channels-redis with a pool that waits instead of raising (``deploy.redis_channel_layer``).
 
 The stock layer walks every channel and every group membership of the process on each ``receive`` and
 ``group_send``; with a few hundred sockets that scan was ~15 % of daphne's time in the fan-out benchmark. Running it
@@ -12,6 +13,8 @@ import time
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 
 class InMemoryChannelLayer(StockInMemoryChannelLayer):
@@ -28,3 +31,25 @@ class InMemoryChannelLayer(StockInMemoryChannelLayer):
         if now - self._last_clean >= self.clean_interval:
             self._last_clean = now
             super()._clean_expired()
+
+
+class RedisChannelLayer(StockRedisChannelLayer):
+    """channels-redis with a pool that waits for a free connection instead of raising.
+
+    channels-redis builds a redis-py ``ConnectionPool``, which raises "Too many connections" the moment every
+    pooled connection is busy. Under a burst (a chat in each of 1,000 rooms while the event loop lags) that turned
+    into ``error unavailable`` answers for ours and dead consumers for a stock one. A ``BlockingConnectionPool``
+    of the same size makes the burst queue for up to ``pool_timeout`` seconds instead; only hosts given as
+    ``{"address": url, ...}`` (what ``deploy.redis_channel_layer`` writes) get it, others keep the stock pool.
+    """
+
+    def __init__(self, *args: Any, pool_timeout: float = 20.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool_timeout = pool_timeout
+
+    def create_pool(self, index: int) -> Any:
+        host = dict(self.hosts[index])
+        address = host.pop("address", None)
+        if address is None or "master_name" in host:
+            return super().create_pool(index)
+        return BlockingConnectionPool.from_url(address, timeout=self.pool_timeout, **host)

@@ -1794,6 +1794,25 @@ def pong(ts: int | float | None = None, *, ref: str | None = None) -> dict[str, 
     return _drop_none({"type": "pong", "ts": ts, "ref": ref})
 
 
+#: The pings clients send every few seconds, in their exact compact spelling (``{"type":"ping"}``, and the SDK's
+#: ``{"type":"ping","ts":<ms>}`` with a non-negative integer of at most 15 digits, inside the safe range).
+_CANONICAL_PING = re.compile(r'\{"type":"ping"(?:,"ts":(0|[1-9][0-9]{0,14}))?\}')
+
+
+def canonical_pong(text: str) -> str | None:
+    """``encode(pong(ts))`` for a frame that is a canonical ping, else None (parse it as usual).
+
+    An idle participant's only traffic is its ping; answering the canonical spellings without decoding, validating
+    and re-encoding them is most of the idle cost a socket adds over a bare consumer. Any other spelling (an
+    ``id``, spaces, a float ``ts``) takes the full path, whose answer is the same frame.
+    """
+    match = _CANONICAL_PING.fullmatch(text)
+    if match is None:
+        return None
+    ts = match.group(1)
+    return '{"type":"pong"}' if ts is None else '{"type":"pong","ts":' + ts + "}"
+
+
 def encode(frame: Mapping[str, Any]) -> str:
     """Compact JSON text for a WebSocket text frame (UTF-8 kept as is; NaN refused)."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

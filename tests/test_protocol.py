@@ -1182,3 +1182,36 @@ def test_parse_is_total_over_mutated_valid_messages(obj):
     except ProtocolError as exc:
         if exc.code in (ErrorCode.BAD_REQUEST, ErrorCode.BAD_SDP, ErrorCode.UNKNOWN_TYPE):
             assert exc.field, "field-level errors always name the field"
+
+
+def _full_pong(text: str) -> str:
+    msg = p.parse_message(p.decode_frame(text))
+    assert isinstance(msg, p.Ping)
+    return p.encode(p.pong(msg.ts, ref=msg.id))
+
+
+@given(st.one_of(st.none(), st.integers(min_value=0, max_value=p.MAX_SAFE_INTEGER)))
+def test_canonical_pong_is_the_full_paths_answer(ts: int | None) -> None:
+    text = p.encode({"type": "ping"} if ts is None else {"type": "ping", "ts": ts})
+    fast = p.canonical_pong(text)
+    assert fast is None or fast == _full_pong(text)
+    if ts is None or ts < 10**15:
+        assert fast == _full_pong(text)  # the spellings clients send take the fast path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"ping","id":"a"}',
+        '{"type": "ping"}',
+        '{"type":"ping","ts":1.5}',
+        '{"type":"ping","ts":-1}',
+        '{"type":"ping","ts":01}',
+        '{"type":"ping","ts":12345678901234567}',
+        '{"type":"ping"} ',
+        '{"ts":1,"type":"ping"}',
+        '{"type":"pong"}',
+    ],
+)
+def test_other_spellings_take_the_full_path(text: str) -> None:
+    assert p.canonical_pong(text) is None

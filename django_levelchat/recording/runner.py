@@ -14,37 +14,22 @@ import threading
 
 from django.db import close_old_connections, connections
 
+from django_levelchat.background import WakeableThread
 from django_levelchat.conf import embedded_default, levelchat_settings
 from django_levelchat.models import Recording
 
 logger = logging.getLogger("django_levelchat.recording")
-
-_lock = threading.Lock()
-_wake = threading.Event()
-_thread: threading.Thread | None = None
 
 
 def enabled() -> bool:
     return embedded_default(levelchat_settings.RECORDING_JOBS_IN_PROCESS)
 
 
-def notify() -> None:
-    """A recording started or stopped: wake (or start) this process's job thread, if in-process jobs are on."""
-    global _thread
-    if not enabled():
-        return
-    with _lock:
-        if _thread is None or not _thread.is_alive():
-            _thread = threading.Thread(target=_run, name="levelchat-recordings", daemon=True)
-            _thread.start()
-    _wake.set()
-
-
-def _run() -> None:
+def _run(stop: threading.Event, wake: threading.Event) -> None:
     from django_levelchat.recording.jobs import run_pending
 
-    while True:
-        _wake.clear()
+    while not stop.is_set():
+        wake.clear()
         try:
             close_old_connections()
             run_pending()
@@ -54,4 +39,18 @@ def _run() -> None:
             connections.close_all()
             live = True
         pause = float(levelchat_settings.RECORDING_HEARTBEAT_TIMEOUT) / 2 if live else None
-        _wake.wait(timeout=pause)
+        wake.wait(timeout=pause)
+
+
+_jobs = WakeableThread("levelchat-recordings", _run)
+
+
+def notify() -> None:
+    """A recording started or stopped: wake (or start) this process's job thread, if in-process jobs are on."""
+    if enabled():
+        _jobs.notify()
+
+
+def stop(timeout: float = 30) -> None:
+    """Stop this process's job thread after its current pass (tests; a clean shutdown)."""
+    _jobs.stop(timeout)

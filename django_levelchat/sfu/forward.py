@@ -1,45 +1,39 @@
-"""Egress: one track per (subscriber, published track) that hands ENCODED frames to aiortc's sender.
+"""Fan-out: the forwarding state of one (subscriber, published track): which layer, keyframe gate, pts.
 
-``RTCRtpSender`` packs an ``av.Packet`` returned by ``recv()`` without encoding (rtcrtpsender.py, the path of
-``MediaPlayer(decode=False)``) and applies its own SSRC, sequence numbers, timestamp origin, VP8 picture id, RTX and
-NACK history. So a layer switch only has to start on a keyframe of the new layer and keep pts monotonic.
-
-The queue is bounded: a subscriber that cannot keep up loses whole frames, never the loop's memory; after an
-overflow (or at the start) video waits for a keyframe, which is requested upstream.
+Frames are pushed, not pulled: a layer calls ``on_frame`` for each of its sinks as soon as a frame is complete, and
+this hands it straight to the subscriber's ``sfu.egress.Egress``, which packetizes and sends it synchronously (no
+queue, no task switch per subscriber and frame). The subscriber's RTP stream has its own SSRC, sequence numbers,
+timestamp origin and VP8 picture id (the egress's), so a layer switch only has to start on a keyframe of the new
+layer and keep pts monotonic. A frame that cannot be sent (the connection is not up yet) is dropped and video
+waits for a keyframe, which the egress requests once it starts.
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any
-
-import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from django_levelchat.sfu.relay import EncodedFrame, Layer
 
-VIDEO_QUEUE = 30
-AUDIO_QUEUE = 50
 #: pts gap inserted at a layer switch: one frame at 30 fps (90 kHz) / one Opus frame (48 kHz).
 SWITCH_STEP = {"video": 3000, "audio": 960}
 
 
-class ForwardTrack(MediaStreamTrack):
+class ForwardTrack:
     """Forwards one layer of a source at a time; ``set_layer`` switches on the next keyframe of the target."""
 
     def __init__(self, kind: str, track_id: str, on_switch: Callable[[], None] | None = None) -> None:
-        super().__init__()
         self._on_switch = on_switch
         self.kind = kind
-        self._id = track_id
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(VIDEO_QUEUE if kind == "video" else AUDIO_QUEUE)
+        self.id = track_id
+        self.egress: Any = None  # sfu.egress.Egress of the subscriber's sender, set when its transceiver exists
         self.current: Layer | None = None
         self.target: Layer | None = None
         self._need_key = kind == "video"
         self._offset = 0
         self._last_pts: int | None = None
+        self._paused_at: float | None = None
         self.forwarded = 0
         self.dropped = 0
         self.switches = 0
@@ -60,6 +54,19 @@ class ForwardTrack(MediaStreamTrack):
         layer.add_sink(self)
         layer.request_keyframe()
 
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Stop forwarding (last-N / top audio left this track out): leave the layers, so they cost nothing.
+
+        ``set_layer`` resumes, from the next keyframe; the output timestamps then skip the paused time.
+        """
+        if self._paused_at is None:
+            self._paused_at = time.monotonic()
+        self.detach()
+
     def request_keyframe(self) -> None:
         """The subscriber lost a picture (its PLI/FIR reached our sender): ask the publisher, rate-limited."""
         layer = self.target or self.current
@@ -71,14 +78,7 @@ class ForwardTrack(MediaStreamTrack):
             if layer is not None:
                 layer.remove_sink(self)
         self.current = self.target = None
-
-    def stop(self) -> None:
-        self.detach()
-        super().stop()
-        try:
-            self._queue.put_nowait(None)  # wake the sender so it notices the end
-        except asyncio.QueueFull:
-            pass
+        self._need_key = self.kind == "video"
 
     # ---------------------------------------------------------------- data path
 
@@ -95,13 +95,9 @@ class ForwardTrack(MediaStreamTrack):
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
-        packet = av.Packet(frame.data)
-        packet.pts = pts
-        packet.time_base = Fraction(1, layer.clock_rate)
-        try:
-            self._queue.put_nowait(packet)
-        except asyncio.QueueFull:
-            self._overflow()
+        if self.egress is None or not self.egress.send(frame, pts):
+            self.dropped += 1
+            self._need_key = self.kind == "video"
             return
         self.forwarded += 1
 
@@ -115,24 +111,12 @@ class ForwardTrack(MediaStreamTrack):
             if self._on_switch is not None:
                 self._on_switch()  # the old layer may have lost its last viewer
         self._need_key = False
+        step = SWITCH_STEP[self.kind]
+        if self._paused_at is not None:
+            # Resuming: let the timestamps show the silence, so the receiver's jitter buffer sees no clock jump.
+            step = max(step, int((time.monotonic() - self._paused_at) * layer.clock_rate))
+            self._paused_at = None
         if self._last_pts is None:
             self._offset = -frame.timestamp
         else:
-            self._offset = self._last_pts + SWITCH_STEP[self.kind] - frame.timestamp
-
-    def _overflow(self) -> None:
-        """The subscriber's sender fell behind: drop the backlog and restart video on a keyframe."""
-        while not self._queue.empty():
-            self._queue.get_nowait()
-            self.dropped += 1
-        if self.kind == "video":
-            self._need_key = True
-            self.request_keyframe()
-
-    async def recv(self) -> Any:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+            self._offset = self._last_pts + step - frame.timestamp

@@ -29,6 +29,9 @@ AUDIO_CLOCK = 48000
 LOSS_TIMEOUT = 0.6
 MAX_PENDING_PACKETS = 400
 BITRATE_WINDOW = 1.0
+#: VP8 payload bytes per forwarded packet: aiortc's packet budget (codecs.vpx.PACKET_MAX, 1300) less the 4-byte
+#: payload descriptor egress writes (S/X bits, I bit, 15-bit picture id).
+VP8_CHUNK = 1300 - 4
 
 
 @dataclass(slots=True)
@@ -39,6 +42,9 @@ class EncodedFrame:
     timestamp: int
     keyframe: bool
     audio_level: int | None = None  # RFC 6464 -dBov (0 loudest, 127 silence), when the publisher sends it
+    chunks: tuple[bytes, ...] | None = None  # VP8 payload split for RTP, cut once and shared by every subscriber
+    ntp: int | None = None  # send time (NTP) of the frame's first forwarded packet, shared by every subscriber
+    extensions: dict[Any, bytes] | None = None  # RTP header-extension blocks by sender layout, built once each
 
 
 def vp8_descriptor(payload: bytes) -> tuple[bool, int]:

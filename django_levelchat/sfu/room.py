@@ -24,6 +24,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from django_levelchat import protocol
 from django_levelchat.protocol import ErrorCode, ProtocolError
+from django_levelchat.sfu import egress
 from django_levelchat.sfu import sdp as sdp_rules
 from django_levelchat.sfu.forward import ForwardTrack
 from django_levelchat.sfu.relay import Layer
@@ -38,6 +39,12 @@ RESUME_GRACE = 3.0  # s a layer resumed through layer-demand has to send its fir
 MAINTAIN_EVERY = 0.5  # s between re-evaluations of every subscriber's layer
 REMB_HEADROOM = 0.85  # share of a subscriber's estimated bandwidth its video layers may use
 LAYER_ORDER = {"q": 0, "h": 1, "f": 2, "": 3}
+SELECT_EVERY = 0.2  # s between re-rankings of speakers (last-N video, top audio)
+FRESH_AUDIO = 0.5  # s: an audio layer that sent nothing for this long counts as silent
+SPEAKING_DBOV = 26  # RFC 6464 -dBov at or below which a publisher counts as speaking (0.05 linear, speaker.py)
+LOUDNESS_SMOOTHING = 0.5  # share of the way the smoothed loudness moves towards the latest level each ranking
+PINNING_QUALITIES = frozenset({"medium", "high"})  # a per-publisher preference this high pins its video
+ALWAYS_FORWARDED = frozenset({"screen", "screen_audio"})  # sources outside last-N and top audio
 
 
 @dataclass
@@ -50,6 +57,8 @@ class SfuConfig:
     allow_private_candidates: bool = False
     announced_address: str | None = None  # replaces the address of the SFU's host candidates (1:1 NAT)
     candidate_addresses: frozenset[str] | None = None  # advertise host candidates only on these local addresses
+    last_n: int = 9  # camera videos forwarded to a subscriber: pinned, then the most recent speakers; 0 = all
+    audio_top: int = 3  # microphones forwarded to a subscriber: the loudest by RFC 6464 level; 0 = all
 
     def outbound(self, sdp: str) -> str:
         return sdp_rules.rewrite_local_candidates(sdp, announced=self.announced_address, only=self.candidate_addresses)
@@ -58,8 +67,9 @@ class SfuConfig:
 class Source:
     """A published track: one layer (mic, screen, single-layer camera) or up to three simulcast layers."""
 
-    def __init__(self, publisher: str, track: dict[str, Any]) -> None:
+    def __init__(self, publisher: str, track: dict[str, Any], seq: int = 0) -> None:
         self.publisher = publisher
+        self.seq = seq  # publication order: ranks publishers that never spoke
         self.sid: str = track["sid"]
         self.kind: str = track["kind"]
         self.source: str = track["source"]
@@ -233,15 +243,19 @@ class Peer:
         await self.room.send(self.pid, protocol.sfu_signal(description=offer))
 
     def _add_transceiver(self, forward: Forward) -> None:
+        """A track-less send-only transceiver whose sender ``sfu.egress`` drives (aiortc never reads a track)."""
         kind = forward.source.kind
-        transceiver = self.pc.addTransceiver(forward.track, direction="sendonly")
+        transceiver = self.pc.addTransceiver(kind, direction="sendonly")
         name = sdp_rules.PINNED[kind]
         codecs = RTCRtpSender.getCapabilities(kind).codecs
         pinned = [c for c in codecs if c.name.lower() == name]
         transceiver.setCodecPreferences(pinned + [c for c in codecs if c.name.lower() == "rtx"])
-        transceiver.sender._stream_id = forward.source.publisher
-        transceiver.sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
-        self._watch_remb(transceiver.sender)
+        sender = transceiver.sender
+        sender._stream_id = forward.source.publisher  # a=msid:<publisher> <track sid>
+        sender._track_id = forward.source.sid
+        sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
+        forward.track.egress = egress.Egress(sender, kind, forward.track.request_keyframe)
+        self._watch_remb(sender)
         forward.transceiver = transceiver
 
     def drop_forward(self, key: tuple[str, str]) -> bool:
@@ -273,12 +287,19 @@ class SfuRoom:
         self.peers: dict[str, Peer] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self._maintainer: asyncio.Task[None] | None = None
+        self._selector: asyncio.Task[None] | None = None
+        self._published = 0
+        self.loudness: dict[tuple[str, str], float] = {}  # audio source -> smoothed 127 - level (0 = silence)
+        self.spoke_at: dict[str, float] = {}  # publisher -> when its level last said it was speaking
+        self.video_rank: list[tuple[str, str]] = []  # camera sources, most recent speaker first
+        self.audio_rank: list[tuple[str, str]] = []  # microphones, loudest first
 
     # ---------------------------------------------------------------- membership
 
     async def join(self, pid: str, *, subscribe: bool = True) -> Peer:
         if self._maintainer is None:
             self._maintainer = asyncio.ensure_future(self._maintain())
+            self._selector = asyncio.ensure_future(self._select())
         peer = self.peers.get(pid)
         if peer is None:
             peer = self.peers[pid] = Peer(self, pid, subscribe=subscribe)
@@ -294,11 +315,12 @@ class SfuRoom:
             await peer.close()
 
     async def close(self) -> None:
-        if self._maintainer is not None:
-            self._maintainer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintainer
-            self._maintainer = None
+        for task in (self._maintainer, self._selector):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._maintainer = self._selector = None
         for pid in list(self.peers):
             await self.leave(pid)
 
@@ -327,7 +349,8 @@ class SfuRoom:
         peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
         if (pid, track["sid"]) in self.sources:  # announced again, on new transceivers: the old ones are gone
             await self.unpublish(pid, track["sid"])
-        source = Source(pid, track)
+        self._published += 1
+        source = Source(pid, track, self._published)
         self.sources[(pid, source.sid)] = source
         for mid in source.mids:
             if mid in peer.layers and peer.layers[mid].source is None:
@@ -338,6 +361,8 @@ class SfuRoom:
         source = self.sources.pop((pid, sid), None)
         if source is None:
             return
+        self.loudness.pop((pid, sid), None)
+        self.rank()
         for layer in source.layers.values():
             layer.source = None
             layer.sinks.clear()
@@ -382,6 +407,7 @@ class SfuRoom:
     async def _source_changed(self, source: Source) -> None:
         if not source.layers:
             return
+        self.rank()
         for peer in list(self.peers.values()):
             forward = peer.forwards.get((source.publisher, source.sid))
             if forward is None:
@@ -409,7 +435,11 @@ class SfuRoom:
         return forward.source.pick(quality, budget=peer.budget(), now=time.monotonic())
 
     def retarget(self, peer: Peer, forward: Forward) -> None:
-        forward.track.set_layer(self._choice(peer, forward))
+        key = (forward.source.publisher, forward.source.sid)
+        if key in self.selected(peer):
+            forward.track.set_layer(self._choice(peer, forward))
+        else:
+            forward.track.pause()
         self._send_demand()
 
     async def _maintain(self) -> None:
@@ -419,7 +449,7 @@ class SfuRoom:
             changed = False
             for peer in list(self.peers.values()):
                 for forward in list(peer.forwards.values()):
-                    if not forward.negotiated or len(forward.source.layers) < 2:
+                    if not forward.negotiated or len(forward.source.layers) < 2 or forward.track.paused:
                         continue
                     choice = self._choice(peer, forward)
                     if choice is not None and choice is not forward.track.target:
@@ -427,6 +457,75 @@ class SfuRoom:
                         changed = True
             if changed:
                 self._send_demand()
+
+    # ---------------------------------------------------------------- last-N video, top audio
+
+    async def _select(self) -> None:
+        """Re-rank speakers from the RFC 6464 levels publishers send, and pause or resume forwards to match."""
+        while True:
+            await asyncio.sleep(SELECT_EVERY)
+            self.observe_levels(time.monotonic())
+            self.rank()
+            if self.apply_selection():
+                self._send_demand()
+
+    def observe_levels(self, now: float) -> None:
+        """Smooth each microphone's loudness and note who is speaking (no decoding: the level is in the header)."""
+        for key, source in self.sources.items():
+            if source.kind != "audio" or source.source in ALWAYS_FORWARDED:
+                continue
+            level = None
+            for layer in source.layers.values():
+                if layer.audio_level is not None and layer.live(now, FRESH_AUDIO):
+                    level = layer.audio_level
+            loud = 127 - level if level is not None else 0.0
+            previous = self.loudness.get(key, 0.0)
+            self.loudness[key] = previous + (loud - previous) * LOUDNESS_SMOOTHING
+            if level is not None and level <= SPEAKING_DBOV:
+                self.spoke_at[source.publisher] = now
+
+    def rank(self) -> None:
+        """Order cameras by the latest speech of their publisher (then publication order) and microphones by
+        smoothed loudness; ties keep the previous order, so equal speakers do not swap places."""
+        previous = {key: n for n, key in enumerate(self.audio_rank)}
+        cameras = [k for k, s in self.sources.items() if s.kind == "video" and s.source not in ALWAYS_FORWARDED]
+        cameras.sort(key=lambda k: (-self.spoke_at.get(k[0], float("-inf")), self.sources[k].seq))
+        self.video_rank = cameras
+        microphones = [k for k, s in self.sources.items() if s.kind == "audio" and s.source not in ALWAYS_FORWARDED]
+        microphones.sort(
+            key=lambda k: (-round(self.loudness.get(k, 0.0)), previous.get(k, len(previous)), self.sources[k].seq)
+        )
+        self.audio_rank = microphones
+
+    def selected(self, peer: Peer) -> set[tuple[str, str]]:
+        """The sources ``peer`` gets media from: every screen share (and its audio), the cameras it pins (a per-publisher
+        ``medium``/``high`` preference) and the most recent speakers' up to ``last_n``, the ``audio_top``
+        loudest microphones. Its own sources are never forwarded to it, so they take no place."""
+        chosen = {k for k, s in self.sources.items() if s.source in ALWAYS_FORWARDED}
+        cameras = [k for k in self.video_rank if k[0] != peer.pid]
+        limit = self.config.last_n or len(cameras)
+        pinned = [k for k in cameras if peer.quality.get(k[0]) in PINNING_QUALITIES]
+        chosen.update(pinned)
+        chosen.update([k for k in cameras if k not in pinned][: max(0, limit - len(pinned))])
+        microphones = [k for k in self.audio_rank if k[0] != peer.pid]
+        chosen.update(microphones[: self.config.audio_top or len(microphones)])
+        return chosen
+
+    def apply_selection(self) -> bool:
+        """Pause forwards that left a subscriber's selection and resume those that entered it; True if any did."""
+        changed = False
+        for peer in list(self.peers.values()):
+            chosen = self.selected(peer)
+            for key, forward in peer.forwards.items():
+                if not forward.negotiated:
+                    continue
+                if key in chosen and forward.track.paused:
+                    forward.track.set_layer(self._choice(peer, forward))
+                    changed = True
+                elif key not in chosen and not forward.track.paused:
+                    forward.track.pause()
+                    changed = True
+        return changed
 
     def _send_demand(self) -> None:
         """Dynacast: tell each simulcast publisher which of its layers someone watches."""
@@ -468,5 +567,6 @@ class SfuRoom:
             "peers": len(self.peers),
             "sources": len(self.sources),
             "forwards": sum(len(p.forwards) for p in self.peers.values()),
+            "paused": sum(f.track.paused for p in self.peers.values() for f in p.forwards.values()),
             "plis": sum(layer.keyframes.sent for p in self.peers.values() for layer in p.layers.values()),
         }

@@ -19,7 +19,29 @@ RECEIVER_ATTRS = (
     "_send_rtcp",
     "_handle_rtp_packet",
 )
-SENDER_ATTRS = ("_send_keyframe", "_handle_rtcp_packet", "_ssrc")
+SENDER_ATTRS = (
+    "_send_keyframe",
+    "_handle_rtcp_packet",
+    "_ssrc",
+    "_stream_id",
+    "_track_id",
+    # sfu.egress: its own RTP loop replaces _run_rtp/_retransmit and keeps these up to date
+    "_run_rtp",
+    "_retransmit",
+    "_rtx_ssrc",
+    "_enabled",
+    "_RTCRtpSender__rtp_started",
+    "_RTCRtpSender__rtp_exited",
+    "_RTCRtpSender__mid",
+    "_RTCRtpSender__rtp_header_extensions_map",
+    "_RTCRtpSender__rtx_payload_type",
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__packet_count",
+)
+#: The sender's DTLS transport, as sfu.egress sends through it (``transport._connection`` is aioice's).
+TRANSPORT_ATTRS = ("_state", "_tx_srtp", "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 
 
 class SfuUnsupported(RuntimeError):
@@ -30,6 +52,14 @@ def missing_internals(receiver: Any, sender: Any, module: Any) -> list[str]:
     """Names of the hooks absent from these objects (empty when the SFU can run on them)."""
     missing = [f"RTCRtpReceiver.{name}" for name in RECEIVER_ATTRS if not hasattr(receiver, name)]
     missing += [f"RTCRtpSender.{name}" for name in SENDER_ATTRS if not hasattr(sender, name)]
+    extension_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map", None)
+    if not hasattr(extension_map, "_HeaderExtensionsMap__ids"):
+        missing.append("HeaderExtensionsMap._HeaderExtensionsMap__ids")
+    transport = getattr(sender, "transport", None)
+    missing += [f"RTCDtlsTransport.{name}" for name in TRANSPORT_ATTRS if not hasattr(transport, name)]
+    connection = getattr(getattr(transport, "transport", None), "_connection", None)
+    if not hasattr(connection, "_nominated"):
+        missing.append("RTCIceTransport._connection._nominated (aioice)")
     if not hasattr(module, "decoder_worker"):
         missing.append("aiortc.rtcrtpreceiver.decoder_worker")
     buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)

@@ -39,6 +39,8 @@ def config_from_settings() -> SfuConfig:
         ice_servers=list(levelchat_settings.SFU_ICE_SERVERS),
         start_bitrate=int(levelchat_settings.SFU_START_BITRATE),
         keyframe_interval=float(levelchat_settings.SFU_KEYFRAME_INTERVAL),
+        last_n=int(levelchat_settings.SFU_LAST_N),
+        audio_top=int(levelchat_settings.SFU_AUDIO_TOP),
         allow_private_candidates=bool(levelchat_settings.SFU_ALLOW_PRIVATE_CANDIDATES),
         announced_address=levelchat_settings.SFU_ANNOUNCED_ADDRESS,
         candidate_addresses=frozenset(addresses) if (addresses := levelchat_settings.SFU_CANDIDATE_ADDRESSES) else None,

@@ -27,6 +27,7 @@ from django_levelchat.ids import new_message_id, new_participant_id
 from django_levelchat.models import Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
 from django_levelchat.signaling import clock, janitor, liveness, media, rooms, transport
+from django_levelchat.signaling.orm import db_call
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
@@ -62,13 +63,15 @@ class Close(Exception):
         self.reason = reason
 
 
-@database_sync_to_async
+@db_call
 def _load_room(public_id: str) -> Room | None:
     return Room.objects.select_related("policy").filter(public_id=public_id).first()
 
 
-@database_sync_to_async
-def _join(room: Room, claims: RoomClaims, pid: str, effective: frozenset[str]) -> None:
+@db_call
+def _join(room: Room, claims: RoomClaims, pid: str, effective: frozenset[str]) -> str | None:
+    """Record the session; returns the room's running recording for the ``welcome`` (read in the same trip to
+    the database thread: a join storm queues on those trips)."""
     lifecycle.join(
         room,
         claims.identity,
@@ -78,17 +81,21 @@ def _join(room: Room, claims: RoomClaims, pid: str, effective: frozenset[str]) -
         metadata=claims.metadata,
         public_id=pid,
     )
+    return rooms.recording_of(room)
 
 
-@database_sync_to_async
+@db_call
 def _reload_room(room: Room) -> Room | None:
     return Room.objects.select_related("policy").filter(pk=room.pk).first()
 
 
-@database_sync_to_async
+@db_call
 def _end_room(room: Room, reason: str) -> bool:
     return lifecycle.end_room(room, reason)
 
+
+#: "The running recording was not read yet" (None means "there is none").
+_UNREAD = object()
 
 #: Unread bytes after which each further frame counts toward OUTBOUND_MAX_FRAMES.
 _BACKLOG_FRAMES_AFTER = 65536
@@ -346,6 +353,10 @@ class SignalingConsumer(AsyncConsumer):
                     protocol.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref, retry_after=1.0)
                 )
             return
+        pong = protocol.canonical_pong(text)
+        if pong is not None:
+            await self._answer_ping(pong)
+            return
         obj: dict[str, Any] | None = None
         try:
             obj = protocol.decode_frame(text)
@@ -362,6 +373,12 @@ class SignalingConsumer(AsyncConsumer):
             await self.handle(msg)
         except ProtocolError as exc:
             await self._protocol_error(exc)
+
+    async def _answer_ping(self, pong: str) -> None:
+        """A canonical ping, answered as ``handle`` would answer it (allowed before ``hello``; marks us heard)."""
+        if self.state == "joined":
+            await self._touch()
+        await self.send_text(pong)
 
     async def _protocol_error(self, exc: ProtocolError) -> None:
         """Report the error; count it toward the protocol-error budget unless it is a rate limit (a normal
@@ -477,7 +494,7 @@ class SignalingConsumer(AsyncConsumer):
             if old["identity"] == claims.identity and old["id"] != previous:
                 await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         try:
-            await _join(room, claims, pid, self.caps)
+            recording = await _join(room, claims, pid, self.caps)
         except IllegalTransition:
             raise Close(CloseReason.ROOM_ENDED) from None
         entry: Entry = {
@@ -508,7 +525,7 @@ class SignalingConsumer(AsyncConsumer):
                 room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
             )
         await self._open_media()
-        await self._welcome(entry)
+        await self._welcome(entry, recording=recording)
         janitor.ensure_running()
         await self._connect_media()
         if await media.outgrew_mesh(room, len(others) + 1):
@@ -568,10 +585,11 @@ class SignalingConsumer(AsyncConsumer):
         assert self.router is not None, "media router used before join"
         return self.router
 
-    async def _room_view(self) -> dict[str, Any]:
+    async def _room_view(self, recording: str | None | object = _UNREAD) -> dict[str, Any]:
+        """The ``room`` of a welcome or resync; ``recording`` when the caller already read it."""
         assert self.room is not None
         view = rooms.room_view(self.room)
-        view["recording"] = await rooms.live_recording(self.room)
+        view["recording"] = await rooms.live_recording(self.room) if recording is _UNREAD else recording
         state = await self._media().sfu_state()
         if state is not None:
             view["sfu"] = state
@@ -584,7 +602,7 @@ class SignalingConsumer(AsyncConsumer):
         except ProtocolError as exc:
             logger.info("SFU not reachable for %s: %s", self.pid, exc)
 
-    async def _welcome(self, entry: Entry) -> None:
+    async def _welcome(self, entry: Entry, *, recording: str | None | object = _UNREAD) -> None:
         room = self.room
         assert room is not None and self.pid is not None
         presence = get_presence()
@@ -603,7 +621,7 @@ class SignalingConsumer(AsyncConsumer):
         await self.send_frame(
             protocol.welcome(
                 you=you,
-                room=await self._room_view(),
+                room=await self._room_view(recording),
                 roster=rooms.visible_roster(roster, exclude=self.pid),
                 chat=[m for m in chat if m.get("to") is None],
                 ice_servers=levelchat_settings.ICE_SERVERS,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
@@ -641,11 +642,12 @@ def _levels(raw: dict[str, str]) -> dict[str, tuple[float, float]]:
 
 
 def redis_url() -> str | None:
-    """LEVELCHAT["REDIS_URL"], else the first host of a channels_redis default layer, else None."""
+    """LEVELCHAT["REDIS_URL"], else the first host of a channels_redis default layer (its class or a subclass,
+    such as ``django_levelchat.layers.RedisChannelLayer``), else None."""
     if levelchat_settings.REDIS_URL:
         return str(levelchat_settings.REDIS_URL)
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
-    if "channels_redis" not in str(layer.get("BACKEND", "")):
+    if not _is_redis_layer(str(layer.get("BACKEND", ""))):
         return None
     hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
     host = hosts[0]
@@ -654,6 +656,16 @@ def redis_url() -> str | None:
     if isinstance(host, list | tuple):
         host = f"redis://{host[0]}:{host[1]}"
     return str(host)
+
+
+def _is_redis_layer(backend: str) -> bool:
+    from channels_redis.core import RedisChannelLayer
+
+    try:
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, RedisChannelLayer)
 
 
 _store: Presence | None = None

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import DatabaseError
 from redis.exceptions import RedisError
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Recording, Room
+from django_levelchat.signaling.orm import db_call
 from django_levelchat.signaling.presence import Entry, get_presence
 from django_levelchat.signaling.speaker import choose_dominant
 
@@ -79,8 +79,7 @@ def room_view(room: Room) -> dict[str, Any]:
     }
 
 
-@database_sync_to_async
-def live_recording(room: Room) -> str | None:
+def recording_of(room: Room) -> str | None:
     """The id of the room's running recording (``welcome`` snapshot ``room.recording``), or None.
 
     Without a database (an outage) the snapshot says None; the ``recording`` events still reach everyone.
@@ -91,6 +90,9 @@ def live_recording(room: Room) -> str | None:
     except DatabaseError:
         logger.warning("recording state unavailable for the welcome of %s", room.public_id)
         return None
+
+
+live_recording = db_call(recording_of)
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -148,7 +150,7 @@ async def grant_changed(room_id: str, pid: str, role: str, capabilities: list[st
         await control(entry["channel"], "capabilities", capabilities=capabilities, role=role)
 
 
-@database_sync_to_async
+@db_call
 def _close_session(pid: str, reason: str) -> None:
     participant = Participant.objects.filter(public_id=pid).first()
     if participant is not None:

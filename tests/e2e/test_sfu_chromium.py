@@ -17,7 +17,7 @@ from django.conf import settings
 
 from django_levelchat.models import Room
 from tests.e2e.conftest import in_db_thread, wait_until
-from tests.e2e.live import WAIT_MS, LiveServer, start_server
+from tests.e2e.live import WAIT_MS, WAIT_S, LiveServer, start_server
 
 pytestmark = pytest.mark.e2e
 #: This module's own database alias: the shared e2e server's alias points at another SQLite file.
@@ -92,9 +92,11 @@ async () => {
   const stats = await window.lc.pc.getStats();
   for (const s of stats.values()) if (s.type === 'inbound-rtp' && s.kind === 'video') {
     return {width: window.lc.video.videoWidth, keyFramesDecoded: s.keyFramesDecoded || 0,
-            freezeCount: s.freezeCount || 0, framesDecoded: s.framesDecoded || 0};
+            freezeCount: s.freezeCount || 0, framesDecoded: s.framesDecoded || 0,
+            keyframeRequests: (s.pliCount || 0) + (s.firCount || 0)};
   }
-  return {width: window.lc.video ? window.lc.video.videoWidth : 0, keyFramesDecoded: 0, freezeCount: 0, framesDecoded: 0};
+  return {width: window.lc.video ? window.lc.video.videoWidth : 0, keyFramesDecoded: 0, freezeCount: 0, framesDecoded: 0,
+          keyframeRequests: 0};
 }
 """
 
@@ -152,6 +154,7 @@ def test_simulcast_layers_follow_preferred_quality(
     full_width = published["settings"]["width"]
     wait_until(
         lambda: host.evaluate("window.lc.frames.some((f) => f.type === 'ack' && f.ref === 'offer')"),
+        timeout=4 * WAIT_S,  # the embedded SFU starts on this first need
         message="the SFU acked the publisher's offer",
     )
     answer = host.evaluate("window.lc.pc.remoteDescription && window.lc.pc.remoteDescription.sdp")
@@ -172,7 +175,10 @@ def test_simulcast_layers_follow_preferred_quality(
         assert after["keyFramesDecoded"] > before["keyFramesDecoded"]  # the switch started on a keyframe
     final = viewer.evaluate(INBOUND)
     wait_until(lambda: viewer.evaluate(INBOUND)["framesDecoded"] > final["framesDecoded"] + 10, message="playing")
-    assert viewer.evaluate(INBOUND)["freezeCount"] == 0
+    # A switch that landed on a delta frame leaves the decoder without a reference, and Chromium then asks
+    # for a keyframe itself. freezeCount is no measure here: it counts every render stall, a loaded
+    # machine's included.
+    assert viewer.evaluate(INBOUND)["keyframeRequests"] == 0
     for page in pages:
         page.context.close()
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import av
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from django_levelchat import lifecycle
 from django_levelchat.models import Recording, RecordingFile, Room
-from django_levelchat.recording import jobs
+from django_levelchat.recording import jobs, runner
 from django_levelchat.recording.spool import TrackMeta, recording_dir
 from django_levelchat.recording.storage import recording_storage
 from django_levelchat.recording.writer import TrackWriter
@@ -169,11 +170,17 @@ def test_embedded_mode_runs_jobs_in_a_thread(spool, room, levelchat_settings):
     levelchat_settings(RECORDING_JOBS_IN_PROCESS=True, RECORDING_LAYOUT=None)
     rec = lifecycle.create_recording(room)
     _spool_call(recording_dir(spool, rec.public_id), arrival=1_700_000_000.0)
-    lifecycle.set_recording_status(rec, Recording.Status.PROCESSING)  # on commit: wakes the thread
-    deadline, pause = timezone.now() + timedelta(seconds=120), threading.Event()
-    while timezone.now() < deadline:
-        rec.refresh_from_db()
-        if rec.status == "ready":
-            break
-        pause.wait(0.05)  # poll the condition; the deadline only bounds a hang
+    try:
+        lifecycle.set_recording_status(rec, Recording.Status.PROCESSING)  # on commit: wakes the thread
+        deadline, pause = timezone.now() + timedelta(seconds=120), threading.Event()
+        while timezone.now() < deadline:
+            try:
+                rec.refresh_from_db()
+                if rec.status == "ready":
+                    break
+            except OperationalError:  # the test database is shared-cache SQLite: a table lock is not waited for
+                pass
+            pause.wait(0.05)  # poll the condition; the deadline only bounds a hang
+    finally:
+        runner.stop()
     assert rec.status == "ready" and rec.files.count() == 4 and rec.composed is None

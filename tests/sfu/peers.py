@@ -148,15 +148,19 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: s
 
 
 class ToneTrack(MediaStreamTrack):
-    """A loud 440 Hz tone at 48 kHz in 20 ms frames: aiortc's sender tags each packet with its RFC 6464 level."""
+    """A 440 Hz tone at 48 kHz in 20 ms frames (loud by default): aiortc's sender tags each packet with its
+    RFC 6464 level, about 20*log10(amplitude / 32768 / sqrt 2) dBov."""
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, amplitude: int = 12000) -> None:
         super().__init__()
         self._n = 0
         self._start: float | None = None
-        period = [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
+        self.set_amplitude(amplitude)
+
+    def set_amplitude(self, amplitude: int) -> None:
+        period = [int(amplitude * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
         self._samples = array.array("h", period).tobytes()
 
     async def recv(self) -> av.AudioFrame:

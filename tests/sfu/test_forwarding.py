@@ -8,6 +8,8 @@ collapse instead of storming the publisher.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aioice.ice import get_host_addresses
 
@@ -23,11 +25,11 @@ ADDRESS = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]  # aioice gathers
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, **config: Any) -> None:
         self.peers: dict[str, RawPeer] = {}
         # One local address is advertised: what reaches the peers is the filtered SDP, and it connects.
-        config = SfuConfig(allow_private_candidates=True, candidate_addresses=frozenset({ADDRESS}))
-        self.room = SfuRoom("RM_test", self._send, config)
+        settings = SfuConfig(allow_private_candidates=True, candidate_addresses=frozenset({ADDRESS}), **config)
+        self.room = SfuRoom("RM_test", self._send, settings)
 
     async def _send(self, pid: str, frame: dict) -> None:
         await self.peers[pid].deliver(frame)
@@ -178,3 +180,37 @@ def test_auto_picks_the_best_layer_the_budget_allows() -> None:
     assert source.pick("medium", budget=2_000_000, now=100.0).name == "h"  # never above the preference
     source.layers["h"].last_frame_at = 90.0  # h went silent
     assert source.pick("medium", budget=None, now=100.0).name == "q"
+
+
+async def test_a_nack_is_answered_from_the_egress_history_as_rtx(harness: Harness) -> None:
+    """The SFU sends forwarded packets itself (sfu.egress); a subscriber's NACK must still get the packet back."""
+    from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+    room = harness.room
+    publisher = harness.peer(PUB)
+    mids = await publisher.publish_video("TR_cam", [PatternTrack()])
+    await room.publish(PUB, {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": mids})
+    await room.signal(PUB, description=publisher.offer())
+    sub = harness.peer(SUBS[0])
+    await room.join(sub.pid)
+    await wait_for(lambda: len(sub.frames) >= 5, what="frames at the subscriber")
+
+    receiver = sub.pc.getTransceivers()[0].receiver
+    received: list[Any] = []
+    original = receiver._handle_rtp_packet
+
+    async def capture(packet: Any, arrival_time_ms: int) -> None:
+        received.append(packet)
+        await original(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = capture
+    forward = room.peers[sub.pid].forwards[(PUB, "TR_cam")]
+    sender, egress = forward.transceiver.sender, forward.track.egress
+    lost = (egress.sequence_number - 3) & 0xFFFF  # sent a moment ago, still in the history
+    await sender._handle_rtcp_packet(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=[lost]))
+    assert egress.retransmitted == 1
+
+    def repaired() -> bool:
+        return any(p.ssrc == sender._rtx_ssrc and p.payload[:2] == lost.to_bytes(2, "big") for p in received)
+
+    await wait_for(repaired, what="the RTX copy of the lost packet")

@@ -1,0 +1,63 @@
+"""The Redis channel layer under a burst bigger than its pool: ``deploy.redis_channel_layer`` waits for a free
+connection where stock channels-redis raises "Too many connections" (the lost chats of the 5,000-socket run)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from redis.exceptions import MaxConnectionsError
+
+from django_levelchat.deploy import redis_channel_layer
+from django_levelchat.layers import RedisChannelLayer
+
+BURST = 200
+MEMBERS = 5
+
+
+async def _burst(layer: StockRedisChannelLayer) -> tuple[list[str], list[BaseException]]:
+    """(the group's channels, the errors of the sends)."""
+    group = "room"
+    channels = [await layer.new_channel() for _ in range(MEMBERS)]
+    for channel in channels:
+        await layer.group_add(group, channel)
+    sent = [layer.group_send(group, {"type": "chat", "n": n}) for n in range(BURST)]
+    results = await asyncio.gather(*sent, return_exceptions=True)
+    return channels, [r for r in results if isinstance(r, BaseException)]
+
+
+async def test_a_burst_waits_for_the_pool_instead_of_failing(redis_server) -> None:
+    config = redis_channel_layer(redis_server.url, max_connections=2)
+    assert config["BACKEND"] == "django_levelchat.layers.RedisChannelLayer"
+    layer = RedisChannelLayer(**config["CONFIG"], prefix=f"t{uuid.uuid4().hex[:10]}")
+    try:
+        channels, errors = await _burst(layer)
+        assert errors == []
+        for channel in channels:
+            got = [(await asyncio.wait_for(layer.receive(channel), 15))["n"] for _ in range(BURST)]
+            assert sorted(got) == list(range(BURST))
+    finally:
+        await layer.flush()
+
+
+async def test_the_stock_pool_raises_under_the_same_burst(redis_server) -> None:
+    """The failure the blocking pool removes (if channels-redis ever waits by itself, this shows it)."""
+    config = redis_channel_layer(redis_server.url, max_connections=2)
+    layer = StockRedisChannelLayer(**config["CONFIG"], prefix=f"t{uuid.uuid4().hex[:10]}")
+    try:
+        _, errors = await _burst(layer)
+        assert errors and all(isinstance(e, MaxConnectionsError) for e in errors)
+    finally:
+        await layer.flush()
+
+
+def test_presence_follows_the_deploy_layer(settings) -> None:
+    """Presence finds Redis through the subclass as it did through stock channels-redis."""
+    from django_levelchat.signaling.presence import redis_url
+
+    settings.LEVELCHAT = {}
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer("redis://10.0.0.9:6380/2")}
+    assert redis_url() == "redis://10.0.0.9:6380/2"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "django_levelchat.layers.InMemoryChannelLayer"}}
+    assert redis_url() is None
