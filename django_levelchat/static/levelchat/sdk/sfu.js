@@ -83,6 +83,13 @@ export function readMsids(sdp) {
 const EXTMAP = /^a=extmap:(\d+)(\/\S+)? (\S+)(.*)$/;
 
 /**
+ * aiortc's fixed header-extension ids (aiortc/codecs/__init__.py). It numbers every offer it makes from them and
+ * reads all bundled RTP through one transport-wide id map that only ever adds ids, so a connection to it must use
+ * exactly these ids for these extensions and keep every other extension off them.
+ */
+export const AIORTC_EXTMAPS = ['a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid', 'a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level', 'a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time', ''].join('\n');
+
+/**
  * Give every RTP header extension of `sdp` one id across the whole (bundled) connection: the id it has in
  * `reference` (the description already applied on our side), else its first id in `sdp` if no other extension
  * has it, else a free one. Needed both ways with aiortc: its offers number extensions from its own defaults
@@ -166,7 +173,7 @@ export class SfuTransport {
    * The `a=extmap` lines of every description we applied on this connection, first use first: Chrome keeps an
    * extension id bound to its first meaning for the whole connection, even across a rolled-back offer.
    */
-  #extmaps = '';
+  #extmaps = AIORTC_EXTMAPS;
 
   /** @param {SfuOptions} options */
   constructor(options) {
