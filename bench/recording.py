@@ -1,29 +1,42 @@
 """Recording benchmark (issue 13): copy-muxing encoded frames (our recorder) against aiortc's ``MediaRecorder``
-(decode, then re-encode), same clip, same run.
+(decode, then re-encode), in two parts, each comparing both in the same run.
 
-The clip is the SFU benchmark's synthetic 640×360 VP8 (a moving bar and a block of noise, ~600 kbps, 30 fps),
-pre-encoded once. Copy-mux feeds its frames through ``TrackWriter`` exactly as the SFU's relay does (RTP
-timestamps, keyframe flags) into live WebM; ``MediaRecorder`` gets the same frames decoded by a VP8 decoder, as an
-aiortc SFU would have to hand them over, and writes WebM (its libvpx encoder). The figure is this process's CPU
-time (user+sys, all threads) per second of recorded media, i.e. the share of a core one recorded track costs.
-Then N copy-muxed tracks are recorded at once to show the load of a busy room. It prints, never asserts.
+1. **Offline, one track.** The clip is the SFU benchmark's synthetic 640×360 VP8 (a moving bar and a block of
+   noise, ~600 kbps, 30 fps), pre-encoded once. Copy-mux feeds its frames through ``TrackWriter`` exactly as the
+   SFU's relay does (RTP timestamps, keyframe flags) into live WebM; ``MediaRecorder`` gets the same frames
+   decoded by a VP8 decoder, as an aiortc SFU would have to hand them over, and writes WebM (its libvpx encoder).
+   The figure is this process's CPU time (user+sys, all threads) per second of recorded media.
+2. **Live, in a forwarding worker.** An ``SfuRoom`` in a child process pinned to one core receives ``--tracks``
+   360p publishers (the clip, sent pre-encoded from this process on the other core) and forwards every track to
+   ``--subs`` subscribers (which count frames, never decode). Three windows in the same process: forwarding only;
+   forwarding + every track recorded by the SFU's ``RoomRecorder`` (copy-mux, the real recording path); forwarding
+   + ``--mr-tracks`` tracks recorded by ``MediaRecorder`` (fed by decoding the relayed frames). Printed per window:
+   worker CPU (% of its core), CPU per recorded track (the difference to forwarding only, divided by the tracks
+   recorded), the subscribers' frame rate (30 = forwarding kept up) and the worker's event-loop lag p99.
 
-    python -m bench.recording                 # 10 s of media per mode (about a minute on 2 cores)
-    python -m bench.recording --seconds 5 --tracks 10
+It prints, never asserts.
+
+    python -m bench.recording                 # both parts (about two minutes on 2 cores)
+    python -m bench.recording --seconds 5 --tracks 10 --subs 2 --mr-tracks 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fractions
+import json
+import os
 import resource
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.sfu import FPS, SIZES, encode_clip
+from bench.sfu import FPS, SIZES, Counter, LagProbe, clip_track, encode_clip, pin
 
 VIDEO_TICKS = 90000 // FPS
 
@@ -105,16 +118,291 @@ def media_recorder(frames: list[tuple[bytes, bool, int]], directory: Path) -> fl
     return asyncio.run(run())
 
 
+# ------------------------------------------------------------------------------------ live: the worker process
+
+
+class DecodingTrack:
+    """What ``MediaRecorder`` needs from an SFU: the relayed frames of one layer, decoded (a layer sink)."""
+
+    def __init__(self, layer: Any) -> None:
+        import av
+        from aiortc.mediastreams import MediaStreamTrack
+
+        feed = self
+
+        class Track(MediaStreamTrack):
+            kind = "video"
+
+            async def recv(self) -> Any:
+                return await feed.recv()
+
+        self.track = Track()
+        self.decoder = av.CodecContext.create("libvpx", "r")
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=60)
+        self.started = False
+        self.decoded = 0
+        self.layer = layer
+        layer.add_sink(self)
+        layer.request_keyframe()
+
+    def on_frame(self, layer: Any, frame: Any) -> None:
+        self.started = self.started or frame.keyframe
+        if self.started and not self.queue.full():
+            self.queue.put_nowait(frame)
+
+    async def recv(self) -> Any:
+        import av
+
+        while True:
+            encoded = await self.queue.get()
+            decoded = self.decoder.decode(av.Packet(encoded.data))
+            self.decoded += 1
+            if decoded:
+                frame = decoded[-1]
+                frame.pts = encoded.timestamp
+                frame.time_base = fractions.Fraction(1, 90000)
+                return frame
+
+    def close(self) -> None:
+        self.layer.remove_sink(self)
+
+
+class IngestCounter:
+    """A sink on every received layer: how many frames the worker took in (it forwards each to every subscriber)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def attach(self, room: Any) -> None:
+        for source in room.sources.values():
+            for layer in source.layers.values():
+                layer.add_sink(self)
+
+    def on_frame(self, layer: Any, frame: Any) -> None:
+        self.frames += 1
+
+
+async def worker(path: str, directory: str) -> None:
+    """The SFU process: a room that forwards, and on request records with ``RoomRecorder`` or ``MediaRecorder``."""
+    from aiortc.contrib.media import MediaRecorder
+
+    from django_levelchat import protocol
+    from django_levelchat.sfu.recorder import RoomRecorder
+    from django_levelchat.sfu.room import SfuConfig, SfuRoom
+
+    pin(0)
+    outbox: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+
+    async def send(pid: str, frame: dict[str, Any]) -> None:
+        await outbox.setdefault(pid, asyncio.Queue()).put(frame)
+
+    async def description(pid: str) -> str:
+        while True:
+            frame = await outbox.setdefault(pid, asyncio.Queue()).get()
+            if "description" in frame:
+                return str(frame["description"]["sdp"])
+
+    room = SfuRoom("RM_bench", send, SfuConfig(allow_private_candidates=True, start_bitrate=0, last_n=0))
+    probe = LagProbe()
+    ingest = IngestCounter()
+
+    async def measure(seconds: float, recorded: Callable[[], int] = lambda: 0) -> dict[str, float]:
+        ingest.attach(room)
+        await asyncio.sleep(2.0)  # warm-up: files opened, first keyframes in
+        probe.lags.clear()
+        cpu0, t0, in0, rec0 = cpu(), time.monotonic(), ingest.frames, recorded()
+        await asyncio.sleep(seconds)
+        cpu1, t1, in1, rec1 = cpu(), time.monotonic(), ingest.frames, recorded()
+        lags = sorted(probe.lags) or [0.0]
+        return {
+            "cpu_s": cpu1 - cpu0,
+            "cpu": (cpu1 - cpu0) / (t1 - t0),
+            "ingest": in1 - in0,
+            "ingest_fps": (in1 - in0) / (t1 - t0) / max(1, len(room.sources)),
+            "recorded": rec1 - rec0,
+            "lag_p99": lags[int(0.99 * (len(lags) - 1))],
+        }
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            op = request["op"]
+            result: Any = None
+            if op == "publish":
+                pid = request["pid"]
+                track = {"sid": f"TR_{pid}", "kind": "video", "source": "camera", "mids": [request["mid"]]}
+                await room.join(pid, subscribe=False)  # publishers only send: the subscribers below receive
+                await room.publish(pid, track)
+                await room.signal(pid, description=protocol.SessionDescription(type="offer", sdp=request["sdp"]))
+                result = await description(pid)
+            elif op == "subscribe":
+                await room.join(request["pid"])
+                result = await description(request["pid"])
+            elif op == "answer":
+                answer = protocol.SessionDescription(type="answer", sdp=request["sdp"])
+                await room.signal(request["pid"], description=answer)
+            elif op == "measure" and request["mode"] == "forward":
+                result = await measure(request["seconds"])
+            elif op == "measure" and request["mode"] == "copy":
+                copier = RoomRecorder(room, Path(directory) / "copy")
+                copier.start()
+                result = {**await measure(request["seconds"], lambda c=copier: c.frames), "tracks": len(copier.sinks)}
+                await copier.stop()
+            elif op == "measure" and request["mode"] == "media-recorder":
+                layers = [s.pick("high") for s in list(room.sources.values())[: request["tracks"]]]
+                feeds, recorders = [DecodingTrack(layer) for layer in layers], []
+                for n, feed in enumerate(feeds):
+                    recorder = MediaRecorder(os.path.join(directory, f"media-recorder-{n}.webm"))
+                    recorder.addTrack(feed.track)
+                    await recorder.start()
+                    recorders.append(recorder)
+                decoded = lambda f=feeds: sum(feed.decoded for feed in f)  # noqa: E731
+                result = {**await measure(request["seconds"], decoded), "tracks": len(feeds)}
+                for feed, recorder in zip(feeds, recorders, strict=True):
+                    feed.close()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(recorder.stop(), 10)
+            writer.write((json.dumps({"result": result}) + "\n").encode())
+            await writer.drain()
+        os._exit(0)  # the run is over: skip closing the peer connections one by one
+
+    server = await asyncio.start_unix_server(handle, path)
+    async with server:
+        await server.serve_forever()
+
+
+async def live(
+    clip: list[tuple[bytes, bool]], tracks: int, subs: int, mr_tracks: int, seconds: float
+) -> list[dict[str, Any]]:
+    """Publishers and subscribers here (pinned off the worker's core), the worker in a child process."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    pin(1)
+    tmp = tempfile.mkdtemp(prefix="lc-rec-bench-")
+    path = os.path.join(tmp, "sock")
+    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.recording", "--serve", path, "--dir", tmp)
+    for _ in range(1200):  # until the child listens (it imports aiortc and Django's app code)
+        try:
+            reader, writer = await asyncio.open_unix_connection(path)
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the worker process did not start")
+
+    async def call(**request: Any) -> Any:
+        writer.write((json.dumps(request) + "\n").encode())
+        await writer.drain()
+        return json.loads(await reader.readline())["result"]
+
+    pcs: list[Any] = []
+    counters: list[Counter] = []
+    try:
+        for n in range(tracks):
+            pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pcs.append(pub)
+            transceiver = pub.addTransceiver(clip_track(clip), direction="sendonly")
+            await pub.setLocalDescription(await pub.createOffer())
+            answer = await call(op="publish", pid=f"PA_pub{n}", sdp=pub.localDescription.sdp, mid=transceiver.mid)
+            await pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        for n in range(subs):
+            pid = f"PA_sub{n}"
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pcs.append(pc)
+            offer = await call(op="subscribe", pid=pid)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            counter = Counter()
+            counters.append(counter)
+            for t in pc.getTransceivers():
+                t.receiver._RTCRtpReceiver__jitter_buffer = counter
+            await pc.setLocalDescription(await pc.createAnswer())
+            await call(op="answer", pid=pid, sdp=pc.localDescription.sdp)
+        await asyncio.sleep(3.0)  # everyone connected and flowing
+        results = []
+        for mode in ("forward", "copy", "media-recorder"):
+            frames0, t0 = sum(c.frames for c in counters), time.monotonic()
+            figures = await call(op="measure", mode=mode, seconds=seconds, tracks=mr_tracks)
+            elapsed = time.monotonic() - t0
+            fps = (sum(c.frames for c in counters) - frames0) / max(1, subs * tracks) / elapsed
+            results.append({"mode": mode, "sub_fps": fps, "load": os.getloadavg()[0], **figures})
+        return results
+    finally:
+        writer.close()
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        await child.wait()
+        for pc in pcs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pc.close(), 5)
+
+
+def print_live(results: list[dict[str, Any]], tracks: int, subs: int) -> None:
+    """CPU per recorded track is normalised per frame, so a worker starved by a loaded machine (fewer frames in a
+    window) still gives the cost of recording one track at 30 fps: (window CPU - forwarding CPU for the frames it
+    took in) / frames recorded x 30."""
+    forward = results[0]
+    per_ingested = forward["cpu_s"] / max(1, forward["ingest"])
+    print(
+        f"\nLive: one worker process pinned to one core, {tracks} publishers of 360p VP8 ({tracks} tracks), each "
+        f"track forwarded to {subs} subscribers ({tracks * subs} forwards); then the same plus recording"
+    )
+    print(
+        f"{'window':<36} {'worker CPU %':>12} {'in fps/track':>12} {'sub fps':>7} {'lag p99 ms':>10} "
+        f"{'per recorded track at 30 fps':>29}"
+    )
+    names = {"forward": "forwarding only", "copy": "+ copy-mux (RoomRecorder)", "media-recorder": "+ MediaRecorder"}
+    per: dict[str, float] = {}
+    for r in results:
+        recorded = r.get("tracks", 0)
+        label = names[r["mode"]] + (f", {recorded} tracks" if recorded else "")
+        share = f"{'-':>29}"
+        if recorded and r["recorded"]:
+            extra = r["cpu_s"] - per_ingested * r["ingest"]
+            per[r["mode"]] = extra / r["recorded"] * FPS
+            share = f"{100 * per[r['mode']]:>28.2f}%"
+        print(
+            f"{label:<36} {100 * r['cpu']:>12.1f} {r['ingest_fps']:>12.1f} {r['sub_fps']:>7.1f} "
+            f"{1000 * r['lag_p99']:>10.1f} {share}"
+        )
+    if per.get("copy", 0) > 0 and "media-recorder" in per:
+        print(f"MediaRecorder costs {per['media-recorder'] / per['copy']:.0f}x copy-mux per track in the live worker")
+    if per.get("copy", 0) > 0:
+        print(
+            f"forwarding: {100 * per_ingested * FPS * tracks:.1f}% of a core for {tracks} tracks x {subs} subscribers "
+            f"at 30 fps; recording adds {100 * per['copy'] * tracks:.1f}% for all {tracks}"
+        )
+    loads = ", ".join(f"{r['load']:.1f}" for r in results)
+    print(f"(1-minute load average after each window: {loads})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="media seconds per mode (default 10)")
-    parser.add_argument("--tracks", type=int, default=10, help="concurrent copy-muxed tracks (default 10)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="media seconds per mode / window (default 10)")
+    parser.add_argument("--tracks", type=int, default=10, help="concurrent 360p tracks recorded (default 10)")
+    parser.add_argument("--subs", type=int, default=2, help="live: subscribers, each gets every track (default 2)")
+    parser.add_argument("--mr-tracks", type=int, default=2, help="live: tracks given to MediaRecorder (default 2)")
+    parser.add_argument("--part", choices=("offline", "live", "both"), default="both")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        asyncio.run(worker(args.serve, args.dir))
+        return
     width, height, bitrate = SIZES[360]
     clip = encode_clip(width, height, bitrate)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+    if args.part in ("offline", "both"):
+        offline(clip, args)
+    if args.part in ("live", "both"):
+        results = asyncio.run(live(clip, args.tracks, args.subs, args.mr_tracks, args.seconds))
+        print_live(results, args.tracks, args.subs)
+
+
+def offline(clip: list[tuple[bytes, bool]], args: argparse.Namespace) -> None:
+    width, height = SIZES[360][:2]
     frames = frames_for(clip, args.seconds)
     kbps = sum(len(d) for d, _, _ in frames) * 8 / args.seconds / 1000
-    print(f"clip: {width}x{height} VP8 {kbps:.0f} kbps, {FPS} fps, {args.seconds:.0f} s per mode")
+    print(f"Offline, one process: clip {width}x{height} VP8 {kbps:.0f} kbps, {FPS} fps, {args.seconds:.0f} s per mode")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         wall = time.monotonic()

@@ -99,6 +99,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Finished recordings go to the default storage (docs/recording.md); tests point it at a temporary directory.
+MEDIA_ROOT = os.environ.get("LEVELCHAT_MEDIA_ROOT") or BASE_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

@@ -4,7 +4,8 @@ It mirrors the browser SDK (docs/sdk.md): the same event names (``participant-jo
 the same roster and track bookkeeping, and the same resume behaviour (a resumed session keeps its peer
 connections and renegotiates them; a session that could not be resumed starts over with a new participant id and
 publishes its tracks again). Media goes through a transport (today the mesh, ``mesh.MeshTransport``); signaling
-through ``signaling.Session``.
+through ``signaling.Session``. While a mesh room is recorded the published tracks also go to the SFU worker on a
+send-only recording leg (``sfu.RecordingLeg``), since recording happens there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from django_levelchat import protocol as p
 from django_levelchat.client.mesh import LocalMedia, MeshTransport
-from django_levelchat.client.signaling import Backoff, Close, Frame, JoinError, Session, SessionState
+from django_levelchat.client.sfu import RecordingLeg
+from django_levelchat.client.signaling import Backoff, Close, Frame, JoinError, RequestError, Session, SessionState
 
 log = logging.getLogger("django_levelchat.client")
 
@@ -105,6 +107,8 @@ class Room:
         self.ice_servers: list[dict[str, Any]] = []
         self.ready: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
         self.transport: MeshTransport | None = None
+        self.leg: RecordingLeg | None = None
+        self.on_sfu = False  # the room's media goes through the SFU (room.sfu / sfu-state), not the mesh
         self._listeners: dict[str, list[Listener]] = {}
         self._local: dict[str, LocalMedia] = {}
         self._unmatched: dict[str, list[MediaStreamTrack]] = {}  # remote media whose sid is not known yet
@@ -199,6 +203,7 @@ class Room:
         self.local_participant.tracks[sid] = publication
         if self.transport is not None:
             self.transport.publish(media)
+        self._sync_leg()
         self.emit("local-track-published", publication)
         return publication
 
@@ -210,6 +215,8 @@ class Room:
         publication = self.local_participant.tracks.pop(sid, None)
         if self.transport is not None:
             self.transport.unpublish(sid)
+        if self.leg is not None:
+            await self.leg.unpublish(sid)
         await self.session.request({"type": "unpublish", "track": sid})
         if publication is not None:
             self.emit("local-track-unpublished", publication, None)
@@ -241,6 +248,7 @@ class Room:
             media.track.stop()
 
     async def _close_media(self) -> None:
+        await self._close_leg()
         if self.transport is not None:
             await self.transport.close()
         for task in list(self._tasks):
@@ -266,6 +274,7 @@ class Room:
         if not resumed:
             if not first:
                 log.info("the session could not be resumed; joined again as %s", local.id)
+            await self._close_leg()  # it belonged to the old participant id; the worker dropped it
             if self.transport is not None:
                 await self.transport.close()
             self.transport = self._new_transport()
@@ -279,8 +288,48 @@ class Room:
                 await self.session.send({"type": "publish", "track": info})
         elif resumed and self.transport is not None:
             self.transport.restart_ice()
+        self._sync_leg()
         if not self.ready.done():
             self.ready.set_result(self)
+
+    # -- the recording leg (mesh rooms)
+
+    def _sync_leg(self) -> None:
+        """Open, extend or close the recording leg to match: a mesh room being recorded, tracks to send."""
+        wanted = self.recording is not None and not self.on_sfu and not self.viewer and self.transport is not None
+        if not wanted:
+            if self.leg is not None:
+                self._spawn(self._close_leg())
+            return
+        if not self._local:
+            return
+        if self.leg is None:
+            assert self.transport is not None
+            relay = self.transport.relay
+            self.leg = RecordingLeg(
+                ice=self.ice_servers,
+                request=self.session.request,
+                share=lambda track: relay.subscribe(track, buffered=False),
+            )
+        self._spawn(self._extend_leg(self.leg, list(self._local.values())))
+
+    async def _extend_leg(self, leg: RecordingLeg, media: list[LocalMedia]) -> None:
+        try:
+            await leg.publish(media)
+        except (RequestError, TimeoutError) as exc:  # no worker, or the recording ended meanwhile
+            log.warning("could not send our tracks to the SFU for the recording: %s", exc)
+            if self.leg is leg:
+                await self._close_leg()
+
+    async def _close_leg(self) -> None:
+        leg, self.leg = self.leg, None
+        if leg is not None:
+            await leg.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _new_transport(self) -> MeshTransport:
         transport = MeshTransport(
@@ -300,6 +349,7 @@ class Room:
         self.room_type = room.get("room_type") or self.room_type
         self.metadata = room.get("metadata") or {}
         self.recording = room.get("recording")
+        self.on_sfu = room.get("sfu") is not None
 
     def _apply_roster(self, roster: list[Mapping[str, Any]], *, announce: bool, new_session: bool = False) -> None:
         ids = {info["id"] for info in roster}
@@ -397,6 +447,8 @@ class Room:
         handler = getattr(self, "_frame_" + type_.replace("-", "_"), None)
         if handler is not None:
             handler(frame)
+        elif type_ == "sfu-signal" and self.leg is not None:
+            await self.leg.handle_signal(frame)
         elif type_ in ("sfu-signal", "layer-demand", "sfu-state"):
             log.debug("%s: the SFU path is not in this client yet", type_)
 
@@ -459,6 +511,8 @@ class Room:
             self._local.pop(frame["track"], None)
             if self.transport is not None:
                 self.transport.unpublish(frame["track"])
+            if self.leg is not None:
+                self._spawn(self.leg.unpublish(frame["track"]))
             if publication is not None:
                 self.emit("local-track-unpublished", publication, frame.get("reason"))
             return
@@ -497,11 +551,13 @@ class Room:
 
     def _frame_recording(self, frame: Frame) -> None:
         self.recording = frame.get("recording") if frame["state"] == "started" else None
+        self._sync_leg()
         self.emit("recording", frame["state"], {k: v for k, v in frame.items() if k in ("recording", "reason")})
 
     def _frame_resync(self, frame: Frame) -> None:
         self._apply_room(frame["room"])
         self._apply_roster(frame["roster"], announce=True)
+        self._sync_leg()
 
     def _frame_error(self, frame: Frame) -> None:
         self.emit("error", frame)

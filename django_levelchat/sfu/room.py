@@ -121,9 +121,10 @@ class Forward:
 class Peer:
     """One participant's peer connection with the SFU: its published layers and its forwarded tracks."""
 
-    def __init__(self, room: SfuRoom, pid: str, *, subscribe: bool) -> None:
+    def __init__(self, room: SfuRoom, pid: str, *, subscribe: bool, leg: bool = False) -> None:
         self.room = room
         self.pid = pid
+        self.leg = leg  # a mesh room's send-only recording leg (docs/recording.md)
         ice = [RTCIceServer(**server) for server in room.config.ice_servers]
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         self.lock = asyncio.Lock()
@@ -296,14 +297,20 @@ class SfuRoom:
 
     # ---------------------------------------------------------------- membership
 
-    async def join(self, pid: str, *, subscribe: bool = True) -> Peer:
+    async def join(self, pid: str, *, subscribe: bool = True, leg: bool = False) -> Peer:
+        """The participant's peer, created on first need; a recording leg that became a full SFU connection (the
+        meeting moved to the SFU) starts receiving."""
         if self._maintainer is None:
             self._maintainer = asyncio.ensure_future(self._maintain())
             self._selector = asyncio.ensure_future(self._select())
         peer = self.peers.get(pid)
         if peer is None:
-            peer = self.peers[pid] = Peer(self, pid, subscribe=subscribe)
+            peer = self.peers[pid] = Peer(self, pid, subscribe=subscribe, leg=leg)
             if self._sync(peer):
+                await peer.renegotiate()
+        elif (peer.leg, peer.subscribe) != (leg, subscribe):
+            peer.leg, peer.subscribe = leg, subscribe
+            if self._sync(peer) or peer.needs_offer:
                 await peer.renegotiate()
         return peer
 

@@ -125,7 +125,7 @@ class ServedRoom:
                 error = protocol.error(ErrorCode.BAD_SDP, f"the SFU could not apply this request: {exc}")
                 await self._answer(message, error)
             else:
-                if message.get("ref") is not None and message["op"] in ("signal", "join"):
+                if message.get("ref") is not None and message["op"] in ("signal", "join", "publish"):
                     await self._answer(message, protocol.ack(message["ref"]))
             if not self.media.peers and not self.replies and self.recording.recording is None:
                 await self.worker.drop_room(self.room_id)
@@ -148,13 +148,23 @@ class ServedRoom:
             return
         if op in recording.OPS:  # from a client's frame or from server code (no participant, maybe no peer)
             await self.recording.handle(message)
+            if self.recording.recording is None:
+                await self._close_legs()
             return
         pid = message["participant"]
+        leg = bool(message.get("mesh"))
+        if leg and op in ("join", "signal", "publish") and self.recording.recording is None:
+            raise ProtocolError(
+                ErrorCode.BAD_STATE,
+                "this room's media is peer to peer: the SFU takes it only while the room is recorded",
+                ref=message.get("ref"),
+            )
         self.replies[pid] = message["reply"]
+        subscribe = bool(message.get("subscribe", True))
         if op == "join":
-            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+            await media.join(pid, subscribe=subscribe, leg=leg)
         elif op == "signal":
-            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+            await media.join(pid, subscribe=subscribe, leg=leg)
             if message.get("description") is not None:
                 description = protocol.SessionDescription.parse(
                     message["description"], "description", max_mlines=protocol.MAX_SFU_SDP_MLINES
@@ -163,7 +173,7 @@ class ServedRoom:
             elif message.get("candidate") is not None:
                 await media.signal(pid, candidate=protocol.IceCandidate.parse(message["candidate"], "candidate"))
         elif op == "publish":
-            await media.join(pid, subscribe=bool(message.get("subscribe", True)))
+            await media.join(pid, subscribe=subscribe, leg=leg)
             await media.publish(pid, message["track"])
             self.recording.sync()
         elif op == "quality" and pid in media.peers:
@@ -189,6 +199,12 @@ class ServedRoom:
             await self.recording.close()
             for pid in list(self.replies):
                 await self._leave(pid)
+
+    async def _close_legs(self) -> None:
+        """The recording ended: a mesh room's recording legs have nothing left to carry (their clients close
+        them too on the ``recording`` event)."""
+        for pid in [pid for pid, peer in self.media.peers.items() if peer.leg]:
+            await self._leave(pid)
 
     async def _leave(self, pid: str) -> None:
         self.replies.pop(pid, None)

@@ -926,7 +926,9 @@ class SignalingConsumer(AsyncConsumer):
         tracks = entry["tracks"]
         known = next((t for t in tracks if t["sid"] == msg.track.sid), None)
         if known is not None:
-            await self._reannounce(msg, known)
+            if not msg.track.mids or (known["kind"], known["source"]) != (msg.track.kind, msg.track.source):
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
+            await self._media().sfu_leg(msg.track, msg.id)  # the worker answers with ack or error
             return
         if len(tracks) >= protocol.MAX_TRACKS:
             raise ProtocolError(
@@ -939,14 +941,6 @@ class SignalingConsumer(AsyncConsumer):
         await rooms.broadcast(self.room.public_id, protocol.track_published, participant=self.pid, track=track)
         await self._media().published(msg.track)
         await database_sync_to_async(lifecycle.track_published)(self.room, self.pid, track)
-
-    async def _reannounce(self, msg: protocol.Publish, known: dict[str, Any]) -> None:
-        """A published track again, with its SFU ``mids``: a new SFU connection carries it (another worker after a
-        failover, or a mesh room being recorded). Only the worker hears of it; nothing is broadcast."""
-        if not msg.track.mids or (known["kind"], known["source"]) != (msg.track.kind, msg.track.source):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "track sid already published", field="track.sid", ref=msg.id)
-        await self.ack(msg)
-        await self._media().published(msg.track)
 
     async def on_unpublish(self, msg: protocol.Unpublish) -> None:
         assert self.room is not None and self.pid is not None

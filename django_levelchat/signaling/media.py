@@ -1,9 +1,11 @@
 """Media routing behind one interface: a mesh router (relays to publishers) and an SFU router (the room's worker).
 
 The consumer keeps connection and session handling, validation and capability checks, then hands media requests
-here. ``sfu-signal`` and the ``mids`` of a publish always go to the room's SFU worker (any room may use the SFU);
+here. ``sfu-signal`` and the ``mids`` of a publish always go to the room's SFU worker;
 ``subscribe``/``unsubscribe``/``set-preferred-quality`` go to publishers in a mesh room and to the worker in an
-SFU room. The SFU side is reached only over the channel layer (``sfu.leases`` says which worker holds the room).
+SFU room. In a mesh room the SFU connection is a send-only *recording leg*: the worker takes it only while the
+room is recorded (requests carry ``mesh: true``) and closes it when the recording ends (docs/recording.md).
+The SFU side is reached only over the channel layer (``sfu.leases`` says which worker holds the room).
 """
 
 from __future__ import annotations
@@ -44,11 +46,14 @@ async def outgrew_mesh(room: Room, members: int) -> bool:
 class SfuLink:
     """Requests from one participant to the worker holding its room."""
 
-    def __init__(self, room_id: str, pid: str, reply: Callable[[], str], *, subscribe: bool) -> None:
+    def __init__(
+        self, room_id: str, pid: str, reply: Callable[[], str], *, subscribe: bool, mesh: bool = False
+    ) -> None:
         self.room_id = room_id
         self.pid = pid
         self.reply = reply
-        self.subscribe = subscribe
+        self.subscribe = subscribe and not mesh  # a recording leg only sends: mesh media reaches the others
+        self.mesh = mesh
         self.used = False
 
     async def worker(self, ref: str | None = None) -> str | None:
@@ -81,6 +86,7 @@ class SfuLink:
             "reply": self.reply(),
             "ref": ref,
             "subscribe": self.subscribe,
+            "mesh": self.mesh,
             **fields,
         }
         await get_channel_layer().send(worker_channel(worker), message)
@@ -117,6 +123,11 @@ class MeshRouter:
             await self.sfu.request("publish", track=track.to_wire())
         except ProtocolError as exc:
             logger.info("track %s of %s not on the SFU: %s", track.sid, self.pid, exc.message)
+
+    async def sfu_leg(self, track: protocol.TrackInfo, ref: str | None) -> None:
+        """A track already published gets (new) SFU transceivers: a mesh room's recording leg, or a new SFU
+        connection after failover. Only the worker hears of it, and answers (``ack`` or ``error`` with ``ref``)."""
+        await self.sfu.request("publish", ref=ref, track=track.to_wire())
 
     async def joined(self) -> None:
         """Nothing to do in a mesh room: peers connect to each other."""
@@ -170,5 +181,6 @@ class SfuRouter(MeshRouter):
 
 
 async def router_for(room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool) -> MeshRouter:
-    link = SfuLink(room.public_id, pid, reply, subscribe=subscribe)
-    return (SfuRouter if await uses_sfu(room) else MeshRouter)(room.public_id, pid, link)
+    sfu = await uses_sfu(room)
+    link = SfuLink(room.public_id, pid, reply, subscribe=subscribe, mesh=not sfu)
+    return (SfuRouter if sfu else MeshRouter)(room.public_id, pid, link)

@@ -162,3 +162,41 @@ async def test_taking_over_a_dead_workers_room_fails_its_recording_and_tells_eve
     await lost.arefresh_from_db()
     assert (lost.status, lost.partial) == ("failed", True)
     await viewer.close()
+
+
+async def test_a_meeting_is_recorded_through_recording_legs(recording_settings, people) -> None:
+    """Mesh media never reaches the SFU: the worker takes a meeting participant's send-only leg only while the
+    room is recorded (a publish repeating a published sid, now with mids, answered by the worker) and closes
+    it when the recording stops."""
+    room = await Room.objects.acreate(name="Standup")  # a meeting: mesh
+    host = people(room, "host", "host")
+    await host.join()
+    assert host.peer is not None
+    camera = {"sid": "TR_cam", "kind": "video", "source": "camera"}
+    assert (await host.request({"type": "publish", "track": camera}))["type"] == "ack"  # the mesh publish
+    mids = await host.peer.publish_video("TR_cam", [PatternTrack()])
+    leg = {**camera, "mids": mids}
+    offer = {"type": "sfu-signal", "description": host.peer.offer().to_wire()}
+
+    refused = await host.request({"type": "publish", "track": leg})
+    assert refused["type"] == "error" and refused["code"] == "bad_state", refused  # nothing is recorded
+    refused = await host.request(offer)
+    assert refused["type"] == "error" and refused["code"] == "bad_state", refused
+    clash = await host.request({"type": "publish", "track": {**leg, "source": "screen"}})
+    assert clash["type"] == "error" and clash["code"] == "bad_request", clash  # a sid is one track
+
+    started = await host.request({"type": "record-start"})
+    assert started["type"] == "ack", started
+    assert (await host.request({"type": "publish", "track": leg}))["type"] == "ack"
+    assert (await host.request(offer))["type"] == "ack"
+    published = [e["track"] for e in host.events if e.get("type") == "track-published"]
+    assert published == [{**camera, "muted": False}]  # the leg told nobody anything new
+    recorder = _recorder(room)
+    await wait_for(lambda: recorder.frames >= 15, timeout=120, what="the leg's video is recorded")
+    worker = embedded._workers[asyncio.get_running_loop()][0]
+    served = worker.rooms[room.public_id]
+    assert served.media.peers[host.client.id].leg
+    assert not served.media.peers[host.client.id].forwards  # a leg receives nothing
+
+    assert (await host.request({"type": "record-stop"}))["type"] == "ack"
+    await wait_for(lambda: host.client.id not in served.media.peers, what="the worker closes the leg")

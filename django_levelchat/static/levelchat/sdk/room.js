@@ -535,7 +535,7 @@ export class Room extends Emitter {
       let onSfu = null;
       if (sfu) {
         try {
-          onSfu = await sfu.publish(entry.media, { simulcast });
+          onSfu = await sfu.publish(entry.media, { simulcast: simulcast && sfu.receiving });
         } catch (err) {
           if (this.#route === 'sfu' && this.#sfu === sfu) throw err;
           this.#log.info('not published to the SFU', err);
@@ -1137,7 +1137,7 @@ export class Room extends Emitter {
   #announceOnSfu(sfu, entry) {
     const { sid, kind, source } = entry.media;
     sfu
-      .publish(entry.media, { simulcast: entry.simulcast })
+      .publish(entry.media, { simulcast: entry.simulcast && sfu.receiving }) // a recording leg: one layer each
       .then((onSfu) => {
         if (this.#sfu !== sfu || this.#local.get(sid) !== entry) return;
         sfu.setMuted(sid, entry.track.muted);
