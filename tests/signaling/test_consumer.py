@@ -122,21 +122,6 @@ async def test_publish_unpublish_mute_fan_out(client_for):
     assert (await bob.recv("track-unpublished"))["track"] == "TR_cam1"
 
 
-async def test_publish_again_with_mids_is_a_reannounce_for_the_sfu(client_for):
-    """A track moved to a new SFU connection: the same sid with new mids is acked and not broadcast."""
-    alice, bob = client_for("alice"), client_for("bob")
-    await alice.join()
-    await bob.join()
-    await alice.drain()
-    assert (await alice.request({"type": "publish", "track": CAMERA}))["type"] == "ack"
-    await bob.recv("track-published")
-    again = {**CAMERA, "layers": ["q", "h", "f"], "mids": ["0", "1", "2"]}
-    assert (await alice.request({"type": "publish", "track": again}))["type"] == "ack"
-    assert await bob.nothing()
-    other_kind = {"sid": "TR_cam1", "kind": "audio", "source": "microphone", "mids": ["3"]}
-    assert (await alice.request({"type": "publish", "track": other_kind}))["code"] == "bad_request"
-
-
 async def test_chat_history_private_and_reactions(client_for):
     alice, bob = client_for("alice", name="Alice"), client_for("bob")
     await alice.join()
