@@ -715,11 +715,9 @@ export class Room extends Emitter {
     this.#applyRoster(welcome.roster, { announce: !first, newSession: newSession && !first });
     this.#mergeChat(welcome.chat ?? [], true);
     if (!first && newSession) this.#republish();
-    else if (resumed) {
-      // media survives the blip: fresh ICE on the same connections
-      this.#transport?.restartIce();
-      this.#sfu?.restartIce();
-    }
+    // Media survives the blip: fresh ICE on the mesh connections. Not toward the SFU (aiortc cannot restart ICE),
+    // whose connection does not depend on the signaling socket.
+    else if (resumed) this.#transport?.restartIce();
     this.#syncSfu();
     this.#setState(ConnectionState.Connected, null);
     if (first) {

@@ -323,13 +323,6 @@ export class SfuTransport {
     return Promise.resolve();
   }
 
-  /** After a signaling resume: new ICE credentials on the same connection. */
-  restartIce() {
-    if (this.#closed || !this.pc.remoteDescription) return;
-    if (typeof this.pc.restartIce === 'function') this.pc.restartIce();
-    else this.#queueOffer();
-  }
-
   /** @returns {Iterable<[string, RTCPeerConnection]>} */
   *peerConnections() {
     if (!this.#closed) yield ['sfu', this.pc];
