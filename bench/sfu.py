@@ -10,11 +10,12 @@ marginal CPU per subscriber of each mode and their ratio. It prints, never asser
 
     python -m bench.sfu                      # 360p and 720p (about 3 minutes on 2 cores)
     python -m bench.sfu --sizes 360 --seconds 6
-    python -m bench.sfu --latency-only       # first frame after a subscribe, layer-switch time
+    python -m bench.sfu --latency-only       # first frame, layer switches, egress alone
 
 Then it times, with a two-layer (q, h) publisher that answers keyframe requests: the first frame of late
 subscribers (from the subscribe request, through ICE and DTLS, to the first frame) and layer switches (from
-``set-preferred-quality`` to the new layer's keyframe at the subscriber).
+``set-preferred-quality`` to the new layer's keyframe at the subscriber); last, the CPU of the egress send path
+alone per packet against its floor (SRTP protect + sendto).
 """
 
 from __future__ import annotations
@@ -131,9 +132,11 @@ def pin(core: int) -> None:
         os.sched_setaffinity(0, {cores[0]} if core == 0 else set(cores[1:]))
 
 
-def cpu_seconds() -> float:
+def cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process, all threads. On loopback the system share includes delivering
+    each datagram to the receiving subscriber process (and waking it), which a NIC would not cost."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 class Passthrough:
@@ -260,15 +263,16 @@ async def serve(path: str, mode: str, profile: str | None = None) -> None:
                 profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
                 if profiler is not None:
                     profiler.enable()
-                cpu0, pkts0, t0 = cpu_seconds(), sfu.packets_out(), time.monotonic()
+                (user0, sys0), pkts0, t0 = cpu_seconds(), sfu.packets_out(), time.monotonic()
                 await asyncio.sleep(request["seconds"])
-                cpu1, pkts1, t1 = cpu_seconds(), sfu.packets_out(), time.monotonic()
+                (user1, sys1), pkts1, t1 = cpu_seconds(), sfu.packets_out(), time.monotonic()
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(profile)
                 lags = sorted(probe.lags) or [0.0]
                 result = {
-                    "cpu": (cpu1 - cpu0) / (t1 - t0),
+                    "cpu": (user1 + sys1 - user0 - sys0) / (t1 - t0),
+                    "sys": (sys1 - sys0) / (t1 - t0),
                     "pps": (pkts1 - pkts0) / (t1 - t0),
                     "lag_p99": lags[int(0.99 * (len(lags) - 1))],
                 }
@@ -479,6 +483,173 @@ async def latency(args: argparse.Namespace) -> None:
     )
 
 
+async def aiortc_senders(
+    count: int, key: bytes, transport: Any, address: Any, uris: tuple[str, ...]
+) -> tuple[list[Any], list[asyncio.Queue[Any]]]:
+    """``count`` started aiortc ``RTCRtpSender``s, each reading ``av.Packet``s from a queue, whose DTLS transport
+    only protects and sends (the ICE layers of the real one are left out, in the old path's favour)."""
+    from aiortc import RTCRtpSender
+    from aiortc.mediastreams import MediaStreamTrack
+    from aiortc.rtcrtpparameters import (
+        RTCRtcpParameters,
+        RTCRtpCodecParameters,
+        RTCRtpHeaderExtensionParameters,
+        RTCRtpSendParameters,
+    )
+    from pylibsrtp import Policy, Session
+
+    class QueueTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def recv(self) -> Any:
+            return await self.queue.get()
+
+    class SendOnlyTransport:
+        state = "connected"
+        _stats_id = "bench"
+
+        def __init__(self) -> None:
+            self.srtp = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+
+        def _register_rtp_sender(self, sender: Any, parameters: Any) -> None:
+            pass
+
+        def _unregister_rtp_sender(self, sender: Any) -> None:
+            pass
+
+        async def _send_rtp(self, data: bytes) -> None:
+            transport.sendto(self.srtp.protect(data), address)
+
+    senders, queues = [], []
+    extensions = [RTCRtpHeaderExtensionParameters(id=n + 1, uri=uri) for n, uri in enumerate(uris)]
+    for _ in range(count):
+        track = QueueTrack()
+        sender = RTCRtpSender(track, SendOnlyTransport())  # type: ignore[arg-type]
+        codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+        await sender.send(
+            RTCRtpSendParameters(
+                codecs=[codec], headerExtensions=extensions, muxId="0", rtcp=RTCRtcpParameters(cname="bench")
+            )
+        )
+        senders.append(sender)
+        queues.append(track.queue)
+    return senders, queues
+
+
+async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
+    """In-process: CPU per forwarded packet of ``Egress.send``, of aiortc's own sender path, and of their floor
+    (SRTP ``protect`` + ``sendto``), hot, without the rest of the SFU or the harness competing for the core."""
+    import copy
+    import socket
+    import types
+
+    import av
+    from aiortc.rtcdtlstransport import State
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
+    from aiortc.rtp import HeaderExtensionsMap
+    from pylibsrtp import Policy, Session
+
+    from django_levelchat.sfu.egress import Egress
+    from django_levelchat.sfu.relay import EncodedFrame
+
+    key = os.urandom(30)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.setblocking(False)
+    sink.bind(("127.0.0.1", 0))
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+
+    def drain() -> None:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                sink.recv(2048)
+
+    extensions = HeaderExtensionsMap()
+    uris = ("urn:ietf:params:rtp-hdrext:sdes:mid", "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time")
+    extensions.configure(
+        RTCRtpSendParameters(
+            headerExtensions=[RTCRtpHeaderExtensionParameters(id=n + 1, uri=u) for n, u in enumerate(uris)]
+        )
+    )
+    pair = types.SimpleNamespace(protocol=types.SimpleNamespace(transport=transport), remote_addr=sink.getsockname())
+    connection = types.SimpleNamespace(_nominated={1: pair})
+    egresses = []
+    for _ in range(subscribers):
+        dtls = types.SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+            _RTCDtlsTransport__tx_bytes=0,
+            _RTCDtlsTransport__tx_packets=0,
+            transport=types.SimpleNamespace(_connection=connection),
+        )
+        sender = types.SimpleNamespace(
+            transport=dtls,
+            _enabled=True,
+            _ssrc=1,
+            _rtx_ssrc=2,
+            _RTCRtpSender__mid="0",
+            _RTCRtpSender__rtp_header_extensions_map=copy.copy(extensions),
+            _RTCRtpSender__rtx_payload_type=97,
+            _RTCRtpSender__ntp_timestamp=0,
+            _RTCRtpSender__rtp_timestamp=0,
+            _RTCRtpSender__octet_count=0,
+            _RTCRtpSender__packet_count=0,
+        )
+        egress = Egress(sender, "video", lambda: None)
+        egress.ready, egress.payload_type, egress._layout = True, 96, ("0", (1, 2))
+        egresses.append(egress)
+    senders, queues = await aiortc_senders(subscribers, key, transport, pair.remote_addr, uris)
+    print("\nSend path alone (in-process, hot): egress against aiortc's own sender (what the SFU used before: an")
+    print("av.Packet per subscriber and frame, RTCRtpSender packing it), and the floor, SRTP protect + sendto:")
+    for label, size in (("360p frame", 2500), ("720p frame", 6200)):
+        data = os.urandom(size)
+        packets = -(-size // 1296) * subscribers * frames
+        start = time.process_time()
+        for n in range(frames):
+            frame = EncodedFrame(data=data, timestamp=n * 3000, keyframe=False)
+            for egress in egresses:
+                egress.send(frame, n * 3000)
+            drain()
+        spent = time.process_time() - start
+        start = time.process_time()
+        for n in range(frames):
+            for queue in queues:
+                packet = av.Packet(data)
+                packet.pts = n * 3000
+                packet.time_base = fractions.Fraction(1, 90000)
+                queue.put_nowait(packet)
+            for _ in range(1000):  # let every sender take its packet (each sends a whole frame per loop step)
+                await asyncio.sleep(0)
+                if all(queue.empty() for queue in queues):
+                    break
+            await asyncio.sleep(0)
+            drain()
+        aiortc_spent = time.process_time() - start
+        floor_session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+        payload = os.urandom(1200)
+        start = time.process_time()
+        for n in range(packets):
+            header = b"\x80\x60" + (n & 0xFFFF).to_bytes(2, "big") + bytes(8)
+            transport.sendto(floor_session.protect(header + payload), pair.remote_addr)
+            if n % 64 == 0:
+                drain()
+        floor = time.process_time() - start
+        print(
+            f"  {label} ({size} B, {subscribers} subscribers): egress {1e6 * spent / packets:.1f} µs per packet, "
+            f"aiortc sender {1e6 * aiortc_spent / packets:.1f} µs ({aiortc_spent / spent:.1f}x), "
+            f"floor {1e6 * floor / packets:.1f} µs"
+        )
+    for sender in senders:
+        await sender.stop()
+    transport.close()
+    sink.close()
+
+
 def marginal(a: dict[str, Any], b: dict[str, Any]) -> float:
     """CPU % of a core per added subscriber between two configurations."""
     return 100 * (b["cpu"] - a["cpu"]) / (b["subs"] - a["subs"])
@@ -488,11 +659,15 @@ async def main(args: argparse.Namespace) -> None:
     pin(1)
     if args.latency_only:
         await latency(args)
+        await egress_cost()
         return
     print(f"SFU benchmark: {os.cpu_count()} cores, {args.seconds:.0f} s windows after 3 s warm-up; the SFU runs in")
     print("its own process pinned to core 0 (CPU = its user+sys time, all threads); the publisher and subscribers")
     print("(counting frames, never decoding) share the other cores. 'sub fps' below 30 means someone fell behind.\n")
-    header = f"{'stream':>6} {'mode':>11} {'subs':>4} {'sub fps':>7} {'SFU CPU %':>9} {'out pkt/s':>9} {'µs/pkt':>7} {'lag p99 ms':>10}"
+    header = (
+        f"{'stream':>6} {'mode':>11} {'subs':>4} {'sub fps':>7} {'SFU CPU %':>9} {'of it sys':>9} {'out pkt/s':>9} "
+        f"{'µs/pkt':>7} {'lag p99 ms':>10}"
+    )
     print(header)
     summary = []
     for size in args.sizes:
@@ -511,14 +686,20 @@ async def main(args: argparse.Namespace) -> None:
                 results.setdefault(mode, []).append(r)
                 per_packet = 1e6 * r["cpu"] / r["pps"] if r["pps"] else float("nan")
                 print(
-                    f"{size:>5}p {mode:>11} {subs:>4} {r['sub_fps']:>7.1f} {100 * r['cpu']:>9.1f} {r['pps']:>9.0f} "
+                    f"{size:>5}p {mode:>11} {subs:>4} {r['sub_fps']:>7.1f} {100 * r['cpu']:>9.1f} {100 * r['sys']:>9.1f} "
+                    f"{r['pps']:>9.0f} "
                     f"{per_packet:>7.1f} {1000 * r['lag_p99']:>10.1f}",
                     flush=True,
                 )
         if len(results) == 2:
             summary.append((size, marginal(*results["passthrough"]), marginal(*results["transcode"])))
-        elif "passthrough" in results:
-            print(f"  {size}p encoded forwarding: {marginal(*results['passthrough']):.2f} % of a core per subscriber")
+        if "passthrough" in results:
+            a, b = results["passthrough"]
+            per_packet = 1e6 * (b["cpu"] - a["cpu"]) / (b["pps"] - a["pps"]) if b["pps"] > a["pps"] else float("nan")
+            print(
+                f"  {size}p encoded forwarding: {marginal(a, b):.2f} % of a core per subscriber, "
+                f"{per_packet:.0f} µs per added forwarded packet"
+            )
     print("\nMarginal CPU per subscriber (% of one core):")
     for size, fwd, enc in summary:
         ratio = enc / fwd if fwd > 0 else float("inf")
@@ -528,6 +709,7 @@ async def main(args: argparse.Namespace) -> None:
             f"about {per_core:.0f} subscribers per core at 100 % (target: >= 200 at 360p, >= 20x)"
         )
     await latency(args)
+    await egress_cost()
 
 
 def parse() -> argparse.Namespace:

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
+#: How long a command waits for a free pooled connection (every pool: the channel layer's, presence's, the SFU
+#: leases'): a burst while the event loop lags holds connections longer; waiting beats failing the request.
+POOL_TIMEOUT = 20.0
+
 
 def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
     """redis-py options that survive a Redis restart and a join storm.
 
     A pool connection idle across a Redis restart is dead; ``health_check_interval`` pings idle connections
     before use and the retry policy reconnects once more, so the first command after an outage succeeds instead
-    of failing. The stock pool of 100 connections raises under a join storm, hence ``max_connections``.
+    of failing. The stock pool of 100 connections raises under a join storm, hence ``max_connections``. A new
+    connection may take 5 s to open: on an overloaded machine Redis itself waits for a core.
     """
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
@@ -31,7 +36,7 @@ def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         "retry_on_error": [ConnectionError, TimeoutError],
         "socket_keepalive": True,
-        "socket_connect_timeout": 2,
+        "socket_connect_timeout": 5,
     }
 
 
@@ -40,7 +45,7 @@ def redis_channel_layer(url: str, *, max_connections: int = 500, capacity: int =
 
     ``capacity`` is per channel: one busy participant's inbox, so it must hold a burst of room events. The
     backend is ``django_levelchat.layers.RedisChannelLayer``: channels-redis whose pool waits for a free connection
-    (up to 20 s) rather than raising when all ``max_connections`` are busy.
+    (up to ``POOL_TIMEOUT``) rather than raising when all ``max_connections`` are busy.
     """
     return {
         "BACKEND": "django_levelchat.layers.RedisChannelLayer",

@@ -16,6 +16,8 @@ from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from redis.asyncio import BlockingConnectionPool
 
+from django_levelchat.deploy import POOL_TIMEOUT
+
 
 class InMemoryChannelLayer(StockInMemoryChannelLayer):
     #: The throttle's clock (tests replace it to step time instead of racing it).
@@ -43,7 +45,7 @@ class RedisChannelLayer(StockRedisChannelLayer):
     ``{"address": url, ...}`` (what ``deploy.redis_channel_layer`` writes) get it, others keep the stock pool.
     """
 
-    def __init__(self, *args: Any, pool_timeout: float = 20.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pool_timeout: float = POOL_TIMEOUT, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pool_timeout = pool_timeout
 

@@ -66,7 +66,7 @@ class Egress:
         self._layout = (getattr(self.sender, _S + "mid"), dataclasses.astuple(ids))
         getattr(self.sender, _S + "rtp_started").set()
         self.ready = True
-        self._on_ready()  # a subscriber's video can only start on a keyframe
+        self._on_ready()  # send what the fan-out held while the connection came up
         try:
             await asyncio.get_running_loop().create_future()  # until the sender stops (cancels this task)
         except asyncio.CancelledError:

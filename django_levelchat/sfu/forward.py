@@ -4,8 +4,9 @@ Frames are pushed, not pulled: a layer calls ``on_frame`` for each of its sinks 
 this hands it straight to the subscriber's ``sfu.egress.Egress``, which packetizes and sends it synchronously (no
 queue, no task switch per subscriber and frame). The subscriber's RTP stream has its own SSRC, sequence numbers,
 timestamp origin and VP8 picture id (the egress's), so a layer switch only has to start on a keyframe of the new
-layer and keep pts monotonic. A frame that cannot be sent (the connection is not up yet) is dropped and video
-waits for a keyframe, which the egress requests once it starts.
+layer and keep pts monotonic. Until the subscriber's connection is up (ICE, DTLS), frames from the first keyframe
+on are held (a bounded backlog) and sent the moment it is, so the first picture does not wait for another
+keyframe request; a frame that cannot be sent later is dropped and video waits for a keyframe.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from django_levelchat.sfu.relay import EncodedFrame, Layer
 
+#: Frames held for a subscriber whose connection is not up yet (about a second), sent the moment it is.
+PENDING_FRAMES = {"video": 30, "audio": 50}
 #: pts gap inserted at a layer switch: one frame at 30 fps (90 kHz) / one Opus frame (48 kHz).
 SWITCH_STEP = {"video": 3000, "audio": 960}
 
@@ -28,6 +31,7 @@ class ForwardTrack:
         self.kind = kind
         self.id = track_id
         self.egress: Any = None  # sfu.egress.Egress of the subscriber's sender, set when its transceiver exists
+        self._pending: list[tuple[EncodedFrame, int]] = []
         self.current: Layer | None = None
         self.target: Layer | None = None
         self._need_key = kind == "video"
@@ -79,6 +83,7 @@ class ForwardTrack:
                 layer.remove_sink(self)
         self.current = self.target = None
         self._need_key = self.kind == "video"
+        self._pending.clear()
 
     # ---------------------------------------------------------------- data path
 
@@ -95,11 +100,33 @@ class ForwardTrack:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
-        if self.egress is None or not self.egress.send(frame, pts):
+        if self.egress is None or not self.egress.ready:
+            self._hold(frame, pts)
+        elif self.egress.send(frame, pts):
+            self.forwarded += 1
+        else:
             self.dropped += 1
             self._need_key = self.kind == "video"
+
+    def _hold(self, frame: EncodedFrame, pts: int) -> None:
+        if len(self._pending) >= PENDING_FRAMES[self.kind]:
+            # Not up after a second: start over from a later keyframe. No request here (a subscriber that never
+            # connects must not make the publisher send keyframes); ``egress_ready`` asks for one if none is held.
+            self.dropped += len(self._pending)
+            self._pending.clear()
+            self._need_key = self.kind == "video"
             return
-        self.forwarded += 1
+        self._pending.append((frame, pts))
+
+    def egress_ready(self) -> None:
+        """The subscriber's connection is up: send what was held; with nothing held, video needs a keyframe."""
+        pending, self._pending = self._pending, []
+        for frame, pts in pending:
+            if self.egress.send(frame, pts):
+                self.forwarded += 1
+        if not pending and self.kind == "video":
+            self._need_key = True
+            self.request_keyframe()
 
     def _switch(self, layer: Layer, frame: EncodedFrame) -> None:
         """Start forwarding ``layer`` at ``frame`` (a keyframe); rebase pts so the output continues one step later."""

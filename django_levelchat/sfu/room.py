@@ -43,6 +43,7 @@ SELECT_EVERY = 0.2  # s between re-rankings of speakers (last-N video, top audio
 FRESH_AUDIO = 0.5  # s: an audio layer that sent nothing for this long counts as silent
 SPEAKING_DBOV = 26  # RFC 6464 -dBov at or below which a publisher counts as speaking (0.05 linear, speaker.py)
 LOUDNESS_SMOOTHING = 0.5  # share of the way the smoothed loudness moves towards the latest level each ranking
+AUDIO_HYSTERESIS = 3.0  # dB a microphone must beat one of the current top ones by to take its place (no flapping)
 PINNING_QUALITIES = frozenset({"medium", "high"})  # a per-publisher preference this high pins its video
 ALWAYS_FORWARDED = frozenset({"screen", "screen_audio"})  # sources outside last-N and top audio
 
@@ -255,7 +256,7 @@ class Peer:
         sender._stream_id = forward.source.publisher  # a=msid:<publisher> <track sid>
         sender._track_id = forward.source.sid
         sender._send_keyframe = forward.track.request_keyframe  # type: ignore[method-assign]
-        forward.track.egress = egress.Egress(sender, kind, forward.track.request_keyframe)
+        forward.track.egress = egress.Egress(sender, kind, forward.track.egress_ready)
         self._watch_remb(sender)
         forward.transceiver = transceiver
 
@@ -316,6 +317,7 @@ class SfuRoom:
 
     async def leave(self, pid: str) -> None:
         peer = self.peers.pop(pid, None)
+        self.spoke_at.pop(pid, None)
         for key in [k for k in self.sources if k[0] == pid]:
             await self.unpublish(pid, key[1])
         if peer is not None:
@@ -493,15 +495,20 @@ class SfuRoom:
 
     def rank(self) -> None:
         """Order cameras by the latest speech of their publisher (then publication order) and microphones by
-        smoothed loudness; ties keep the previous order, so equal speakers do not swap places."""
+        smoothed loudness, the current top ones with a head start (``AUDIO_HYSTERESIS``); ties keep the previous
+        order, so equal speakers do not swap places."""
         previous = {key: n for n, key in enumerate(self.audio_rank)}
+        top = self.config.audio_top or len(previous)
         cameras = [k for k, s in self.sources.items() if s.kind == "video" and s.source not in ALWAYS_FORWARDED]
         cameras.sort(key=lambda k: (-self.spoke_at.get(k[0], float("-inf")), self.sources[k].seq))
         self.video_rank = cameras
         microphones = [k for k, s in self.sources.items() if s.kind == "audio" and s.source not in ALWAYS_FORWARDED]
-        microphones.sort(
-            key=lambda k: (-round(self.loudness.get(k, 0.0)), previous.get(k, len(previous)), self.sources[k].seq)
-        )
+
+        def loudness(key: tuple[str, str]) -> float:
+            bonus = AUDIO_HYSTERESIS if previous.get(key, top) < top else 0.0
+            return -round(self.loudness.get(key, 0.0) + bonus)
+
+        microphones.sort(key=lambda k: (loudness(k), previous.get(k, len(previous)), self.sources[k].seq))
         self.audio_rank = microphones
 
     def selected(self, peer: Peer) -> set[tuple[str, str]]:

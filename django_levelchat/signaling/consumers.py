@@ -242,7 +242,7 @@ class SignalingConsumer(AsyncConsumer):
         except Close as exc:
             await self.close(exc.reason, str(exc) if str(exc) != exc.reason else "")
         except rooms.LAYER_ERRORS as exc:
-            logger.warning("signaling backend unavailable: %r", exc)
+            logger.warning("signaling backend unavailable: %s", rooms.describe(exc))
             await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the signaling backend is unavailable"))
         except Exception:
             logger.exception("signaling handler failed for %s", message.get("type"))

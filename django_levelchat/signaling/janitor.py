@@ -78,7 +78,7 @@ async def _flush_heartbeats() -> None:
         except asyncio.CancelledError:
             raise
         except rooms.LAYER_ERRORS as exc:
-            logger.warning("heartbeats not written, backend unavailable: %r", exc)
+            logger.warning("heartbeats not written, backend unavailable: %s", rooms.describe(exc))
         except Exception:
             logger.exception("heartbeats not written")
 
@@ -93,7 +93,7 @@ async def _run(janitor: Janitor) -> None:
             except asyncio.CancelledError:
                 raise
             except rooms.LAYER_ERRORS as exc:
-                logger.warning("janitor sweep skipped, backend unavailable: %r", exc)
+                logger.warning("janitor sweep skipped, backend unavailable: %s", rooms.describe(exc))
                 busy = True
             except Exception:
                 logger.exception("janitor sweep failed")
@@ -145,7 +145,7 @@ class Janitor:
         try:
             self.rooms_active = await self.db.sweep()
         except rooms.LAYER_ERRORS as exc:
-            logger.warning("database sweep skipped, backend unavailable: %r", exc)
+            logger.warning("database sweep skipped, backend unavailable: %s", rooms.describe(exc))
         except Exception:
             logger.exception("database sweep failed")
 

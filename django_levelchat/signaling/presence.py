@@ -27,7 +27,7 @@ from django.utils.module_loading import import_string
 from redis.exceptions import WatchError
 
 from django_levelchat.conf import levelchat_settings
-from django_levelchat.deploy import redis_connection_options
+from django_levelchat.deploy import POOL_TIMEOUT, redis_connection_options
 from django_levelchat.signaling import clock
 
 Entry = dict[str, Any]
@@ -370,7 +370,9 @@ class RedisPresence:
         client = self._clients.get(loop)
         if client is None:
             options = redis_connection_options(max_connections=self.max_connections)
-            pool = aioredis.BlockingConnectionPool.from_url(self.url, timeout=5, decode_responses=True, **options)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, timeout=POOL_TIMEOUT, decode_responses=True, **options
+            )
             client = aioredis.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client

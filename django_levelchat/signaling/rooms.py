@@ -36,6 +36,11 @@ LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError, RedisError)
 _background: set[asyncio.Task[Any]] = set()
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for a log line (redis-py 8's ``repr`` of its errors drops the message)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 def room_group(room_id: str) -> str:
     return f"lc.room.{room_id}"
 
