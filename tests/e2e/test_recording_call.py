@@ -350,10 +350,11 @@ def test_chromium_and_python_client_two_party_recording(
     with av.open(io.BytesIO(data)) as container:
         assert {s.type for s in container.streams} == {"video", "audio"}
         video = list(container.decode(video=0))
-    middle = video[len(video) // 2]
-    half = middle.width // 2
-    tiles = [luma_mean(middle, 0, 0, half, middle.height), luma_mean(middle, half, 0, half, middle.height)]
-    assert all(t > 30 for t in tiles), (tiles, composed)  # both people in the picture, not the background
+    half = video[0].width // 2
+    lumas = [[luma_mean(f, x, 0, half, f.height) for x in (0, half)] for f in video[:: max(1, len(video) // 12)]]
+    # Both grid halves show a picture during the call, not the flat background (luma 16): the bot's moving
+    # gradient is dark in places, so its tile is judged over the call, not on one frame.
+    assert all(max(frame[side] for frame in lumas) > 30 for side in (0, 1)), (lumas, composed)
     # Mixed audio: the bot's 660 Hz tone and the browser's fake microphone (Chromium beeps at 400 Hz) are both in
     # the composed sound, well above a frequency neither makes.
     browser_mic = fetch(api, f"/recordings/{rec_id}/files/{tracks[(browser_id, 'audio')]['id']}/download")
