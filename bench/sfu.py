@@ -471,7 +471,8 @@ async def latency(args: argparse.Namespace) -> None:
 
     def spread(values: list[float]) -> str:
         ordered = sorted(values)
-        return f"median {1000 * ordered[len(ordered) // 2]:.0f} ms, max {1000 * ordered[-1]:.0f} ms (n={len(values)})"
+        each = " ".join(f"{1000 * v:.0f}" for v in values)
+        return f"median {1000 * ordered[len(ordered) // 2]:.0f} ms, max {1000 * ordered[-1]:.0f} ms (each: {each})"
 
     print(f"\nLatency (load average {os.getloadavg()[0]:.1f}; the publisher restarts its clip on a keyframe per PLI):")
     print(
