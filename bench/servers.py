@@ -91,7 +91,18 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(10)
 
+    def pause(self) -> None:
+        """``kill -STOP``: the server keeps its connections and answers nothing until ``resume``."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()  # a stopped server still dies of SIGKILL, but let it go in a known state
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -171,7 +182,7 @@ class Cluster:
             stderr=subprocess.STDOUT,
         )
         self.procs[port] = proc
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded 2-core machine takes tens of seconds to import Django
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log(port)[-2000:]}")

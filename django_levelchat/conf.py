@@ -94,8 +94,10 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_MAX_BYTES": 1048576,
     "OUTBOUND_MAX_FRAMES": 2000,
     # Seconds a socket holds a room event that arrived ahead of a missing ``seq`` (the channel layer does not
-    # keep order across senders) before it gives up waiting and lets the client resync.
-    "SEQ_REORDER_WINDOW": 0.5,
+    # keep order across senders) before it gives up waiting and lets the client resync. A process that sees a seq
+    # come later than that holds longer from then on (up to 8x; docs/protocol.md §7). 1 s: on a loaded 2-core
+    # machine senders stalled up to 0.84 s between stamping a seq and sending it (docs/reliability.md, class 8).
+    "SEQ_REORDER_WINDOW": 1.0,
     # Signals (offers, answers, candidates) kept for a participant who is reconnecting, delivered on resume.
     "PENDING_SIGNALS": 64,
     # --- SFU (docs/sfu.md) ---

@@ -40,7 +40,8 @@ TOKEN_SUBPROTOCOL_PREFIX = "token."
 HELLO_TIMEOUT = 5.0
 
 MAX_FRAME_BYTES = 65536  # UTF-8 bytes of one text frame
-#: What a client accepts from the server: a ``welcome`` carries the roster and the chat history.
+#: What a client accepts from the server. Every server frame keeps MAX_FRAME_BYTES (a snapshot's chat history is
+#: cut to fit) except a snapshot whose roster alone is larger: a room of hundreds of participants.
 MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 16  # JSON nesting (top-level object = 1); real messages need 3
 MAX_ID_LEN = 64  # client request ``id``
@@ -1561,6 +1562,23 @@ def _signal_payload(
     return {"description": _wire(description)} if description is not None else {"candidate": _wire(candidate)}
 
 
+def _fit_chat(frame: dict[str, Any], chat: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The newest messages of ``chat`` (oldest first) that fit beside the rest of ``frame`` in MAX_FRAME_BYTES.
+
+    A snapshot is a server frame like any other, so it keeps the documented frame limit: 50 messages of 2,000
+    characters would not fit, and the oldest are left out rather than the frame growing past it.
+    """
+    budget = MAX_FRAME_BYTES - len(encode({**frame, "chat": []}).encode("utf-8"))
+    kept: list[dict[str, Any]] = []
+    for message in reversed(chat):
+        budget -= len(encode(message).encode("utf-8")) + 1  # and a comma
+        if budget < 0:
+            break
+        kept.append(dict(message))
+    kept.reverse()
+    return kept
+
+
 def welcome(
     *,
     you: Mapping[str, Any],
@@ -1573,20 +1591,25 @@ def welcome(
     chat: Sequence[Mapping[str, Any]] = (),
     resume: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The answer to ``hello``: who you are, the room, everyone in it, and how to keep the session alive."""
-    return {
+    """The answer to ``hello``: who you are, the room, everyone in it, and how to keep the session alive.
+
+    ``chat`` is cut to its newest messages that keep the frame within MAX_FRAME_BYTES (docs/protocol.md §12).
+    """
+    frame: dict[str, Any] = {
         "type": "welcome",
         "protocol": PROTOCOL_VERSION,
         "you": dict(you),
         "room": dict(room),
         "roster": [dict(p) for p in roster],
-        "chat": [dict(m) for m in chat],
+        "chat": [],
         "ice_servers": [dict(s) for s in ice_servers],
         "ping_interval": ping_interval,
         "ping_timeout": ping_timeout,
         "resume": dict(resume) if resume is not None else None,
         "seq": seq,
     }
+    frame["chat"] = _fit_chat(frame, chat)
+    return frame
 
 
 def resync(
@@ -1601,15 +1624,16 @@ def resync(
 
     Also sent unprompted when the server lost events (e.g. after a Redis outage): its ``seq`` always wins.
     """
-    frame = {
+    frame: dict[str, Any] = {
         "type": "resync",
         "room": dict(room),
         "roster": [dict(p) for p in roster],
-        "chat": [dict(m) for m in chat],
+        "chat": [],
         "seq": seq,
     }
     if ref is not None:
         frame["ref"] = ref
+    frame["chat"] = _fit_chat(frame, chat)
     return frame
 
 

@@ -111,3 +111,5 @@ LEVELCHAT = {
     # ...and the demo's SFU (embedded, live rooms) must accept the browsers' loopback/LAN candidates.
     "SFU_ALLOW_PRIVATE_CANDIDATES": True,
 }
+if os.environ.get("LEVELCHAT_SFU_MESH_LIMIT"):  # tests: meetings that move to the SFU early
+    LEVELCHAT["SFU_MESH_LIMIT"] = int(os.environ["LEVELCHAT_SFU_MESH_LIMIT"])

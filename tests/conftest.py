@@ -38,3 +38,14 @@ def private_redis() -> Iterator[RedisServer]:
 redis_server = pytest.fixture(scope="module", name="redis_server")(private_redis)
 #: The same for one test (a second cluster inside a module that already has one).
 redis_server_for_test = pytest.fixture(name="redis_server_for_test")(private_redis)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow`` tests run only when asked for (``pytest -m slow``, or any ``-m`` naming them): the default run stays
+    within the README's time."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]

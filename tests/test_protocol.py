@@ -677,6 +677,32 @@ PARTICIPANT = {"id": BOB, "identity": "bob", "name": "Bob", "role": "participant
 ROOM = {"id": "RM_x", "name": "Standup", "room_type": "meeting", "status": "active", "metadata": {}}
 
 
+def test_snapshots_cut_their_chat_history_to_the_frame_limit():
+    """Worst case per message: 2,000 four-byte characters (~8 KB); 50 of them cannot ride in one 64 KiB frame."""
+    history = [
+        p.chat_message(id=f"CM_{i}", from_={"id": ALICE, "identity": "alice"}, text="😀" * p.MAX_CHAT_LEN, ts=i, seq=i)
+        for i in range(50)
+    ]
+    welcome = p.welcome(
+        you={**PARTICIPANT, "capabilities": []},
+        room=ROOM,
+        roster=[PARTICIPANT] * 20,
+        chat=history,
+        ice_servers=[],
+        ping_interval=5,
+        ping_timeout=12,
+        seq=50,
+    )
+    resync = p.resync(room=ROOM, roster=[PARTICIPANT], chat=history, seq=50, ref="r1")
+    for frame in (welcome, resync):
+        size = len(p.encode(frame).encode())
+        assert p.MAX_FRAME_BYTES - 8100 < size <= p.MAX_FRAME_BYTES, "as many as fit, and no more"
+        assert [m["id"] for m in frame["chat"]] == [m["id"] for m in history[-len(frame["chat"]) :]]
+        assert p.parse_server_frame(p.encode(frame))["type"] == frame["type"]
+    short = [{"id": "CM_1", "text": "hi"}]
+    assert p.resync(room=ROOM, roster=[], chat=short, seq=1)["chat"] == short, "a small history is kept whole"
+
+
 def all_builder_frames(seq: int | None = 7) -> list[dict]:
     description = p.SessionDescription(type="answer", sdp=SDP)
     return [

@@ -75,6 +75,6 @@ def test_parse_server_frame_refuses_what_a_client_must_not_trust():
             p.parse_server_frame(text)
         assert info.value.field == field, text
     assert p.parse_server_frame('{"type":"active-speaker","participant":null}')["participant"] is None
-    # A server frame may exceed the client frame limit (a welcome with a long chat history).
+    # A server frame may exceed the client frame limit (a snapshot of a very large roster).
     big = p.encode({"type": "pong", "pad": "x" * (2 * p.MAX_FRAME_BYTES)})
     assert p.parse_server_frame(big)["type"] == "pong"

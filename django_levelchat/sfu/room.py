@@ -35,6 +35,7 @@ logger = logging.getLogger("django_levelchat.sfu")
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 QUALITY_LAYER = {"low": "q", "medium": "h", "high": "f", "auto": "f"}
 SILENT_LAYER = 1.0  # s without a frame after which a simulcast layer counts as paused or stalled
+RESUME_GRACE = 3.0  # s a layer resumed through layer-demand has to send its first frames before it counts as stalled
 MAINTAIN_EVERY = 0.5  # s between re-evaluations of every subscriber's layer
 REMB_HEADROOM = 0.85  # share of a subscriber's estimated bandwidth its video layers may use
 LAYER_ORDER = {"q": 0, "h": 1, "f": 2, "": 3}
@@ -77,6 +78,7 @@ class Source:
         self.mids: dict[str, str] = dict(zip(track.get("mids") or (), names, strict=False))
         self.layers: dict[str, Layer] = {}
         self.demand: tuple[str, ...] | None = None  # last layer-demand sent; None = never (all layers on)
+        self.resumed_at: dict[str, float] = {}  # layer name -> when a layer-demand last turned it back on
 
     def bind(self, layer: Layer) -> None:
         layer.name = self.mids[layer.mid]
@@ -91,13 +93,22 @@ class Source:
             return None
         ordered = sorted(self.layers.values(), key=lambda layer: LAYER_ORDER[layer.name])
         if now is not None and len(ordered) > 1:
-            live = [layer for layer in ordered if layer.live(now, SILENT_LAYER)]
+            live = [layer for layer in ordered if self._available(layer, now)]
             ordered = live or ordered  # all silent (publisher stalled): keep the plan, nothing better to switch to
         ceiling = LAYER_ORDER[QUALITY_LAYER.get(quality, "f")]
         fitting = [layer for layer in ordered if layer.name == "" or LAYER_ORDER[layer.name] <= ceiling]
         if quality == "auto" and budget is not None:
             fitting = [layer for layer in fitting if layer.bitrate <= budget] or fitting[:1]
         return fitting[-1] if fitting else ordered[0]
+
+    def _available(self, layer: Layer, now: float) -> bool:
+        """Live, or silent only because dynacast paused it (choosing it resumes it), or resumed moments ago."""
+        if layer.live(now, SILENT_LAYER):
+            return True
+        if self.demand is not None and layer.name not in self.demand:
+            return True
+        resumed = self.resumed_at.get(layer.name)
+        return resumed is not None and now - resumed <= RESUME_GRACE
 
 
 class Forward:
@@ -345,6 +356,8 @@ class SfuRoom:
     async def publish(self, pid: str, track: dict[str, Any]) -> None:
         """A track announced by ``publish``; its layers bind as their transceivers' mids appear."""
         peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        if (pid, track["sid"]) in self.sources:  # announced again, on new transceivers: the old ones are gone
+            await self.unpublish(pid, track["sid"])
         self._published += 1
         source = Source(pid, track, self._published)
         self.sources[(pid, source.sid)] = source
@@ -542,6 +555,10 @@ class SfuRoom:
                             watched.add(layer.name)
             demand = tuple(name for name in protocol.SIMULCAST_LAYERS if name in watched)
             if demand != source.demand and (source.demand is not None or len(demand) < len(source.mids)):
+                if source.demand is not None:
+                    now = time.monotonic()
+                    for name in set(demand) - set(source.demand):
+                        source.resumed_at[name] = now
                 source.demand = demand
                 frame = protocol.layer_demand(track=source.sid, layers=demand)
                 asyncio.ensure_future(self.send(source.publisher, frame))

@@ -18,13 +18,14 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
+from django.db import DatabaseError
 
 from django_levelchat import capabilities as caps
 from django_levelchat import lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.exceptions import CapabilityError, IllegalTransition, TokenError
 from django_levelchat.ids import new_message_id, new_participant_id
-from django_levelchat.models import Room
+from django_levelchat.models import Participant, Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
 from django_levelchat.signaling import clock, janitor, liveness, media, rooms, transport
 from django_levelchat.signaling.orm import db_call
@@ -37,8 +38,6 @@ logger = logging.getLogger("django_levelchat.signaling")
 
 RESUMABLE_CLIENT_CLOSES = frozenset({1006, 1011, 1012, 1013, 1014, 1015})
 RECONNECTING_NOTICE_AFTER = 1.0
-#: A message to this consumer itself: the reorder window of held room events passed (see on_event).
-RELEASE = "lc.release"
 
 
 class Forbidden(ProtocolError):
@@ -85,6 +84,12 @@ def _join(room: Room, claims: RoomClaims, pid: str, effective: frozenset[str]) -
 
 
 @db_call
+def _open_participant(room: Room, pid: str, identity: str) -> Participant | None:
+    """The session's row if it never ended (no ``left_at``): the database outlives a Redis restart."""
+    return Participant.objects.filter(room=room, public_id=pid, identity=identity, left_at__isnull=True).first()
+
+
+@db_call
 def _reload_room(room: Room) -> Room | None:
     return Room.objects.select_related("policy").filter(pk=room.pk).first()
 
@@ -92,6 +97,22 @@ def _reload_room(room: Room) -> Room | None:
 @db_call
 def _end_room(room: Room, reason: str) -> bool:
     return lifecycle.end_room(room, reason)
+
+
+#: How far this process has seen a room event come behind a later one (see _learn_lateness); 0 until it has.
+_late_by = 0.0
+
+
+def reorder_window() -> float:
+    """Seconds a room event is held for a missing earlier seq: SEQ_REORDER_WINDOW, or longer once this process saw
+    a seq come after its window (a loaded machine stalls a sender between stamping a seq and sending it)."""
+    base = float(levelchat_settings.SEQ_REORDER_WINDOW)
+    return min(max(base, 1.5 * _late_by), 8 * base)
+
+
+def _learn_lateness(behind: float) -> None:
+    global _late_by
+    _late_by = max(_late_by, behind)
 
 
 #: "The running recording was not read yet" (None means "there is none").
@@ -151,10 +172,14 @@ class SignalingConsumer(AsyncConsumer):
         self.closing = False
         self.resumable_close = False
         self.snapshot_seq = 0  # last room seq this client has (snapshot or delivered event)
-        self.held: dict[
-            int, tuple[str | None, str]
-        ] = {}  # seq -> (event type, text)  # room events that arrived ahead of a missing seq
+        # Room events that arrived ahead of a missing seq: seq -> (event type, text, arrival on the loop's clock).
+        self.held: dict[int, tuple[str | None, str, float]] = {}
         self.hold_timer: asyncio.TimerHandle | None = None
+        # Recently given-up seqs -> (the window they had, when): one that comes after all teaches the window.
+        self.given_up: dict[int, tuple[float, float]] = {}
+        # Held by every dispatched message and by the release of held events, so a release runs between
+        # messages, as if it were one (it cannot go through our own channel: that is full when events are lost).
+        self.dispatching = asyncio.Lock()
         self.unflushed_frames = 0
         self.hello_task: asyncio.Task[Any] | None = None
         self.errors: list[float] = []
@@ -208,11 +233,11 @@ class SignalingConsumer(AsyncConsumer):
                 return await self.channel_layer.receive(self.channel_name)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError from None  # redis-py turns a cancel into its TimeoutError
-                logger.warning("channel layer receive failed; retrying in %.1fs", delay)
+                logger.warning("channel layer receive failed (%r); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 if self.state == "joined" and self.room is not None:
@@ -231,12 +256,12 @@ class SignalingConsumer(AsyncConsumer):
             rooms.EVENT: self.on_event,
             rooms.CLOSE: self.on_close,
             rooms.CONTROL: self.on_control,
-            RELEASE: self.on_release,
         }.get(message.get("type", ""))
         if handler is None:
             return
         try:
-            await handler(message)
+            async with self.dispatching:
+                await handler(message)
         except StopConsumer:
             raise
         except Close as exc:
@@ -244,6 +269,12 @@ class SignalingConsumer(AsyncConsumer):
         except rooms.LAYER_ERRORS as exc:
             logger.warning("signaling backend unavailable: %s", rooms.describe(exc))
             await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the signaling backend is unavailable"))
+        except DatabaseError as exc:  # R10: locked, restarting or unreachable; a join may simply be retried
+            logger.warning("database unavailable: %r", exc)
+            if self.state == "connecting":
+                await self.close(CloseReason.UNAVAILABLE, "the database is unavailable, try again")
+            else:
+                await self.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "the database is unavailable"))
         except Exception:
             logger.exception("signaling handler failed for %s", message.get("type"))
             await self.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
@@ -543,6 +574,8 @@ class SignalingConsumer(AsyncConsumer):
             return False
         presence = get_presence()
         entry = await presence.get(room.public_id, resume.session)
+        if entry is None and room.is_joinable:
+            entry = await self._revive(room, resume.session, claims.identity)
         if entry is None or not room.is_joinable:
             return False
         old_channel = entry.get("channel")
@@ -574,6 +607,37 @@ class SignalingConsumer(AsyncConsumer):
         janitor.ensure_running()
         await self._connect_media()
         return True
+
+    async def _revive(self, room: Room, pid: str, identity: str) -> Entry | None:
+        """A session that dropped while Redis was away and came back empty: its presence entry is gone but its
+        row never ended, so it resumes under its id (its tracks are not known any more: the client republishes).
+        None when the session really ended, or the identity joined again since."""
+        row = await _open_participant(room, pid, identity)
+        if row is None:
+            return None
+        presence = get_presence()
+        claimed, _ = await presence.claim_identity(room.public_id, identity, pid, replace=False)
+        entry: Entry = {
+            "id": pid,
+            "identity": identity,
+            "name": row.name,
+            "role": row.role,
+            "metadata": row.metadata or {},
+            "caps": list(row.capabilities),
+            "granted": list(row.capabilities),
+            "tracks": [],
+            "hidden": caps.has_capability(frozenset(row.capabilities), caps.PRESENCE_HIDDEN),
+            "channel": self.channel_name,
+            "state": "connected",
+        }
+        if not claimed or not await presence.add_if_claimed(room.public_id, entry):
+            return None
+        logger.warning("resuming %s in %s from the database: its presence was lost", pid, room.public_id)
+        if not entry["hidden"]:
+            await rooms.broadcast(
+                room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
+            )
+        return entry
 
     async def _open_media(self) -> None:
         """Pick this session's media router: mesh or SFU, by room (again when a meeting moved to the SFU)."""
@@ -674,8 +738,9 @@ class SignalingConsumer(AsyncConsumer):
 
         Room events are delivered in ``seq`` order: the channel layer keeps no order between senders (two
         processes, or two sockets of one process, broadcasting at once), so an event that arrives ahead of a
-        missing seq is held for up to SEQ_REORDER_WINDOW seconds. If the missing one never comes (really lost),
-        the held events go out anyway and the client's gap check asks for a resync.
+        missing seq is held for up to ``reorder_window()`` seconds. If the missing one never comes (really lost),
+        the held events go out anyway and the client's gap check asks for a resync. No event waits longer than
+        the window, however many seqs are missing: the channel layer drops many when it overflows.
         """
         if message.get("publishers_only") and (message.get("exclude") == self.pid or not self._publishing()):
             return
@@ -686,13 +751,23 @@ class SignalingConsumer(AsyncConsumer):
             await self.send_text(message["text"])
             return
         if seq <= self.snapshot_seq:
+            if seq in self.given_up:  # not lost but late: the window is shorter than this server's stalls
+                window, given_up_at = self.given_up.pop(seq)
+                late = asyncio.get_running_loop().time() - given_up_at
+                _learn_lateness(window + late)
+                logger.warning(
+                    "seq %s came %.2f s after its %.2f s reorder window; the client resyncs, the window is now %.2f s",
+                    seq,
+                    late,
+                    window,
+                    reorder_window(),
+                )
             return  # already part of the welcome/resync snapshot (or delivered)
         if seq != self.snapshot_seq + 1:
-            self.held[seq] = (message.get("event"), message["text"])
+            loop = asyncio.get_running_loop()
+            self.held[seq] = (message.get("event"), message["text"], loop.time())
             if self.hold_timer is None:
-                loop = asyncio.get_running_loop()
-                window = float(levelchat_settings.SEQ_REORDER_WINDOW)
-                self.hold_timer = loop.call_later(window, self._release_held)
+                self.hold_timer = loop.call_later(reorder_window(), self._release_held)
             return
         self.snapshot_seq = seq
         await self._deliver(message.get("event"), message["text"])
@@ -711,34 +786,52 @@ class SignalingConsumer(AsyncConsumer):
             if held is None:
                 return
             self.snapshot_seq = upto
-            await self._deliver(*held)
+            await self._deliver(held[0], held[1])
         if self.hold_timer is not None:
             self.hold_timer.cancel()
             self.hold_timer = None
 
     def _release_held(self) -> None:
-        """The reorder window passed: give up on the missing seq(s) and deliver what is held, in order."""
+        """The reorder window of the oldest held event passed."""
         self.hold_timer = None
         if self.held:
-            rooms.spawn(self._send_release())
+            rooms.spawn(self._release_due())
 
-    async def _send_release(self) -> None:
-        """Through our own channel, so the release runs in dispatch order with every other event."""
-        try:
-            await self.channel_layer.send(self.channel_name, {"type": RELEASE})
-        except rooms.LAYER_ERRORS:
-            logger.warning("could not release held events; the client will resync on its next gap")
+    async def _release_due(self) -> None:
+        async with self.dispatching:
+            try:
+                await self._release_due_now()
+            except Exception:
+                logger.exception("releasing held events failed for %s", self.pid)
 
-    async def on_release(self, message: dict[str, Any]) -> None:
-        self.held = {s: t for s, t in self.held.items() if s > self.snapshot_seq}
-        if not self.held:
+    async def _release_due_now(self) -> None:
+        """Give up on the seqs missing below every event held for a full window; deliver in order what that frees,
+        and wait for the next oldest held event's window."""
+        if self.state == "closed":
             return
-        self.snapshot_seq = min(self.held) - 1
-        await self._flush_held()
-        if self.held and self.hold_timer is None:
-            self.hold_timer = asyncio.get_running_loop().call_later(
-                float(levelchat_settings.SEQ_REORDER_WINDOW), self._release_held
-            )
+        loop = asyncio.get_running_loop()
+        window = reorder_window()
+        now = loop.time()
+        self.held = {s: h for s, h in self.held.items() if s > self.snapshot_seq}
+        due = [s for s, h in self.held.items() if now - h[2] >= window - 0.001]
+        if due:
+            last_due = max(due)
+            for seq in range(self.snapshot_seq + 1, last_due):
+                if seq not in self.held:
+                    self.given_up[seq] = (window, now)
+            while len(self.given_up) > 256:
+                del self.given_up[next(iter(self.given_up))]
+            for seq in sorted(s for s in self.held if s <= last_due):
+                event, text, _ = self.held.pop(seq)
+                self.snapshot_seq = seq
+                await self._deliver(event, text)
+            await self._flush_held()
+        if self.hold_timer is not None:  # started by an event held since this release became due
+            self.hold_timer.cancel()
+            self.hold_timer = None
+        if self.held:
+            oldest = min(h[2] for h in self.held.values())
+            self.hold_timer = loop.call_later(max(0.0, oldest + window - now), self._release_held)
 
     async def on_close(self, message: dict[str, Any]) -> None:
         self.departed = True

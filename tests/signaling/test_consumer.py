@@ -9,10 +9,10 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 
-from django_levelchat import lifecycle
+from django_levelchat import lifecycle, protocol
 from django_levelchat.models import Participant, Room
 from django_levelchat.signaling import control
-from tests.signaling.conftest import Client
+from tests.signaling.conftest import WAIT, Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -142,6 +142,26 @@ async def test_chat_history_private_and_reactions(client_for):
     await bob.send({"type": "reaction", "emoji": "👍"})
     reaction = await alice.recv("reaction")
     assert reaction["emoji"] == "👍" and reaction["from"]["id"] == bob.id
+
+
+async def test_welcome_with_a_full_history_of_long_chats_fits_one_frame(client_for, settings):
+    """50 messages of 2,000 characters (~100 KB of history, 3-byte characters: ~300 KB) would overflow the documented
+    frame limit: the welcome carries the newest that fit, in order, and stays within MAX_FRAME_BYTES."""
+    settings.LEVELCHAT = {**settings.LEVELCHAT, "CHAT_RATE": 1000, "CHAT_BURST": 1000}
+    alice = client_for("alice")
+    await alice.join()
+    texts = [f"{i:03d}" + ("€" if i % 2 else "x") * (protocol.MAX_CHAT_LEN - 3) for i in range(50)]
+    for text in texts:
+        assert (await alice.request({"type": "chat", "text": text}, timeout=WAIT))["type"] == "ack"
+    bob = client_for("bob")
+    await bob.connect()
+    await bob.send({"type": "hello", "protocol": 1})
+    raw = await bob.channel.receive(WAIT)
+    assert isinstance(raw, str) and len(raw.encode()) <= protocol.MAX_FRAME_BYTES
+    history = [m["text"] for m in protocol.parse_server_frame(raw)["chat"]]
+    assert 5 < len(history) < 50 and history == texts[-len(history) :], "the newest messages, oldest first"
+    snapshot = await bob.request({"type": "resync"}, timeout=WAIT)
+    assert len(protocol.encode(snapshot).encode()) <= protocol.MAX_FRAME_BYTES
 
 
 async def test_raise_hand_is_in_the_roster_and_a_host_lowers_it(client_for):

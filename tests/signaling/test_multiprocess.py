@@ -131,6 +131,48 @@ async def test_killed_process_ghost_leaves_once(cluster):
     await alice.close()
 
 
+async def test_killed_process_clients_resume_on_the_survivor(cluster):
+    """G13/R06: one of two daphne processes is killed. A client that reconnects to the survivor resumes its session
+    (same id, no leave/join seen by others); one that never comes back leaves exactly once, connection_lost."""
+    room = cluster.create_room()
+    doomed = cluster.start()
+    alice = WSClient(cluster.a, token(room, "alice"))
+    await alice.join(timeout=30)
+    dave, erin = WSClient(doomed, token(room, "dave")), WSClient(doomed, token(room, "erin"))
+    await dave.join(timeout=30)
+    await erin.join(timeout=30)
+    joined = {(await alice.recv("participant-joined", timeout=30))["participant"]["id"] for _ in range(2)}
+    assert joined == {dave.id, erin.id}
+    killed_at = time.monotonic()
+    cluster.kill(doomed)
+    again = WSClient(cluster.a, dave.token)
+    welcome = await again.join(
+        timeout=30, resume={"session": dave.id, "credential": dave.welcome["resume"]["credential"]}
+    )
+    resumed_s = time.monotonic() - killed_at
+    assert welcome["you"]["id"] == dave.id
+
+    async def ghost_leaves() -> tuple[float, list[dict]]:
+        frames = []
+        async with asyncio.timeout(60):
+            while not any(f["type"] == "participant-left" for f in frames):
+                await alice.send({"type": "ping"})
+                frames += await alice.collect(0.5)
+        left_s = time.monotonic() - killed_at
+        frames += await alice.ping_for(3)  # and nothing more after it
+        return left_s, frames
+
+    keepalive = asyncio.create_task(again.ping_for(600))
+    left_s, frames = await ghost_leaves()
+    keepalive.cancel()
+    lefts = [f for f in frames if f["type"] == "participant-left"]
+    assert [(f["participant"]["id"], f["reason"]) for f in lefts] == [(erin.id, "connection_lost")], frames
+    assert not any(f["type"] == "participant-joined" for f in frames), "dave's resume is not a new join"
+    print(f"\nprocess killed: resumed on the survivor {resumed_s:.2f} s after, the ghost left once at {left_s:.1f} s")
+    await again.close()
+    await alice.close()
+
+
 async def test_end_room_reaches_every_process(cluster):
     room = cluster.create_room()
     host = WSClient(cluster.a, token(room, "host", role="host"))

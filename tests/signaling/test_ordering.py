@@ -3,13 +3,14 @@ order; a seq that never arrives is given up after SEQ_REORDER_WINDOW and the cli
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 from channels.layers import get_channel_layer
 
 from django_levelchat import protocol
-from django_levelchat.signaling import rooms
+from django_levelchat.signaling import consumers, rooms
 from django_levelchat.signaling.presence import get_presence
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +52,42 @@ async def test_a_lost_seq_is_given_up_after_the_window(client_for, signal_room, 
     await alice.send({"type": "resync", "id": "r"})
     snapshot = await alice.recv("resync")
     assert snapshot["ref"] == "r" and snapshot["seq"] >= base
+
+
+async def test_many_lost_seqs_cost_one_window_not_one_each(client_for, signal_room, levelchat_settings):
+    """An overflowing channel layer loses many events at once: each held event waits at most one window, so 20
+    gaps are given up together (one window per gap would take 40 s here)."""
+    levelchat_settings(SEQ_REORDER_WINDOW=2.0)
+    alice = client_for("alice")
+    await alice.join()
+    base = alice.welcome["seq"]
+    channel = await _channel(alice, signal_room.public_id)
+    expected = [base + 2 * i for i in range(1, 21)]  # every odd seq lost
+    for seq in expected:
+        await get_channel_layer().send(channel, _event(seq))
+    async with asyncio.timeout(25):  # all of them: generous for a loaded machine, well short of 20 windows
+        got = [(await alice.recv("reaction", timeout=25))["seq"] for _ in expected]
+    assert got == expected
+
+
+async def test_a_seq_that_comes_after_its_window_widens_the_window(client_for, signal_room, levelchat_settings):
+    """A loaded server can stall a sender between stamping a seq and sending it for longer than the window: the
+    late seq cost one resync, and the process holds events longer from then on."""
+    levelchat_settings(SEQ_REORDER_WINDOW=0.2)
+    alice = client_for("alice")
+    await alice.join()
+    base = alice.welcome["seq"]
+    channel = await _channel(alice, signal_room.public_id)
+    await get_channel_layer().send(channel, _event(base + 2))
+    assert (await alice.recv("reaction", timeout=15))["seq"] == base + 2  # base+1 given up
+    await asyncio.sleep(0.3)  # base+1 comes late: a stalled sender
+    await get_channel_layer().send(channel, _event(base + 1))
+    await alice.request({"type": "ping"}, timeout=15)  # dispatched after the late event
+    assert 0.2 * 1.5 * 2 <= consumers.reorder_window() <= 0.2 * 8
+    await get_channel_layer().send(channel, _event(base + 4))
+    await get_channel_layer().send(channel, _event(base + 3))
+    got = [(await alice.recv("reaction", timeout=15))["seq"] for _ in range(2)]
+    assert got == [base + 3, base + 4]
 
 
 async def test_events_already_in_the_snapshot_are_not_repeated(client_for, signal_room):

@@ -1,6 +1,8 @@
 /**
- * The Room: what an application codes against. It owns the signaling client and a media transport (the mesh
- * today; the SFU later) and turns their callbacks into public events.
+ * The Room: what an application codes against. It owns the signaling client and the media transports, and turns
+ * their callbacks into public events. Media goes over the mesh (mesh.js: one connection per peer) or the SFU
+ * (sfu.js: one connection to the room's worker), as the server's `welcome`/`resync` say (`room.sfu` is present in
+ * SFU rooms: live, webinar, meetings past `SFU_MESH_LIMIT`). A mesh room being recorded also publishes to the SFU.
  * @module
  */
 
@@ -10,6 +12,7 @@ import { ConnectionState, ParticipantEvent, RoomEvent } from './events.js';
 import { Logger } from './logger.js';
 import { captureCamera, captureMic, captureScreen, RESOLUTIONS, SCREEN_MAX_BITRATE } from './media.js';
 import { MeshTransport } from './mesh.js';
+import { SfuTransport } from './sfu.js';
 import { LocalParticipant, RemoteParticipant } from './participant.js';
 import { codePointLength, MAX_CHAT_LEN, MAX_EMOJI_LEN, PREFERRED_QUALITIES, SOURCE_KINDS } from './protocol.js';
 import { QualityMonitor } from './quality.js';
@@ -21,6 +24,7 @@ import { Track } from './track.js';
 /** @import { RoomEventMap, ChatMessageEvent, ConnectionStateValue } from './events.js' */
 /** @import { Participant } from './participant.js' */
 /** @import { Transport, LocalMedia, MeshOptions } from './mesh.js' */
+/** @import { SfuOptions } from './sfu.js' */
 /** @import { ServerFrame, WelcomeFrame, ParticipantInfo, RoomInfo, ChatMessageInfo, TrackInfo, TrackSource, TrackKind, PreferredQuality, ClientMessage, QualityBand } from './protocol.js' */
 /** @import { Resolution } from './media.js' */
 /** @import { Roster, RosterChange, RosterFrame } from './roster.js' */
@@ -38,7 +42,8 @@ import { Track } from './track.js';
  * @property {boolean} [viewer]  a `joinLive` viewer: every publish call is refused client side
  * @property {string} [roomType]  what `joinLive` asked for
  * @property {typeof RTCPeerConnection} [RTCPeerConnectionImpl]
- * @property {(options: MeshOptions) => Transport} [createTransport]  the media path (default: the mesh)
+ * @property {(options: MeshOptions) => Transport} [createTransport]  the mesh transport (tests inject one)
+ * @property {(options: SfuOptions) => SfuTransport} [createSfuTransport]  the SFU transport (tests inject one)
  * @property {boolean} [speakingDetection]  WebAudio on the local mic (default true where available)
  * @property {number} [qualityIntervalMs]
  */
@@ -52,7 +57,9 @@ import { Track } from './track.js';
  * @property {MediaStreamTrack} [track]  publish this capture (e.g. a pre-join preview) instead of opening the camera
  */
 
-/** @typedef {{ track: Track, media: LocalMedia, ownsCapture: boolean, detector?: SpeakingDetector, onEnded: () => void }} LocalEntry */
+/** @typedef {{ track: Track, media: LocalMedia, ownsCapture: boolean, simulcast: boolean, detector?: SpeakingDetector, onEnded: () => void }} LocalEntry */
+
+/** @typedef {'mesh' | 'sfu'} MediaRoute */
 
 let sidCounter = 0;
 
@@ -63,6 +70,15 @@ function newSid(source) {
 }
 
 const FINAL_STATES = new Set(['disconnected', 'failed']);
+
+/**
+ * The SFU fields of a `publish` frame: the transceivers' mids, and the layer names of a simulcast camera.
+ * @param {{ mids: string[], layers: import('./protocol.js').Layer[] } | null} onSfu
+ */
+function sfuFields(onSfu) {
+  if (!onSfu) return {};
+  return onSfu.layers.length ? { mids: onSfu.mids, layers: onSfu.layers } : { mids: onSfu.mids };
+}
 
 /** @extends {Emitter<RoomEventMap>} */
 export class Room extends Emitter {
@@ -98,8 +114,17 @@ export class Room extends Emitter {
   #opts;
   #log;
   #signaling;
-  /** @type {Transport | null} */
+  /** The mesh (null in SFU rooms). @type {Transport | null} */
   #transport = null;
+  /** The connection to the SFU worker: in SFU rooms, and publish-only while a mesh room is recorded. */
+  /** @type {SfuTransport | null} */
+  #sfu = null;
+  /** @type {MediaRoute} */
+  #route = 'mesh';
+  /** `room.sfu` of the last snapshot, then `sfu-state`: null in a mesh room. @type {string | null} */
+  #sfuState = null;
+  /** @type {RTCIceServer[]} */
+  #iceServers = [];
   /** @type {Map<string, LocalEntry>} */
   #local = new Map();
   /** Sources being published right now (guards against two concurrent publishCamera calls). @type {Set<TrackSource>} */
@@ -150,7 +175,7 @@ export class Room extends Emitter {
     this.#signaling.onFrame = (frame) => this.#onFrame(frame);
     this.#signaling.onStateChange = (state, error) => this.#onSignalingState(state, error);
     this.#quality = new QualityMonitor({
-      getPeers: () => this.#transport?.peerConnections() ?? [],
+      getPeers: () => this.#peerConnections(),
       getSignalingRtt: () => this.#signaling.rttMs,
       onChange: (band, score) => this.#onLocalQuality(band, score),
       intervalMs: options.qualityIntervalMs,
@@ -162,6 +187,23 @@ export class Room extends Emitter {
   connect() {
     this.#signaling.connect().catch(() => {}); // failures arrive through onStateChange
     return this;
+  }
+
+  /**
+   * Where your media goes: `mesh` (a connection per peer) or `sfu` (one connection to the room's SFU worker: live
+   * and webinar rooms, and meetings past the server's `SFU_MESH_LIMIT`, which move without leaving).
+   * @returns {MediaRoute}
+   */
+  get mediaRoute() {
+    return this.#route;
+  }
+
+  /**
+   * Whether your published tracks also go to the SFU right now: always in an SFU room (while a worker is
+   * available), and in a mesh room while it is recorded (the recorder takes them from the SFU).
+   */
+  get sfuPublishing() {
+    return this.#sfu !== null;
   }
 
   /** The signaling round-trip time in ms (from pings), or null. */
@@ -185,7 +227,7 @@ export class Room extends Emitter {
    * @param {CameraOptions} [options]
    * @returns {Promise<Track>}
    */
-  async publishCamera({ resolution = '720p', codec, deviceId, track } = {}) {
+  async publishCamera({ resolution = '720p', simulcast = true, codec, deviceId, track } = {}) {
     await this.#readyToPublish('camera');
     if (codec) {
       this.#opts.codec = codec;
@@ -194,6 +236,7 @@ export class Room extends Emitter {
     return this.#publishSource('camera', async () => track ?? (await captureCamera({ resolution, deviceId })), {
       maxBitrate: (RESOLUTIONS[resolution] ?? RESOLUTIONS['720p']).maxBitrate,
       ownsCapture: !track,
+      simulcast,
     });
   }
 
@@ -269,6 +312,7 @@ export class Room extends Emitter {
     old.removeEventListener('ended', entry.onEnded);
     next.addEventListener('ended', entry.onEnded);
     await this.#transport?.replaceTrack(entry.track.sid, next);
+    await this.#sfu?.replaceTrack(entry.track.sid, next);
     entry.media.track = next;
     entry.track.setMediaStreamTrack(next);
     if (entry.ownsCapture) old.stop();
@@ -460,9 +504,9 @@ export class Room extends Emitter {
   /**
    * @param {TrackSource} source
    * @param {() => Promise<MediaStreamTrack>} capture
-   * @param {{ maxBitrate: number, ownsCapture: boolean }} options
+   * @param {{ maxBitrate: number, ownsCapture: boolean, simulcast?: boolean }} options
    */
-  async #publishSource(source, capture, { maxBitrate, ownsCapture }) {
+  async #publishSource(source, capture, { maxBitrate, ownsCapture, simulcast = false }) {
     if (this.#publishing.has(source) || this.localParticipant.getTrack(source)) {
       throw createError(ErrorCode.BAD_STATE, `a ${source} track is already published`);
     }
@@ -477,18 +521,37 @@ export class Room extends Emitter {
         { sid, kind, source, participantId: this.localParticipant.id, isLocal: true, mediaStreamTrack: mst },
         { setMuted: (t, muted) => this.#setLocalMuted(t, muted) },
       );
-      await this.#signaling.request({ type: 'publish', track: { sid, kind, source, muted: false } });
       /** @type {LocalEntry} */
       const entry = {
         track,
         media: { sid, kind, source, track: mst, maxBitrate },
         ownsCapture,
+        simulcast,
         onEnded: () => this.#onLocalEnded(entry),
       };
+      // On the SFU the transceivers are negotiated first: their mids go in the publish frame.
+      const sfu = this.#sfu;
+      /** @type {{ mids: string[], layers: import('./protocol.js').Layer[] } | null} */
+      let onSfu = null;
+      if (sfu) {
+        try {
+          onSfu = await sfu.publish(entry.media, { simulcast: simulcast && sfu.receiving });
+        } catch (err) {
+          if (this.#route === 'sfu' && this.#sfu === sfu) throw err;
+          this.#log.info('not published to the SFU', err);
+        }
+      }
+      try {
+        await this.#signaling.request({ type: 'publish', track: { sid, kind, source, muted: false, ...sfuFields(onSfu) } });
+      } catch (err) {
+        sfu?.unpublish(sid);
+        throw err;
+      }
       this.#local.set(sid, entry);
       this.localParticipant.tracks.set(sid, track);
       mst.addEventListener('ended', entry.onEnded);
       this.#transport?.publish(entry.media);
+      if (this.#sfu && (this.#sfu !== sfu || !onSfu)) this.#announceOnSfu(this.#sfu, entry); // it opened meanwhile
       if (source === 'microphone') this.#startDetector(entry);
       this.emit(RoomEvent.LocalTrackPublished, track);
       this.localParticipant.fire(ParticipantEvent.TrackPublished, track);
@@ -532,6 +595,7 @@ export class Room extends Emitter {
   async #setLocalMuted(track, muted) {
     if (track.muted === muted) return;
     track.muted = muted;
+    this.#sfu?.setMuted(track.sid, muted);
     this.emit(RoomEvent.TrackMuted, track, this.localParticipant, null);
     this.localParticipant.fire(ParticipantEvent.TrackMuted, track);
     if (this.#local.has(track.sid) && !FINAL_STATES.has(this.state)) {
@@ -554,6 +618,7 @@ export class Room extends Emitter {
     entry.detector?.stop();
     if (entry.track.source === 'microphone') this.localParticipant.setLevelSource(() => 0);
     this.#transport?.unpublish(entry.track.sid);
+    this.#sfu?.unpublish(entry.track.sid);
     if (stop && entry.ownsCapture) entry.media.track.stop();
   }
 
@@ -607,6 +672,8 @@ export class Room extends Emitter {
     this.#quality.stop();
     this.#transport?.close();
     this.#transport = null;
+    this.#sfu?.close();
+    this.#sfu = null;
     for (const entry of [...this.#local.values()]) this.#dropLocal(entry, true);
     for (const participant of this.participants.values()) {
       for (const track of participant.tracks.values()) {
@@ -638,13 +705,20 @@ export class Room extends Emitter {
     if (first || newSession) {
       if (!first) this.#log.info('the session could not be resumed; joined as a new participant');
       this.#transport?.close();
-      this.#transport = this.#createTransport(welcome);
+      this.#sfu?.close();
+      this.#sfu = null;
+      this.#iceServers = this.#opts.iceServers ?? welcome.ice_servers ?? [];
+      this.#route = welcome.room.sfu ? 'sfu' : 'mesh';
+      this.#transport = this.#route === 'mesh' ? this.#createTransport(welcome.you.id) : null;
       for (const track of local.tracks.values()) track.participantId = you.id;
     }
     this.#applyRoster(welcome.roster, { announce: !first, newSession: newSession && !first });
     this.#mergeChat(welcome.chat ?? [], true);
     if (!first && newSession) this.#republish();
-    else if (resumed) this.#transport?.restartIce(); // media survives the blip: fresh ICE on the same connections
+    // Media survives the blip: fresh ICE on the mesh connections. Not toward the SFU (aiortc cannot restart ICE),
+    // whose connection does not depend on the signaling socket.
+    else if (resumed) this.#transport?.restartIce();
+    this.#syncSfu();
     this.#setState(ConnectionState.Connected, null);
     if (first) {
       this.#quality.start();
@@ -653,13 +727,12 @@ export class Room extends Emitter {
     if (this.#reportedQuality) this.#signaling.send({ type: 'quality-report', quality: this.#reportedQuality });
   }
 
-  /** @param {WelcomeFrame} welcome */
-  #createTransport(welcome) {
-    const iceServers = this.#opts.iceServers ?? welcome.ice_servers ?? [];
+  /** @param {string} localId */
+  #createTransport(localId) {
     /** @type {MeshOptions} */
     const options = {
-      localId: welcome.you.id,
-      iceServers,
+      localId,
+      iceServers: this.#iceServers,
       codec: this.#opts.codec ?? null,
       RTCPeerConnectionImpl: this.#opts.RTCPeerConnectionImpl,
       logger: this.#log.child('mesh'),
@@ -675,8 +748,9 @@ export class Room extends Emitter {
     return transport;
   }
 
-  /** After a fresh (non-resumed) session: announce our tracks again. */
+  /** After a fresh (non-resumed) session: announce our tracks again (the SFU ones once the SFU connection is up). */
   #republish() {
+    if (this.#route === 'sfu') return; // #syncSfu opens a new SFU connection, which announces them
     for (const entry of this.#local.values()) {
       const { sid, kind, source } = entry.media;
       this.#signaling
@@ -687,6 +761,8 @@ export class Room extends Emitter {
 
   /** @param {RoomInfo} room */
   #applyRoom(room) {
+    this.#sfuState = room.sfu ?? null;
+    if (room.sfu && this.#route === 'mesh' && this.localParticipant.id) this.#route = 'sfu'; // the meeting moved
     this.id = room.id || this.id;
     this.name = room.name ?? this.name;
     this.roomType = room.room_type ?? this.roomType;
@@ -943,6 +1019,16 @@ export class Room extends Emitter {
         this.#applyRoom(frame.room);
         this.#applyRoster(frame.roster, { announce: true });
         this.#mergeChat(frame.chat ?? [], false);
+        this.#syncSfu();
+        return;
+      case 'sfu-signal':
+        void this.#sfu?.handleSignal(frame);
+        return;
+      case 'layer-demand':
+        void this.#sfu?.handleLayerDemand(frame);
+        return;
+      case 'sfu-state':
+        this.#onSfuState(frame.state);
         return;
       case 'participant-joined':
       case 'participant-left':
@@ -970,6 +1056,7 @@ export class Room extends Emitter {
       case 'recording':
         this.recording = frame.state === 'started' ? (frame.recording ?? this.recording ?? '') : null;
         this.emit(RoomEvent.Recording, frame.state, { recording: frame.recording, reason: frame.reason });
+        this.#syncSfu();
         return;
       case 'room-ended':
         this.#log.info('the room ended', frame.reason);
@@ -978,8 +1065,91 @@ export class Room extends Emitter {
         this.emit(RoomEvent.Error, createError(frame.code, frame.message, { field: frame.field, retryAfter: frame.retry_after }));
         return;
       default:
-        this.#log.debug('ignoring', frame.type); // sfu-signal, sfu-state, layer-demand: the SFU transport's
+        this.#log.debug('ignoring', frame.type);
     }
+  }
+
+  /**
+   * `unavailable`: the worker is gone; close the SFU connection (mesh media goes on). `ready`: a worker serves the
+   * room (again): connect to it. In a mesh room `ready` may also mean the meeting moved to the SFU: the snapshot
+   * (`resync`) says so with `room.sfu`.
+   * @param {'ready' | 'unavailable'} state
+   */
+  #onSfuState(state) {
+    this.#sfuState = state;
+    if (state === 'unavailable') {
+      this.#sfu?.close();
+      this.#sfu = null;
+      return;
+    }
+    if (this.#route === 'mesh') this.#signaling.requestResync();
+    this.#syncSfu();
+  }
+
+  /**
+   * Have an SFU connection exactly when one is needed: in an SFU room (receiving and publishing) or in a recorded
+   * mesh room (publishing only), unless the worker is unavailable.
+   */
+  #syncSfu() {
+    if (FINAL_STATES.has(this.state) || !this.localParticipant.id) return;
+    const receive = this.#route === 'sfu';
+    const wanted = (receive || this.recording !== null) && this.#sfuState !== 'unavailable';
+    if (this.#sfu && (!wanted || this.#sfu.receiving !== receive)) {
+      this.#sfu.close();
+      this.#sfu = null;
+    }
+    if (wanted && !this.#sfu) this.#openSfu(receive);
+  }
+
+  /** @param {boolean} receive */
+  #openSfu(receive) {
+    /** @type {SfuOptions} */
+    const options = {
+      localId: this.localParticipant.id,
+      iceServers: this.#iceServers,
+      receive,
+      RTCPeerConnectionImpl: this.#opts.RTCPeerConnectionImpl,
+      logger: this.#log.child('sfu'),
+      callbacks: {
+        request: (message) => this.#signaling.request(message, { timeoutMs: 60_000 }),
+        onRemoteTrack: (pid, sid, track, receiver) => this.#onRemoteMedia(pid, sid, track, receiver),
+        onState: (state) => {
+          // A meeting that moved to the SFU: the mesh goes once the SFU connection carries the media.
+          if (state === 'connected' && this.#route === 'sfu' && this.#sfu === sfu && this.#transport) {
+            this.#transport.close();
+            this.#transport = null;
+          }
+        },
+      },
+    };
+    const sfu = this.#opts.createSfuTransport ? this.#opts.createSfuTransport(options) : new SfuTransport(options);
+    this.#sfu = sfu;
+    for (const entry of this.#local.values()) this.#announceOnSfu(sfu, entry);
+  }
+
+  /**
+   * Publish an already announced track on a (new) SFU connection, then give the worker its mids: `publish` again
+   * with the same sid (docs/protocol.md: a re-announce, not relayed).
+   * @param {SfuTransport} sfu @param {LocalEntry} entry
+   */
+  #announceOnSfu(sfu, entry) {
+    const { sid, kind, source } = entry.media;
+    sfu
+      .publish(entry.media, { simulcast: entry.simulcast && sfu.receiving }) // a recording leg: one layer each
+      .then((onSfu) => {
+        if (this.#sfu !== sfu || this.#local.get(sid) !== entry) return;
+        sfu.setMuted(sid, entry.track.muted);
+        return this.#signaling.request({ type: 'publish', track: { sid, kind, source, muted: entry.track.muted, ...sfuFields(onSfu) } });
+      })
+      .catch((err) => {
+        if (this.#sfu === sfu) this.#log.info(`${sid} not on the SFU`, err);
+      });
+  }
+
+  /** @returns {Iterable<[string, RTCPeerConnection]>} */
+  *#peerConnections() {
+    if (this.#transport) yield* this.#transport.peerConnections();
+    if (this.#sfu) yield* this.#sfu.peerConnections();
   }
 
   /**
@@ -1048,7 +1218,12 @@ export class Room extends Emitter {
 
   /** @internal For tests and diagnostics: the transport's peer connections. */
   get peerConnections() {
-    return new Map(this.#transport?.peerConnections() ?? []);
+    return new Map(this.#peerConnections());
+  }
+
+  /** @internal For tests and diagnostics: the SFU connection, if any. */
+  get sfuTransport() {
+    return this.#sfu;
   }
 
   /** @internal For tests: drop the signaling socket as if the network died; the room reconnects. */

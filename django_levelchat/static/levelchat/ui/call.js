@@ -953,6 +953,7 @@ export class CallUI {
         viewers,
       );
       this.toolbar?.setBadge('people', String(everyone.length), t('participantCount', { n: everyone.length }));
+      if (this.config.live) this.topbar?.setAudience(everyone.filter((p) => p.role === 'viewer' && p.tracks.size === 0).length);
       this.chat.setRecipients([...room.participants.values()].map((p) => ({ id: p.id, name: p.name || p.identity })));
     });
   }

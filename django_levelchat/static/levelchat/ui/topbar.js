@@ -34,6 +34,8 @@ export class TopBar {
     this.onCopied = onCopied;
     this.title = h('h2', { class: 'lc-topbar__title', id: titleId, tabindex: '-1', text: roomName });
     this.liveBadge = h('span', { class: 'lc-badge lc-badge--live', hidden: !live, text: t('live') });
+    // Live rooms: how many people watch (viewers, who have no tile).
+    this.audience = h('span', { class: 'lc-badge lc-badge--audience', hidden: !live, 'data-lc-audience': '0', text: t('viewersCount', { n: 0 }) });
     // The recording indicator's slot: hidden until a recording runs.
     this.recBadge = h('span', { class: 'lc-badge lc-badge--rec', hidden: true, 'data-lc-slot': 'recording' }, h('span', { class: 'lc-badge__dot', 'aria-hidden': 'true' }), t('recordingLabel'));
     this.elapsed = h('time', { class: 'lc-topbar__elapsed', 'aria-label': t('elapsedTime'), 'data-lc-elapsed': '' });
@@ -56,6 +58,7 @@ export class TopBar {
       { class: 'lc-topbar' },
       this.title,
       this.liveBadge,
+      this.audience,
       this.recBadge,
       h('span', { class: 'lc-topbar__spacer' }),
       this.elapsed,
@@ -79,6 +82,13 @@ export class TopBar {
   stopClock() {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+  }
+
+  /** @param {number} n  viewers in a live room */
+  setAudience(n) {
+    if (this.audience.dataset.lcAudience === String(n)) return;
+    this.audience.dataset.lcAudience = String(n);
+    this.audience.textContent = t('viewersCount', { n });
   }
 
   /** @param {string} band @param {string} label */

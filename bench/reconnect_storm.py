@@ -1,0 +1,160 @@
+"""G14 reconnect storm: every socket of a deployment dropped at once, then resumed.
+
+Two daphne processes on a private redis-server (and a throwaway PostgreSQL database when one answers, SQLite
+otherwise), ``--sockets`` participants in rooms of ``--room-size``, each pinging every 5 s as the protocol asks.
+Then two fresh processes are started and both old ones killed (``kill -9``: a crash or a hard restart); every client
+reconnects with the SDK's backoff (``client.signaling.Backoff``: 250 ms doubling, ±25 %) and resumes its session
+with the credential of its last ``welcome``. It prints how long until every client was back, how many kept their
+participant id (resumed) or had to join afresh, the peak welcomes per second during the storm, and any identity
+listed twice in a room's roster afterwards. It never asserts.
+
+    python -m bench.reconnect_storm --sockets 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.servers import Cluster, PostgresDatabase, RedisServer, postgres_missing_reason
+from django_levelchat.client.signaling import Backoff, SignalingClient
+
+#: Why reconnect attempts failed (printed: a storm's failures say what the servers did with it).
+FAILURES: collections.Counter[str] = collections.Counter()
+
+
+class Member:
+    def __init__(self, room: str, identity: str, token: str) -> None:
+        self.room, self.identity, self.token = room, identity, token
+        self.client: SignalingClient | None = None
+        self.first_id = ""
+        self.resume: dict[str, str] = {}
+        self.back_at: float | None = None
+        self.resumed = False
+
+    async def join(self, port: int) -> None:
+        self.client = SignalingClient(f"ws://127.0.0.1:{port}", self.token, origin=f"http://127.0.0.1:{port}")
+        welcome = await self.client.join(timeout=60)
+        self.first_id = self.first_id or welcome["you"]["id"]
+        self.resume = welcome["resume"]
+
+    async def keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            if self.client is not None:
+                try:
+                    await self.client.send({"type": "ping"})
+                    await self.client.collect(0.01)
+                except Exception:
+                    pass  # the storm: the reconnect loop takes over
+
+    async def come_back(self, ports: list[int], started: float) -> None:
+        backoff = Backoff(give_up_after=120)
+        for retry in range(1000):
+            delay = backoff.delay(retry, time.monotonic() - started)
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+            port = ports[retry % len(ports)]
+            client = SignalingClient(f"ws://127.0.0.1:{port}", self.token, origin=f"http://127.0.0.1:{port}")
+            try:
+                welcome = await client.join(timeout=30, resume=self.resume)
+            except Exception as exc:
+                FAILURES[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+                await client.close()
+                continue
+            self.client = client
+            self.resumed = welcome["you"]["id"] == self.first_id
+            self.back_at = time.monotonic()
+            return
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="levelchat-storm-"))
+    redis = RedisServer().start()
+    database = None if postgres_missing_reason() else PostgresDatabase("levelchat_storm")
+    cluster = Cluster(tmp, settings="bench.settings", redis_url=redis.url, database_url=database and database.url)
+    try:
+        cluster.manage("migrate", "--verbosity", "0")
+        ports = [cluster.start(), cluster.start()]
+        rooms = [cluster.create_room(max_participants=args.room_size) for _ in range(args.sockets // args.room_size)]
+        tokens = cluster.manage(
+            "shell",
+            "-c",
+            "from django_levelchat.tokens import issue_token; "
+            f"[print(issue_token(r, f'm{{i}}', ttl=3600)) for r in {rooms!r} for i in range({args.room_size})]",
+        ).splitlines()
+        tokens = [line for line in tokens if line.startswith("eyJ")]  # the shell may print warnings first
+        members = [Member(rooms[n // args.room_size], f"m{n % args.room_size}", tokens[n]) for n in range(len(tokens))]
+        gate = asyncio.Semaphore(args.concurrency)
+
+        async def join(n: int, member: Member) -> None:
+            async with gate:
+                await member.join(ports[n % 2])
+
+        began = time.monotonic()
+        await asyncio.gather(*(join(n, m) for n, m in enumerate(members)))
+        print(f"{len(members)} sockets joined in {time.monotonic() - began:.1f} s (load {os.getloadavg()[0]:.1f})")
+        pingers = [asyncio.create_task(m.keep_alive()) for m in members]
+        await asyncio.sleep(args.settle)
+
+        # The replacements are up first (a loaded machine takes seconds to start daphne): the storm measures the
+        # servers taking every client back, not their start-up.
+        new_ports = [cluster.start(), cluster.start()]
+        for port in ports:
+            cluster.kill(port)
+        storm = time.monotonic()
+        for m in members:
+            if m.client is not None and m.client.channel is not None:
+                m.client.abort()
+        await asyncio.gather(*(m.come_back(new_ports, storm) for m in members))
+        back = [m.back_at - storm for m in members if m.back_at is not None]
+        per_second = collections.Counter(int(t) for t in back)
+        duplicates = 0
+        for room in rooms:
+            member = next(m for m in members if m.room == room and m.client is not None and m.back_at is not None)
+            roster = (await member.client.request({"type": "resync"}, timeout=30))["roster"]
+            identities = [p["identity"] for p in roster] + [member.identity]
+            duplicates += len(identities) - len(set(identities))
+        for pinger in pingers:
+            pinger.cancel()
+        print(
+            "storm: both processes killed, every socket dropped; two fresh processes take them back\n"
+            f"back: {len(back)}/{len(members)}, last at {max(back, default=float('nan')):.1f} s "
+            f"(p50 {sorted(back)[len(back) // 2] if back else float('nan'):.1f} s); "
+            f"resumed (same id) {sum(m.resumed for m in members)}, joined afresh "
+            f"{sum(m.back_at is not None and not m.resumed for m in members)}\n"
+            f"peak welcomes per second {max(per_second.values(), default=0)}; "
+            f"duplicate identities in rosters {duplicates} (load {os.getloadavg()[0]:.1f})"
+        )
+        for reason, count in FAILURES.most_common(5):
+            print(f"  failed attempts: {count} x {reason}")
+        for m in members:
+            if m.client is not None:
+                await m.client.close()
+        for port in new_ports:
+            if "1011" in cluster.log(port):
+                print(f"daphne {port} logged a 1011")
+    finally:
+        cluster.stop()
+        redis.stop()
+        if database is not None:
+            database.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--room-size", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=20, help="joins in flight while the sockets are opened")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds connected before the storm")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
