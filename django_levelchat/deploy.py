@@ -26,11 +26,29 @@ def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
     of failing. The stock pool of 100 connections raises under a join storm, hence ``max_connections``. A new
     connection may take 5 s to open: on an overloaded machine Redis itself waits for a core.
     """
+    import inspect
+
+    from redis.asyncio.connection import AbstractConnection
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError, TimeoutError
 
+    # No CLIENT SETINFO nor CLIENT MAINT_NOTIFICATIONS on connect: servers before Redis 7.2 answer them with errors
+    # that redis-py reads and drops, but a connect cut short under load left such an answer unread, and the
+    # connection's next command got it ("unknown subcommand 'SETINFO'") — and every later command the answer
+    # before its own.
+    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters:
+        no_setinfo: dict[str, Any] = {"driver_info": None}
+    else:  # redis-py before 7.1
+        no_setinfo = {"lib_name": None, "lib_version": None}
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+
+        no_setinfo["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    except ImportError:  # redis-py before 7: no such handshake
+        pass
     return {
+        **no_setinfo,
         "max_connections": max_connections,
         "health_check_interval": 2,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),

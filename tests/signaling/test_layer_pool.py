@@ -62,3 +62,24 @@ def test_presence_follows_the_deploy_layer(settings) -> None:
     assert redis_url() == "redis://10.0.0.9:6380/2"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "django_levelchat.layers.InMemoryChannelLayer"}}
     assert redis_url() is None
+
+
+async def test_connections_send_no_failing_handshake(redis_server) -> None:
+    """Redis before 7.2 answers CLIENT SETINFO (and CLIENT MAINT_NOTIFICATIONS) with an error; a connect cut short
+    under load left that answer unread for the connection's next command. The pools' connections send neither:
+    the server counts no error for them."""
+    import redis
+    import redis.asyncio as aioredis
+
+    from django_levelchat.deploy import redis_connection_options
+
+    admin = redis.Redis.from_url(redis_server.url)
+    before = admin.info("errorstats")  # (the admin connection's own SETINFO errors are counted by now)
+    client = aioredis.Redis.from_url(redis_server.url, **redis_connection_options(max_connections=2))
+    try:
+        assert await client.ping()
+        assert await client.set("k", "v") and await client.get("k") == b"v"
+    finally:
+        await client.aclose()
+    assert admin.info("errorstats") == before
+    admin.close()
