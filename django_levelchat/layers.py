@@ -14,9 +14,13 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from channels_redis.utils import create_pool
 from redis.asyncio import BlockingConnectionPool
 
 from django_levelchat.deploy import POOL_TIMEOUT
+
+#: Seconds a read may take beyond the blocking pop's own timeout (a loaded Redis answers late, not never).
+READ_MARGIN = 10.0
 
 
 class InMemoryChannelLayer(StockInMemoryChannelLayer):
@@ -43,6 +47,10 @@ class RedisChannelLayer(StockRedisChannelLayer):
     into ``error unavailable`` answers for ours and dead consumers for a stock one. A ``BlockingConnectionPool``
     of the same size makes the burst queue for up to ``pool_timeout`` seconds instead; only hosts given as
     ``{"address": url, ...}`` (what ``deploy.redis_channel_layer`` writes) get it, others keep the stock pool.
+
+    Every pool also reads with a socket timeout longer than the layer's blocking pop. redis-py 8 defaults
+    ``socket_timeout`` to 5 s, exactly channels-redis's ``brpop_timeout``: an idle receive then timed out (every 21 s
+    with ``deploy``'s three retries), and each consumer took that for an outage and sent its client a resync.
     """
 
     def __init__(self, *args: Any, pool_timeout: float = POOL_TIMEOUT, **kwargs: Any) -> None:
@@ -51,7 +59,8 @@ class RedisChannelLayer(StockRedisChannelLayer):
 
     def create_pool(self, index: int) -> Any:
         host = dict(self.hosts[index])
-        address = host.pop("address", None)
-        if address is None or "master_name" in host:
-            return super().create_pool(index)
+        host.setdefault("socket_timeout", self.brpop_timeout + READ_MARGIN)
+        if "address" not in host or "master_name" in host:
+            return create_pool(host)
+        address = host.pop("address")
         return BlockingConnectionPool.from_url(address, timeout=self.pool_timeout, **host)

@@ -1,7 +1,10 @@
 import asyncio
 from unittest import mock
 
-from django_levelchat.layers import InMemoryChannelLayer
+import pytest
+
+from django_levelchat.deploy import redis_channel_layer
+from django_levelchat.layers import InMemoryChannelLayer, RedisChannelLayer
 
 
 async def test_expiry_scan_is_throttled_but_still_expires():
@@ -26,3 +29,19 @@ async def test_messages_still_flow():
     await layer.group_add("g", channel)
     await layer.group_send("g", {"type": "hello", "n": 1})
     assert await layer.receive(channel) == {"type": "hello", "n": 1}
+
+
+async def test_an_idle_redis_receive_outlasts_the_blocking_pop(redis_server):
+    """redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's blocking pop: an
+    idle receive failed with ``TimeoutError`` and every consumer resynced its client (every 21 s)."""
+    config = redis_channel_layer(redis_server.url)["CONFIG"]
+    layer = RedisChannelLayer(**config)
+    channel = await layer.new_channel()
+    pool = layer.create_pool(0)
+    assert pool.connection_kwargs["socket_timeout"] > layer.brpop_timeout
+    idle = 2 * layer.brpop_timeout + 1  # two full blocking pops with nothing to receive
+    with pytest.raises(asyncio.TimeoutError):  # our bound, not redis-py's TimeoutError
+        await asyncio.wait_for(layer.receive(channel), idle)
+    await layer.send(channel, {"type": "still.working"})
+    assert (await asyncio.wait_for(layer.receive(channel), 30))["type"] == "still.working"
+    await layer.flush()

@@ -194,15 +194,34 @@ async def cli(url: str, token: str, *args: str) -> asyncio.subprocess.Process:
 
 async def test_cli_synthetic_bot_is_recorded_by_a_recorder_bot(levelchat_server, e2e_room, mint_token, tmp_path):
     url, out = levelchat_server.url, tmp_path / "out.webm"
-    recorder = await cli(url, mint_token(e2e_room, "recorder"), "--record", str(out), "--duration", "12")
-    publisher = await cli(url, mint_token(e2e_room, "synth"), "--synthetic", "--size", "160x120", "--duration", "8")
-    outputs = [(await proc.communicate())[0].decode() for proc in (publisher, recorder)]
+    recorder = await cli(url, mint_token(e2e_room, "recorder"), "--record", str(out))
+    publisher = await cli(url, mint_token(e2e_room, "synth"), "--synthetic", "--size", "160x120")
+    try:
+        # Both bots stay until told to go: on a loaded machine the call can take many seconds to connect, so
+        # the test waits for the recording to start and the file to grow instead of giving the bots a time.
+        started = await asyncio.wait_for(_read_until(recorder, "recording synth"), 120)
+        await until(lambda: out.exists() and out.stat().st_size > 20_000, timeout=120, message="the file grows")
+    finally:
+        for proc in (publisher, recorder):
+            proc.terminate()  # SIGTERM: the bot stops its recorder, leaves and says so
+        outputs = [(await proc.communicate())[0].decode() for proc in (publisher, recorder)]
     assert publisher.returncode == 0 and recorder.returncode == 0, outputs
-    assert "recording synth" in outputs[1] and outputs[1].rstrip().endswith("left"), outputs[1]
+    assert started and outputs[1].rstrip().endswith("left"), outputs[1]
     with av.open(str(out)) as container:
         assert {s.type for s in container.streams} == {"video", "audio"}
         frames = [f for _, f in zip(range(5), container.decode(video=0), strict=False)]
     assert len(frames) == 5 and {(f.width, f.height) for f in frames} == {(160, 120)}
+
+
+async def _read_until(proc: asyncio.subprocess.Process, text: str) -> str:
+    """Lines of ``proc``'s output up to and including the first one containing ``text``."""
+    assert proc.stdout is not None
+    lines = []
+    while not lines or text not in lines[-1]:
+        line = await proc.stdout.readline()
+        assert line, f"the bot ended before saying {text!r}: {''.join(lines)}"
+        lines.append(line.decode())
+    return "".join(lines)
 
 
 async def test_cli_echo_bot_sends_our_media_back(levelchat_server, e2e_room, mint_token):

@@ -83,7 +83,7 @@ class SignaledPeer:
             if frame.get("type") == "websocket.close":
                 return
 
-    async def request(self, frame: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    async def request(self, frame: dict[str, Any], timeout: float = 90.0) -> dict[str, Any]:
         ref = f"r{next(_ids)}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.answers[ref] = future
