@@ -121,13 +121,14 @@ _UNREAD = object()
 #: Unread bytes after which each further frame counts toward OUTBOUND_MAX_FRAMES.
 _BACKLOG_FRAMES_AFTER = 65536
 
-#: A dropped (rate-limited) frame this small is still parsed for its ``id``, so its request gets an answer.
-_REF_PARSE_LIMIT = 1024
-
 
 def _cheap_ref(text: str) -> str | None:
-    """The request id of a small frame that is being dropped, or None (large frames are not parsed in a flood)."""
-    if len(text) > _REF_PARSE_LIMIT:
+    """The request id of a frame that is being dropped, or None.
+
+    Every request gets an answer, so a client never waits for one that will not come: a long chat dropped by the
+    frame rate is answered too. Parsing is bounded by MAX_FRAME_BYTES, as on the normal path, and a frame with no
+    ``"id"`` in it at all is not parsed."""
+    if '"id"' not in text:
         return None
     try:
         ref = protocol.decode_frame(text).get("id")

@@ -147,7 +147,8 @@ async def test_chat_history_private_and_reactions(client_for):
 async def test_welcome_with_a_full_history_of_long_chats_fits_one_frame(client_for, settings):
     """50 messages of 2,000 characters (~100 KB of history, 3-byte characters: ~300 KB) would overflow the documented
     frame limit: the welcome carries the newest that fit, in order, and stays within MAX_FRAME_BYTES."""
-    settings.LEVELCHAT = {**settings.LEVELCHAT, "CHAT_RATE": 1000, "CHAT_BURST": 1000}
+    limits = {"CHAT_RATE": 1000, "CHAT_BURST": 1000, "RATE_LIMIT_BURST": 1000}  # 51 frames back to back
+    settings.LEVELCHAT = {**settings.LEVELCHAT, **limits}
     alice = client_for("alice")
     await alice.join()
     texts = [f"{i:03d}" + ("€" if i % 2 else "x") * (protocol.MAX_CHAT_LEN - 3) for i in range(50)]

@@ -33,6 +33,17 @@ async def test_fifty_chats_back_to_back_are_acked_or_rate_limited_never_closed(c
     assert reply["type"] == "pong" or reply["code"] == "rate_limited"  # frame budget spent: answered, still open
 
 
+async def test_every_request_over_the_frame_rate_gets_its_answer_whatever_its_size(client_for, levelchat_settings):
+    """A long chat dropped by the frame rate is answered like a short one: a client awaiting it never hangs."""
+    levelchat_settings(RATE_LIMIT_RATE=0.001, RATE_LIMIT_BURST=3, CHAT_RATE=1000, CHAT_BURST=1000)
+    alice = client_for("alice")
+    await alice.join()  # the hello spends one frame of the burst
+    long_text = "€" * 1999  # 6 KB on the wire
+    answers = [await alice.request({"type": "chat", "text": long_text}) for _ in range(4)]
+    assert [a["type"] for a in answers[:2]] == ["ack", "ack"]
+    assert all(a["code"] == "rate_limited" and a["retry_after"] > 0 for a in answers[2:]), answers[2:]
+
+
 async def test_rate_limited_errors_do_not_spend_the_protocol_error_budget(client_for, levelchat_settings):
     levelchat_settings(CHAT_RATE=0.001, CHAT_BURST=1)
     alice = client_for("alice")
