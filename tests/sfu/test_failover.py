@@ -1,15 +1,20 @@
 """Two ``runsfu`` workers on Redis behind a real daphne: a worker killed with SIGKILL mid-call loses its room to
-the other; clients are told (``sfu-state`` unavailable, then ready), renegotiate, and media flows again."""
+the other; clients are told (``sfu-state`` unavailable, then ready), renegotiate, and media flows again. A worker
+killed while recording leaves a playable partial file and a ``failed`` recording."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import av
 import pytest
 
+from django_levelchat.recording.spool import recording_dir, track_files
 from django_levelchat.sfu.leases import RedisLeases
 from django_levelchat.tokens import issue_token
 from tests.livecluster import ROOT, Cluster, WSClient
@@ -23,6 +28,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 def cluster(tmp_path, redis_server):
     c = Cluster(tmp_path, redis_url=redis_server.url)
     c.env["DJANGO_SETTINGS_MODULE"] = "tests.sfu.live_settings"
+    c.spool, c.media = tmp_path / "spool", tmp_path / "media"
+    c.env["LEVELCHAT_MEDIA_ROOT"] = str(c.media)
+    c.env["LEVELCHAT_TEST_OVERRIDES"] = json.dumps({"RECORDING_SPOOL_DIR": str(c.spool), "RECORDING_LAYOUT": None})
     c.manage("migrate", "--verbosity", "0")
     c.port = c.start()
     c.workers = {}
@@ -46,12 +54,17 @@ def cluster(tmp_path, redis_server):
     c.stop()
 
 
-async def test_killed_worker_hands_its_room_to_the_other(cluster, redis_server) -> None:
-    leases = RedisLeases(redis_server.url)
-    deadline = asyncio.get_running_loop().time() + 60
+async def _both_workers_registered(redis_url: str) -> RedisLeases:
+    leases = RedisLeases(redis_url)
+    deadline = asyncio.get_running_loop().time() + 180
     while len(await leases.live_workers()) < 2:
         assert asyncio.get_running_loop().time() < deadline, "the two runsfu workers did not register"
         await asyncio.sleep(0.2)
+    return leases
+
+
+async def test_killed_worker_hands_its_room_to_the_other(cluster, redis_server) -> None:
+    leases = await _both_workers_registered(redis_server.url)
 
     room = cluster.create_room(room_type="live")
     host = SignaledPeer(WSClient(cluster.port, issue_token(room, "host", role="broadcaster")))
@@ -88,3 +101,64 @@ async def test_killed_worker_hands_its_room_to_the_other(cluster, redis_server) 
 
 def _states(person: SignaledPeer) -> list[str]:
     return [f["state"] for f in person.events if f.get("type") == "sfu-state"]
+
+
+def _decodable_seconds(path: Path) -> float:
+    """Seconds of video that decode from ``path`` (a file may be mid-write: decoding stops at its torn end)."""
+    first = last = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    seconds = float(frame.pts * stream.time_base)
+                    first = seconds if first is None else first
+                    last = seconds
+    except (av.FFmpegError, IndexError):
+        pass
+    return 0.0 if first is None or last is None else last - first
+
+
+async def test_worker_killed_mid_recording_leaves_a_playable_partial_file_and_a_failed_row(cluster, redis_server):
+    leases = await _both_workers_registered(redis_server.url)
+    room = cluster.create_room(room_type="live")
+    host = SignaledPeer(WSClient(cluster.port, issue_token(room, "host", role="host")))
+    try:
+        await host.join()
+        assert (await host.publish_video("TR_cam", [PatternTrack()]))["type"] == "ack"
+        started = await host.request({"type": "record-start"})
+        assert started["type"] == "ack", started
+        spool = recording_dir(cluster.spool, started["recording"])
+
+        def on_disk() -> float:
+            return max(
+                (_decodable_seconds(path) for path, meta in track_files(spool) if meta.kind == "video"), default=0
+            )
+
+        await wait_for(lambda: on_disk() >= 3.0, timeout=180, what="3 s of recorded video on disk")
+        before = on_disk()  # what had reached the disk just before the kill
+        holder = await leases.holder(room)
+        cluster.workers[holder].send_signal(signal.SIGKILL)
+        cluster.workers[holder].wait(10)
+
+        # The other worker takes the room over, fails the recording and tells the room.
+        await wait_for(
+            lambda: any(e.get("type") == "recording" and e.get("state") == "failed" for e in host.events),
+            timeout=120,
+            what="the recording failed event",
+        )
+    finally:
+        await host.close()
+    cluster.manage("levelchat_recordings", "--once")
+    row = cluster.manage(
+        "shell",
+        "-c",
+        "import json; from django_levelchat.models import Recording; "
+        f"r = Recording.objects.get(public_id={started['recording']!r}); "
+        "print(json.dumps([r.status, r.partial, [[f.kind, f.name] for f in r.files.all()]]))",
+    )
+    status, partial, files = json.loads(row.splitlines()[-1])
+    assert (status, partial) == ("failed", True)
+    videos = [name for kind, name in files if kind == "video"]
+    assert len(videos) == 1, files
+    assert _decodable_seconds(cluster.media / videos[0]) >= before - 0.1  # a frame of slack for the remux
