@@ -32,13 +32,13 @@ import fractions
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.child import serving
 from bench.sfu import FPS, SIZES, Counter, LagProbe, clip_track, encode_clip, pin
 
 VIDEO_TICKS = 90000 // FPS
@@ -318,23 +318,9 @@ async def live(
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     pin(1)
+    child = contextlib.AsyncExitStack()
     tmp = tempfile.mkdtemp(prefix="lc-rec-bench-")
-    path = os.path.join(tmp, "sock")
-    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.recording", "--serve", path, "--dir", tmp)
-    for _ in range(1200):  # until the child listens (it imports aiortc and Django's app code)
-        try:
-            reader, writer = await asyncio.open_unix_connection(path)
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    else:
-        raise RuntimeError("the worker process did not start")
-
-    async def call(**request: Any) -> Any:
-        writer.write((json.dumps(request) + "\n").encode())
-        await writer.drain()
-        return json.loads(await reader.readline())["result"]
-
+    call = await child.enter_async_context(serving("bench.recording", "--dir", tmp, tmp=tmp))
     pcs: list[Any] = []
     counters: list[Counter] = []
     try:
@@ -367,10 +353,7 @@ async def live(
             results.append({"mode": mode, "sub_fps": fps, "load": os.getloadavg()[0], **figures})
         return results
     finally:
-        writer.close()
-        with contextlib.suppress(ProcessLookupError):
-            child.kill()
-        await child.wait()
+        await child.aclose()
         for pc in pcs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pc.close(), 5)

@@ -28,10 +28,10 @@ import fractions
 import json
 import os
 import resource
-import sys
-import tempfile
 import time
 from typing import Any
+
+from bench.child import serving
 
 SIZES = {360: (640, 360, 600_000), 720: (1280, 720, 1_500_000)}
 FPS = 30
@@ -308,25 +308,9 @@ async def run_config(
 ) -> dict[str, Any]:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    path = os.path.join(tempfile.mkdtemp(prefix="lc-sfu-bench-"), "sock")
-    command = [sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", mode]
-    if profile:
-        command += ["--profile", f"{profile}-{size}p-{mode}-{subs}.pstats"]
-    child = await asyncio.create_subprocess_exec(*command)
-    for _ in range(600):  # until the child listens
-        try:
-            reader, writer = await asyncio.open_unix_connection(path)
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    else:
-        raise RuntimeError("the SFU process did not start")
-
-    async def call(**request: Any) -> Any:
-        writer.write((json.dumps(request) + "\n").encode())
-        await writer.drain()
-        return json.loads(await reader.readline())["result"]
-
+    args = ["--mode", mode] + (["--profile", f"{profile}-{size}p-{mode}-{subs}.pstats"] if profile else [])
+    child = contextlib.AsyncExitStack()
+    call = await child.enter_async_context(serving("bench.sfu", *args))
     pcs: list[Any] = []
     counters: list[Counter] = []
     try:
@@ -354,10 +338,7 @@ async def run_config(
         fps = (sum(c.frames for c in counters) - frames0) / max(1, subs) / (time.monotonic() - t0)
         return {"size": size, "mode": mode, "subs": subs, "sub_fps": fps, **figures}
     finally:
-        writer.close()
-        with contextlib.suppress(ProcessLookupError):
-            child.kill()
-        await child.wait()
+        await child.aclose()
         for pc in pcs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pc.close(), 5)
@@ -390,24 +371,8 @@ async def latency(args: argparse.Namespace) -> None:
 
     layers = {"q": (320, 180, 150_000), "h": (640, 360, 600_000)}
     clips = {name: encode_clip(*spec) for name, spec in layers.items()}
-    path = os.path.join(tempfile.mkdtemp(prefix="lc-sfu-bench-"), "sock")
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.sfu", "--serve", path, "--mode", "passthrough"
-    )
-    for _ in range(600):
-        try:
-            reader, writer = await asyncio.open_unix_connection(path)
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    else:
-        raise RuntimeError("the SFU process did not start")
-
-    async def call(**request: Any) -> Any:
-        writer.write((json.dumps(request) + "\n").encode())
-        await writer.drain()
-        return json.loads(await reader.readline())["result"]
-
+    child = contextlib.AsyncExitStack()
+    call = await child.enter_async_context(serving("bench.sfu", "--mode", "passthrough"))
     pcs: list[Any] = []
     try:
         pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -461,10 +426,7 @@ async def latency(args: argparse.Namespace) -> None:
                 switches.append(float("inf"))
             await asyncio.sleep(1.0)
     finally:
-        writer.close()
-        with contextlib.suppress(ProcessLookupError):
-            child.kill()
-        await child.wait()
+        await child.aclose()
         for pc in pcs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pc.close(), 5)
