@@ -218,6 +218,15 @@ class Peer:
         answer = self.room.config.outbound(answer)
         await self.room.send(self.pid, protocol.sfu_signal(description={"type": "answer", "sdp": answer}))
 
+    def new_connection(self, description: protocol.SessionDescription) -> bool:
+        """An offer with other ICE credentials than the connection we have: the client's new peer connection."""
+        remote = self.pc.remoteDescription
+        return (
+            description.type == "offer"
+            and remote is not None
+            and sdp_rules.ice_ufrag(description.sdp) != sdp_rules.ice_ufrag(remote.sdp)
+        )
+
     async def on_candidate(self, candidate: protocol.IceCandidate) -> None:
         if not candidate.candidate:
             return  # end of candidates: aiortc needs no marker
@@ -382,6 +391,14 @@ class SfuRoom:
         candidate: protocol.IceCandidate | None = None,
     ) -> None:
         peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        if description is not None and peer.new_connection(description):
+            # The client started over on a new connection (its old one failed, or it closed it): aiortc cannot
+            # restart ICE, so the peer is replaced; the client announces its tracks again once negotiated.
+            fresh = await self.restart(peer)
+            if fresh is not None:
+                await fresh.on_description(description)
+                await self.offer(fresh)
+                return
         if description is not None:
             await peer.on_description(description)
         elif candidate is not None:
