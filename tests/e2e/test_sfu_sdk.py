@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from django_levelchat import tokens
 from django_levelchat.models import Room
-from tests.e2e.conftest import HARNESS, in_db_thread, wait_until
-from tests.e2e.live import WAIT_S, LiveServer, start_server
+from tests.e2e.conftest import HARNESS, in_db_thread, served, wait_until
+from tests.e2e.live import WAIT_S, LiveServer
 
 pytestmark = pytest.mark.e2e
 #: This module's own database alias: the shared e2e server's alias points at another SQLite file.
@@ -31,24 +30,10 @@ MEDIA_WAIT_S = 3 * WAIT_S
 @pytest.fixture(scope="module")
 def sfu_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
     """A server of its own with the in-memory channel layer (the SFU runs embedded) and a mesh limit of 2."""
-    from django.db import connections
-
-    server = start_server(
-        tmp_path_factory.mktemp("sfu-sdk"), secret_key=settings.SECRET_KEY, extra_env={"LEVELCHAT_SFU_MESH_LIMIT": 2}
-    )
-    conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
-    connections.settings[DB_ALIAS] = connections.configure_settings({"default": {}, DB_ALIAS: conf})[DB_ALIAS]
-    try:
+    with served(
+        tmp_path_factory.mktemp("sfu-sdk"), django_db_blocker, DB_ALIAS, extra_env={"LEVELCHAT_SFU_MESH_LIMIT": 2}
+    ) as server:
         yield server
-    finally:
-
-        def forget() -> None:  # the connection object lives in the database thread
-            connections[DB_ALIAS].close()
-            del connections[DB_ALIAS]
-
-        in_db_thread(forget, django_db_blocker)
-        del connections.settings[DB_ALIAS]
-        server.stop()
 
 
 @pytest.fixture
