@@ -20,6 +20,10 @@ It prints one table (and ``--json``), never asserts. The machine's other load is
 
     python -m bench.scale --points 500,1000                       # both layers, ours and bare
     python -m bench.scale --layers redis --points 5000,10000 --json scale.json
+    python -m bench.scale --layers redis --kinds ours --points 2000 --rate 200 --concurrency 200   # G2
+
+``--rate`` paces the bulk join (joins/s over both workers); a failed join is counted by kind (``HTTP 500``, a close
+code), and the sockets the server closed later by close code.
 """
 
 from __future__ import annotations
@@ -143,6 +147,15 @@ class WorkerPeer:
         self.closed = True
 
 
+def _failure_kind(exc: Exception) -> str:
+    """A failed join, classified: ``HTTP <status>`` for a refused handshake, the close code for a closed socket."""
+    if isinstance(exc, websockets.InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, websockets.ConnectionClosed):
+        return f"closed {exc.rcvd.code if exc.rcvd else 1006}"
+    return type(exc).__name__
+
+
 def _emit(**event: Any) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
@@ -153,28 +166,35 @@ async def worker(spec_path: str) -> None:
     spec = json.loads(await asyncio.to_thread(Path(spec_path).read_text))
     kind, ports = spec["kind"], spec["ports"]
     sem = asyncio.Semaphore(spec["concurrency"])
+    rate = float(spec.get("rate") or 0)  # joins/s this worker starts at most (0: as fast as concurrency allows)
     peers: list[WorkerPeer] = []
     counts: dict[str, int] = {}
     latencies: list[float] = []
     failures: list[str] = []
+    kinds: dict[str, int] = {}
+    t0 = time.monotonic()
 
-    async def one(room: str, member: int, token: str) -> None:
+    async def one(n: int, room: str, member: int, token: str) -> None:
+        if rate:
+            await asyncio.sleep(max(0.0, t0 + n / rate - time.monotonic()))
         async with sem:
             try:
                 ws, seconds = await _open(ports[member % len(ports)], kind, token, room)
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+                why = _failure_kind(exc)
+                kinds[why] = kinds.get(why, 0) + 1
                 return
             latencies.append(seconds * 1000)
             peers.append(WorkerPeer(ws, room, member, counts))
 
-    t0 = time.monotonic()
-    await asyncio.gather(*(one(room, m, token) for room, m, token in spec["sockets"]))
+    await asyncio.gather(*(one(n, room, m, token) for n, (room, m, token) in enumerate(spec["sockets"])))
     _emit(
         event="joined",
         ok=len(peers),
         failed=len(failures),
         failures=failures[:3],
+        failure_kinds=kinds,
         seconds=time.monotonic() - t0,
         latencies=latencies,
     )
@@ -395,7 +415,13 @@ async def measure_point(
         join_cpu0 = sum(cpu_seconds(p) for p in pids)
         for n in range(WORKERS):
             share = [s for i, s in enumerate(sockets_spec) if (i // ROOM_SIZE) % WORKERS == n]
-            spec = {"kind": kind, "ports": ports, "sockets": share, "concurrency": args.concurrency}
+            spec = {
+                "kind": kind,
+                "ports": ports,
+                "sockets": share,
+                "concurrency": args.concurrency,
+                "rate": args.rate / WORKERS,
+            }
             workers.append(Worker(spec, tmp, n))
         joined = [await w.read("joined") for w in workers]
         join_s = time.monotonic() - machine0
@@ -405,6 +431,7 @@ async def measure_point(
             "joined": sum(j["ok"] for j in joined),
             "failed": sum(j["failed"] for j in joined),
             "failures": [f for j in joined for f in j["failures"]][:3],
+            "failure_kinds": _merged(j["failure_kinds"] for j in joined),
             "seconds": join_s,
             "daphne_cpu_ms_per_join": join_cpu * 1000 / max(1, sum(j["ok"] for j in joined)),
             "p50_ms": percentile(latencies, 50),
@@ -462,10 +489,7 @@ async def measure_point(
             w.send("stats")
         stats = [await w.read("stats") for w in workers]
         result["alive_at_end"] = sum(s["alive"] for s in stats)
-        result["closes"] = {}
-        for s in stats:
-            for why, n in s["closes"].items():
-                result["closes"][why] = result["closes"].get(why, 0) + n
+        result["closes"] = _merged(s["closes"] for s in stats)
     finally:
         for w in workers:
             w.stop()
@@ -474,6 +498,14 @@ async def measure_point(
             redis.stop()
     result["log_errors"] = _log_errors(logs)
     return result
+
+
+def _merged(counts: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in counts:
+        for key, n in part.items():
+            out[key] = out.get(key, 0) + n
+    return out
 
 
 def _log_errors(logs: Path) -> dict[str, int]:
@@ -575,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=30.0, help="at most this long for the CPU to settle")
     parser.add_argument("--concurrency", type=int, default=10, help="joins in flight per worker")
+    parser.add_argument("--rate", type=float, default=0, help="joins/s of the bulk join, all workers (0: unpaced)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: the daphnes, Redis and the database of the run are stopped and dropped.
@@ -611,6 +644,8 @@ def main(argv: list[str] | None = None) -> int:
                         print(
                             f"  {layer} {sockets} {kind}: {time.monotonic() - t0:.0f} s; joined "
                             f"{result.get('bulk', {}).get('joined')} in {result.get('bulk', {}).get('seconds', 0):.0f} s; "
+                            f"join p99 {result.get('bulk', {}).get('p99_ms', math.nan):.0f} ms, failed "
+                            f"{result.get('bulk', {}).get('failure_kinds') or 0}, closes {result.get('closes') or 0}; "
                             f"idle {idle.get('daphne_cores', math.nan):.2f} cores (other {idle.get('other_cores', 0):.2f});"
                             f" probe p95 {result.get('probe', {}).get('p95_ms', math.nan):.0f} ms; "
                             f"lost {result.get('fanout', {}).get('lost')}",

@@ -138,6 +138,13 @@ class Peer:
         self.bandwidth: float | None = None  # the subscriber's latest REMB (bits/s) for what we send it
         self.needs_offer = False
         self.closed = False
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    def _state_changed(self) -> None:
+        # aiortc closes a connection whose ICE consent expired as soon as DTLS notices, often before ICE reports
+        # "failed": either state, unless we closed it, means the media path is gone.
+        if self.pc.connectionState in ("failed", "closed") and not self.closed:
+            self.room.on_failed(self)
 
     def budget(self) -> float | None:
         """Bits/s one forwarded video track may use: the subscriber's estimate shared by its video tracks."""
@@ -211,6 +218,15 @@ class Peer:
         answer = self.room.config.outbound(answer)
         await self.room.send(self.pid, protocol.sfu_signal(description={"type": "answer", "sdp": answer}))
 
+    def new_connection(self, description: protocol.SessionDescription) -> bool:
+        """An offer with other ICE credentials than the connection we have: the client's new peer connection."""
+        remote = self.pc.remoteDescription
+        return (
+            description.type == "offer"
+            and remote is not None
+            and sdp_rules.ice_ufrag(description.sdp) != sdp_rules.ice_ufrag(remote.sdp)
+        )
+
     async def on_candidate(self, candidate: protocol.IceCandidate) -> None:
         if not candidate.candidate:
             return  # end of candidates: aiortc needs no marker
@@ -282,9 +298,17 @@ class Peer:
 class SfuRoom:
     """The media state of one room on one worker."""
 
-    def __init__(self, room_id: str, send: Send, config: SfuConfig | None = None) -> None:
+    def __init__(
+        self,
+        room_id: str,
+        send: Send,
+        config: SfuConfig | None = None,
+        on_failed: Callable[[Peer], None] | None = None,
+    ) -> None:
         self.room_id = room_id
         self.send = send
+        #: Told when a peer's connection failed (ICE consent expired, the path is gone): the worker restarts it.
+        self.on_failed: Callable[[Peer], None] = on_failed or (lambda peer: None)
         self.config = config or SfuConfig()
         self.peers: dict[str, Peer] = {}
         self.sources: dict[tuple[str, str], Source] = {}
@@ -314,6 +338,25 @@ class SfuRoom:
             if self._sync(peer) or peer.needs_offer:
                 await peer.renegotiate()
         return peer
+
+    async def restart(self, peer: Peer) -> Peer | None:
+        """Replace a failed peer connection with a fresh one (aiortc has no ICE restart), keeping what the
+        participant asked for. Its published tracks are dropped: the client announces them again on its new
+        connection, as after a worker failover. The caller tells the client, then ``offer``s. None when the
+        peer was already gone or replaced."""
+        pid = peer.pid
+        if self.peers.get(pid) is not peer:
+            return None
+        await self.leave(pid)
+        fresh = Peer(self, pid, subscribe=peer.subscribe, leg=peer.leg)
+        fresh.quality, fresh.unsubscribed = dict(peer.quality), set(peer.unsubscribed)
+        self.peers[pid] = fresh
+        return fresh
+
+    async def offer(self, peer: Peer) -> None:
+        """Offer a (fresh) peer what it should receive."""
+        if self._sync(peer) or peer.needs_offer:
+            await peer.renegotiate()
 
     async def leave(self, pid: str) -> None:
         peer = self.peers.pop(pid, None)
@@ -348,6 +391,14 @@ class SfuRoom:
         candidate: protocol.IceCandidate | None = None,
     ) -> None:
         peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        if description is not None and peer.new_connection(description):
+            # The client started over on a new connection (its old one failed, or it closed it): aiortc cannot
+            # restart ICE, so the peer is replaced; the client announces its tracks again once negotiated.
+            fresh = await self.restart(peer)
+            if fresh is not None:
+                await fresh.on_description(description)
+                await self.offer(fresh)
+                return
         if description is not None:
             await peer.on_description(description)
         elif candidate is not None:

@@ -13,6 +13,7 @@ import re
 PINNED = {"video": "vp8", "audio": "opus"}
 _RTPMAP_RE = re.compile(r"a=rtpmap:(\d+) ([^/\s]+)/")
 _FMTP_APT_RE = re.compile(r"a=fmtp:(\d+) .*\bapt=(\d+)")
+_UFRAG_RE = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
 _PT_ATTR_RE = re.compile(r"a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ :]")
 
 
@@ -75,6 +76,12 @@ def add_start_bitrate(sdp: str, kbps: int) -> str:
                 at = next(i for i, line in enumerate(section) if line.startswith(f"a=rtpmap:{pt} "))
                 section.insert(at + 1, f"a=fmtp:{pt} {param}")
     return _join(session, media)
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    """The first ``a=ice-ufrag`` of a description: a new one means a new connection (or an ICE restart)."""
+    match = _UFRAG_RE.search(sdp)
+    return match.group(1) if match else None
 
 
 def candidate_address(candidate: str) -> str | None:

@@ -23,7 +23,7 @@ from django_levelchat.conf import levelchat_settings
 from django_levelchat.protocol import ErrorCode, ProtocolError
 from django_levelchat.sfu import recording
 from django_levelchat.sfu.leases import Leases, get_leases, worker_channel
-from django_levelchat.sfu.room import SfuConfig, SfuRoom
+from django_levelchat.sfu.room import Peer, SfuConfig, SfuRoom
 from django_levelchat.sfu.selfcheck import check_aiortc
 from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
@@ -54,7 +54,7 @@ class ServedRoom:
         self.worker = worker
         self.room_id = room_id
         self.replies: dict[str, str] = {}
-        self.media = SfuRoom(room_id, self.deliver, worker.config)
+        self.media = SfuRoom(room_id, self.deliver, worker.config, on_failed=self._failed)
         self.recording = recording.RoomRecording(room_id, self.media, worker.worker_id)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.events_channel = ""
@@ -98,6 +98,22 @@ class ServedRoom:
         if reply:
             with contextlib.suppress(*rooms.LAYER_ERRORS):
                 await rooms.send_frame(reply, frame)
+
+    def _failed(self, peer: Peer) -> None:
+        self.queue.put_nowait({"op": "failed", "peer": peer})
+
+    async def _restart(self, peer: Peer) -> None:
+        """A member's connection failed (ICE consent expired on a loaded or changing network): its client is told
+        ``unavailable`` then ``ready``, exactly as after a failover, and gets a fresh connection."""
+        if await get_presence().get(self.room_id, peer.pid) is None:
+            return  # it left the room (its client closed the connection): participant-left follows
+        fresh = await self.media.restart(peer)
+        if fresh is None:
+            return
+        logger.warning("SFU connection of %s in %s failed: starting it over", peer.pid, self.room_id)
+        await self.deliver(peer.pid, protocol.sfu_state(state="unavailable", reason="connection_failed"))
+        await self.deliver(peer.pid, protocol.sfu_state(state="ready"))
+        await self.media.offer(fresh)
 
     async def _events(self) -> None:
         while True:
@@ -145,6 +161,9 @@ class ServedRoom:
         media = self.media
         if op == "event":
             await self._on_event(message["frame"])
+            return
+        if op == "failed":
+            await self._restart(message["peer"])
             return
         if op in recording.OPS:  # from a client's frame or from server code (no participant, maybe no peer)
             await self.recording.handle(message)

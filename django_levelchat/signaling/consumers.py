@@ -968,17 +968,18 @@ class SignalingConsumer(AsyncConsumer):
         return entry
 
     async def _send_resync(self, ref: str | None) -> None:
+        """A snapshot as of one instant, with the chat history like a welcome: events up to its seq are dropped
+        from now on, so the chats lost in a gap must come with it (docs/protocol.md §7)."""
         room = self.room
         assert room is not None
-        presence = get_presence()
-        seq = await presence.current_seq(room.public_id)
+        seq, roster, chat = await get_presence().snapshot(room.public_id)
         self.snapshot_seq = seq
         self.held = {s: t for s, t in self.held.items() if s > seq}
-        roster = await presence.roster(room.public_id)
         await self.send_frame(
             protocol.resync(
                 room=await self._room_view(),
                 roster=rooms.visible_roster(roster, exclude=self.pid),
+                chat=[m for m in chat if m.get("to") is None],
                 seq=seq,
                 ref=ref,
             )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import aioice.ice
 import pytest
 
 from django_levelchat.models import Room
 from django_levelchat.sfu import embedded, leases
 from django_levelchat.tokens import issue_token
-from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, ToneTrack, wait_for
+from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, RawPeer, ToneTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
 from tests.signaling.conftest import Client
 
@@ -136,3 +139,45 @@ async def test_a_viewer_may_not_send_media_to_the_sfu(sfu_settings, people) -> N
     await viewer.peer.publish_video("TR_cam", [PatternTrack()])
     reply = await viewer.request({"type": "sfu-signal", "description": viewer.peer.offer().to_wire()})
     assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+
+def _go_silent(peer: RawPeer) -> None:
+    """The network path of a client's SFU connection is lost: everything sent to it is dropped from now on."""
+    for transceiver in peer.pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        for stun in connection._protocols:
+            stun.datagram_received = lambda data, addr: None
+
+
+async def test_a_failed_sfu_connection_is_started_over(sfu_settings, people, monkeypatch) -> None:
+    """ICE consent expires (a path lost, a starved machine): the worker tells that member ``unavailable`` then
+    ``ready`` and offers a fresh connection; a publisher announces its tracks again on it, as after failover."""
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)  # consent fails after 6 unanswered checks
+    room = await Room.objects.acreate(name="Live", room_type=Room.RoomType.LIVE)
+    host = people(room, "host", "broadcaster")
+    await host.join()
+    assert (await host.publish_video("TR_cam", [PatternTrack()]))["type"] == "ack"
+    viewer = people(room, "viewer", "viewer")
+    await viewer.join()
+    first = viewer.peer
+    assert first is not None
+    await wait_for(lambda: len(first.frames) >= 3, what="frames at the viewer")
+
+    def told(person: SignaledPeer) -> list[tuple[str, str | None]]:
+        return [(f["state"], f.get("reason")) for f in person.events if f.get("type") == "sfu-state"]
+
+    _go_silent(first)
+    await wait_for(lambda: viewer.peer is not first, what="the viewer told its SFU connection is gone")
+    await wait_for(lambda: len(viewer.peer.frames) >= 3, what="frames on the viewer's fresh connection")
+    assert told(viewer) == [("unavailable", "connection_failed"), ("ready", None)]
+    assert viewer.peer.sizes() == {(WIDTH, HEIGHT)}
+
+    before = host.peer
+    assert before is not None
+    _go_silent(before)
+    await wait_for(lambda: host.peer is not before, what="the host told its SFU connection is gone")
+    assert told(host) == [("unavailable", "connection_failed"), ("ready", None)]
+    assert told(viewer) == [("unavailable", "connection_failed"), ("ready", None)]  # only the failed member is told
+    since = time.monotonic()
+    assert (await host.publish_video("TR_cam", [PatternTrack()]))["type"] == "ack"  # announced again
+    await wait_for(lambda: viewer.peer.sizes(since) == {(WIDTH, HEIGHT)}, what="the host's video again at the viewer")

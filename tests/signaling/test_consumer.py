@@ -407,9 +407,13 @@ async def test_resync_returns_snapshot(client_for):
     alice, bob = client_for("alice"), client_for("bob")
     await alice.join()
     await bob.join()
+    await bob.request({"type": "chat", "text": "public"})
+    await bob.request({"type": "chat", "text": "private", "to": alice.id})
     await alice.send({"type": "resync", "id": "s1"})
     snapshot = await alice.recv("resync")
     assert snapshot["ref"] == "s1" and [p["id"] for p in snapshot["roster"]] == [bob.id] and snapshot["seq"] >= 1
+    # The chats a gap lost come with the snapshot, as in a welcome (public ones only).
+    assert [m["text"] for m in snapshot["chat"]] == ["public"]
 
 
 async def test_hidden_recorder_is_not_in_roster(client_for):
