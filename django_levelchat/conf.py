@@ -104,8 +104,8 @@ DEFAULTS: dict[str, Any] = {
     # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
     # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
     "SFU_EMBEDDED": None,
-    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams);
-    # 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
+    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams) and
+    # an SFU can take it; 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
     "SFU_MESH_LIMIT": 0,
     # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
     "SFU_HEARTBEAT": 2.0,
