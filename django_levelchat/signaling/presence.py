@@ -19,6 +19,7 @@ import heapq
 import json
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -31,6 +32,32 @@ from django_levelchat.deploy import POOL_TIMEOUT, redis_connection_options
 from django_levelchat.signaling import clock
 
 Entry = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """What a fresh join asks of presence: checked and claimed in one atomic step."""
+
+    identity: str
+    pid: str
+    issued_at: float  # the token's ``iat``: a removal at or after it refuses the token
+    joinable: bool  # the room's status, from the database
+    hidden: bool  # a hidden participant (recorder) counts toward no limit
+    max_participants: int
+    replace: bool  # REPLACE_DUPLICATE_IDENTITY: take the identity over from a live session
+
+
+@dataclass(frozen=True)
+class Admission:
+    """``outcome``: ``ok`` (the identity is claimed for ``pid``), ``removed``, ``ended``, ``full`` or ``taken``
+    (a live session holds the identity and replacing is off). ``previous`` held the claim before; ``stale`` are
+    other sessions of the identity still listed (from before the claim existed); ``others`` counts the visible
+    members of other identities."""
+
+    outcome: str
+    others: int = 0
+    previous: str | None = None
+    stale: tuple[str, ...] = ()
 
 
 class Presence(Protocol):
@@ -51,8 +78,10 @@ class Presence(Protocol):
     async def current_seq(self, room: str) -> int: ...
     async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None: ...
     async def chat(self, room: str) -> list[dict[str, Any]]: ...
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]: ...
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission: ...
+    async def snapshot(
+        self, room: str, *, reserve_seq: bool = False
+    ) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
     async def revoke(self, room: str, identity: str, at: float) -> None: ...
     async def revoked_at(self, room: str, identity: str) -> float | None: ...
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
@@ -191,11 +220,25 @@ class MemoryPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return list(self._room(room).chat)
 
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
-        return await self.revoked_at(room, identity), await self.roster(room)
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission:
+        state = self._room(room)
+        revoked = state.revoked.get(request.identity)
+        if revoked is not None and request.issued_at <= revoked:
+            return Admission("removed")
+        if not request.joinable:
+            return Admission("ended")
+        mine = [e for e in state.entries.values() if e["identity"] == request.identity]
+        others = sum(1 for e in state.entries.values() if e["identity"] != request.identity and not e.get("hidden"))
+        if not request.hidden and others >= request.max_participants:
+            return Admission("full", others)
+        claimed, previous = await self.claim_identity(room, request.identity, request.pid, replace=request.replace)
+        if not claimed:
+            return Admission("taken", others, previous)
+        return Admission("ok", others, previous, tuple(e["id"] for e in mine))
 
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
-        return await self.current_seq(room), await self.roster(room), await self.chat(room)
+    async def snapshot(self, room: str, *, reserve_seq: bool = False) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        seq = await self.next_seq(room) if reserve_seq else await self.current_seq(room)
+        return seq, await self.roster(room), await self.chat(room)
 
     async def revoke(self, room: str, identity: str, at: float) -> None:
         self._room(room).revoked[identity] = at
@@ -284,6 +327,30 @@ if previous and ARGV[3] == '0' and redis.call('HEXISTS', KEYS[2], previous) == 1
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {1, previous or ''}
+"""
+# A fresh join's admission (issue 16: one round trip where there were three). KEYS = revoked, roster, identities;
+# ARGV = identity, pid, issued_at, joinable, hidden, max_participants, replace, ttl. Checks in the order the
+# consumer reports them (removed, ended, full), then the identity claim as _CLAIM makes it.
+_ADMIT = """
+local revoked = redis.call('HGET', KEYS[1], ARGV[1])
+if revoked and tonumber(ARGV[3]) <= tonumber(revoked) then return {'removed', 0} end
+if ARGV[4] ~= '1' then return {'ended', 0} end
+local others, mine = 0, {}
+for _, raw in ipairs(redis.call('HVALS', KEYS[2])) do
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' then
+    if entry['identity'] == ARGV[1] then mine[#mine + 1] = entry['id']
+    elseif entry['hidden'] ~= true then others = others + 1 end
+  end
+end
+if ARGV[5] ~= '1' and others >= tonumber(ARGV[6]) then return {'full', others} end
+local previous = redis.call('HGET', KEYS[3], ARGV[1])
+if previous and ARGV[7] == '0' and redis.call('HEXISTS', KEYS[2], previous) == 1 then
+  return {'taken', others, previous}
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return {'ok', others, previous or '', unpack(mine)}
 """
 # Add a roster entry only while its session holds the identity claim (one atomic step: never two entries).
 _ADD_IF_CLAIMED = """
@@ -497,21 +564,33 @@ class RedisPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return [json.loads(m) for m in await self.redis.lrange(self._k(room, "chat"), 0, -1)]
 
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
-        """What a join checks (the identity's revocation, the roster), in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._k(room, "revoked"), identity)
-            pipe.hgetall(self._k(room, "roster"))
-            revoked, roster = await pipe.execute()
-        return (float(revoked) if revoked is not None else None), [json.loads(v) for v in roster.values()]
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission:
+        """Revocation, room state, room size and the identity claim of a join, atomically, in one round trip;
+        the roster is read inside Redis, not shipped to this process."""
+        keys = [self._k(room, "revoked"), self._k(room, "roster"), self._k(room, "identities")]
+        flags = ("1" if request.joinable else "0", "1" if request.hidden else "0")
+        args = [request.identity, request.pid, request.issued_at, *flags, request.max_participants]
+        outcome, others, *rest = await self.redis.eval(
+            _ADMIT, len(keys), *keys, *args, "1" if request.replace else "0", self.ttl
+        )
+        previous = (rest[0] or None) if rest else None
+        return Admission(outcome, int(others), previous, tuple(rest[1:]))
 
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
-        """``seq``, roster and chat history as of one instant (MULTI), in one round trip: what ``welcome`` needs."""
+    async def snapshot(self, room: str, *, reserve_seq: bool = False) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        """``seq``, roster and chat history as of one instant (MULTI), in one round trip: what ``welcome`` needs.
+
+        ``reserve_seq`` takes the next seq in the same step, for an event the caller sends about itself (a join's
+        ``participant-joined``): the snapshot is the state as of that event."""
+        seq_key = self._k(room, "seq")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(self._k(room, "seq"))
+            if reserve_seq:
+                pipe.incr(seq_key)
+                pipe.expire(seq_key, self.ttl)
+            else:
+                pipe.get(seq_key)
             pipe.hgetall(self._k(room, "roster"))
             pipe.lrange(self._k(room, "chat"), 0, -1)
-            seq, roster, chat = await pipe.execute()
+            seq, *_, roster, chat = await pipe.execute()
         return int(seq or 0), [json.loads(v) for v in roster.values()], [json.loads(m) for m in chat]
 
     async def revoke(self, room: str, identity: str, at: float) -> None:

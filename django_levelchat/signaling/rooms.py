@@ -117,8 +117,13 @@ async def broadcast(room_id: str, build: Callable[..., dict[str, Any]], **fields
     """Stamp the next room ``seq`` on a frame and send it to every socket of the room."""
     seq = await get_presence().next_seq(room_id)
     frame = build(**fields, seq=seq)
-    await get_channel_layer().group_send(room_group(room_id), _event_message(frame))
+    await publish(room_id, frame)
     return frame
+
+
+async def publish(room_id: str, frame: dict[str, Any]) -> None:
+    """Send a frame that already has its ``seq`` (or needs none) to every socket of the room."""
+    await get_channel_layer().group_send(room_group(room_id), _event_message(frame))
 
 
 async def broadcast_chat(room_id: str, *, from_: dict[str, Any], text: str, ts: int, message_id: str) -> dict[str, Any]:

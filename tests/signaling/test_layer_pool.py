@@ -4,6 +4,7 @@ connection where stock channels-redis raises "Too many connections" (the lost ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
@@ -83,3 +84,30 @@ async def test_connections_send_no_failing_handshake(redis_server) -> None:
         await client.aclose()
     assert admin.info("errorstats") == before
     admin.close()
+
+
+async def test_group_send_and_add_of_the_deploy_layer(redis_server) -> None:
+    """The layer's own group_add and group_send (fewer round trips than the stock ones) deliver what the stock
+    ones deliver: to every member once, across layers of two processes, and not to a discarded member."""
+    config = redis_channel_layer(redis_server.url)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    one, two = (
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+    )
+    try:
+        here = [await one.new_channel() for _ in range(3)]
+        there = [await two.new_channel() for _ in range(2)]
+        for channel in here:
+            await one.group_add("room", channel)
+        for channel in there:
+            await two.group_add("room", channel)
+        await one.group_discard("room", here[2])
+        await one.group_send("room", {"type": "chat", "n": 1})
+        for layer, channel in [(one, here[0]), (one, here[1]), (two, there[0]), (two, there[1])]:
+            assert (await asyncio.wait_for(layer.receive(channel), 15))["n"] == 1
+        with contextlib.suppress(TimeoutError):
+            got = await asyncio.wait_for(one.receive(here[2]), 0.5)
+            raise AssertionError(f"a discarded member got {got}")
+    finally:
+        await one.flush()
