@@ -25,6 +25,9 @@ logger = logging.getLogger("django_levelchat.signaling")
 #: Seconds a read may take beyond the blocking pop's own timeout (a loaded Redis answers late, not never).
 READ_MARGIN = 10.0
 
+#: Messages waiting for one process, all its sockets together (see ``RedisChannelLayer.get_capacity``).
+PROCESS_CAPACITY = 100_000
+
 # One group send's delivery on one shard: each channel key's expired messages dropped, then the message added unless
 # the key is at capacity; returns how many keys were full. KEYS = channel keys; ARGV = the messages, the capacities,
 # then "expired before", now, expiry. The stock layer does the expiry in a pipeline of its own, one round trip more.
@@ -93,9 +96,22 @@ class RedisChannelLayer(StockRedisChannelLayer):
     with ``deploy``'s three retries), and each consumer took that for an outage and sent its client a resync.
     """
 
-    def __init__(self, *args: Any, pool_timeout: float = POOL_TIMEOUT, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, pool_timeout: float = POOL_TIMEOUT, process_capacity: int = PROCESS_CAPACITY, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.pool_timeout = pool_timeout
+        self.process_capacity = process_capacity
+
+    def get_capacity(self, channel: str) -> int:
+        """channels-redis keeps the messages of every process-local channel (``specific.<process>!<socket>``) of a
+        process in ONE Redis key and checks the capacity against that key: ``capacity`` (1,000 by default) bounded
+        the backlog of a whole daphne, not of one socket. A process a few seconds behind under a join storm filled
+        it, and from then on every group send to its sockets was dropped (logged at INFO) and every send raised
+        ``ChannelFull``: lost chats at 5,000 sockets. Each socket's own buffer in the process stays ``capacity``."""
+        if "!" in channel:
+            return self.process_capacity
+        return int(super().get_capacity(channel))
 
     async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> Any:
         """The stock receive step (restore the backup, pop into the backup) in one script while messages wait,

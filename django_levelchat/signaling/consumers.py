@@ -552,6 +552,7 @@ class SignalingConsumer(AsyncConsumer):
             "tracks": [],
             "hidden": self.hidden,
             "channel": self.channel_name,
+            "owner": liveness.PROCESS,
             "state": "connected",
         }
         if not await presence.add_if_claimed(room.public_id, entry):
@@ -594,7 +595,7 @@ class SignalingConsumer(AsyncConsumer):
             return False
         old_channel = entry.get("channel")
         announced = entry.pop("announced_reconnecting", False)
-        entry.update(channel=self.channel_name, state="connected")
+        entry.update(channel=self.channel_name, owner=liveness.PROCESS, state="connected")
         entry.pop("disconnected_at", None)
         await presence.put(room.public_id, entry)
         self.last_touch = clock.now()
@@ -642,6 +643,7 @@ class SignalingConsumer(AsyncConsumer):
             "tracks": [],
             "hidden": caps.has_capability(frozenset(row.capabilities), caps.PRESENCE_HIDDEN),
             "channel": self.channel_name,
+            "owner": liveness.PROCESS,
             "state": "connected",
         }
         if not claimed or not await presence.add_if_claimed(room.public_id, entry):

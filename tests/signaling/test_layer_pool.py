@@ -111,3 +111,27 @@ async def test_group_send_and_add_of_the_deploy_layer(redis_server) -> None:
             raise AssertionError(f"a discarded member got {got}")
     finally:
         await one.flush()
+
+
+async def test_a_process_backlog_is_not_capped_by_one_socket_capacity(redis_server) -> None:
+    """channels-redis counts the messages of all sockets of a process in one key: with a capacity of 10, the
+    11th pending group message of a process was dropped even though each socket had one. The process bound is its
+    own (``process_capacity``); a socket's buffer keeps ``capacity``."""
+    config = redis_channel_layer(redis_server.url, capacity=10)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    sender, receiver = (
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+    )
+    try:
+        channels = [await receiver.new_channel() for _ in range(30)]
+        for n, channel in enumerate(channels):
+            await sender.group_add(f"room{n}", channel)
+        for n in range(len(channels)):
+            await sender.group_send(f"room{n}", {"type": "chat", "n": n})
+        await sender.send(channels[0], {"type": "chat", "n": -1})  # no ChannelFull: 31 waiting for the process
+        for n, channel in enumerate(channels):
+            assert (await asyncio.wait_for(receiver.receive(channel), 15))["n"] == n
+        assert (await asyncio.wait_for(receiver.receive(channels[0]), 15))["n"] == -1
+    finally:
+        await sender.flush()
