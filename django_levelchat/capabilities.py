@@ -7,6 +7,7 @@ of the vocabulary today). The vocabulary is closed: an unknown name is an error,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from django_levelchat.exceptions import CapabilityError
@@ -87,7 +88,12 @@ def intersect(granted: Iterable[str], ceiling: Iterable[str]) -> frozenset[str]:
     """What ``granted`` allows that ``ceiling`` also allows, keeping a wildcard only where both sides allow all
     of it (``publish:*`` ∩ ``publish:mic`` = ``publish:mic``). The effective capabilities of a session are its
     token's (or the REST override's) intersected with its role's current ceiling."""
-    granted, ceiling = tuple(granted), tuple(ceiling)
+    return _intersect(frozenset(granted), frozenset(ceiling))
+
+
+@functools.lru_cache(maxsize=1024)
+def _intersect(granted: frozenset[str], ceiling: frozenset[str]) -> frozenset[str]:
+    """Cached: every join computes it, sessions share a handful of (token, role) sets, and it costs ~0.3 ms."""
     return frozenset(c for c in granted if within([c], ceiling)) | frozenset(c for c in ceiling if within([c], granted))
 
 

@@ -61,7 +61,8 @@ def redis_connection_options(*, max_connections: int = 500) -> dict[str, Any]:
 def redis_channel_layer(url: str, *, max_connections: int = 500, capacity: int = 1000) -> dict[str, Any]:
     """A ``CHANNEL_LAYERS`` entry for channels_redis tuned for signaling.
 
-    ``capacity`` is per channel: one busy participant's inbox, so it must hold a burst of room events. The
+    ``capacity`` is per socket: one busy participant's inbox, so it must hold a burst of room events (the messages
+    waiting for a whole process have a bound of their own, ``layers.PROCESS_CAPACITY``). The
     backend is ``django_levelchat.layers.RedisChannelLayer``: channels-redis whose pool waits for a free connection
     (up to ``POOL_TIMEOUT``) rather than raising when all ``max_connections`` are busy.
     """

@@ -9,6 +9,7 @@ independent of the number of sockets.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,8 +20,50 @@ from redis.asyncio import BlockingConnectionPool
 
 from django_levelchat.deploy import POOL_TIMEOUT
 
+logger = logging.getLogger("django_levelchat.signaling")
+
 #: Seconds a read may take beyond the blocking pop's own timeout (a loaded Redis answers late, not never).
 READ_MARGIN = 10.0
+
+#: Messages waiting for one process, all its sockets together (see ``RedisChannelLayer.get_capacity``).
+PROCESS_CAPACITY = 100_000
+
+# One group send's delivery on one shard: each channel key's expired messages dropped, then the message added unless
+# the key is at capacity; returns how many keys were full. KEYS = channel keys; ARGV = the messages, the capacities,
+# then "expired before", now, expiry. The stock layer does the expiry in a pipeline of its own, one round trip more.
+_GROUP_SEND = """
+local n = #KEYS
+local expired_before, now, expiry = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]
+local over = 0
+for i = 1, n do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, expired_before)
+  if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[n + i]) then
+    redis.call('ZADD', KEYS[i], now, ARGV[i])
+    redis.call('EXPIRE', KEYS[i], expiry)
+  else
+    over = over + 1
+  end
+end
+return over
+"""
+
+
+# A receive's first step, one round trip where the stock layer makes three: put back what an interrupted receive left
+# in the backup key (as the stock cleanup script does), then pop the oldest message into the backup key (the stock
+# BZPOPMIN + ZADD) without blocking. KEYS = the channel key, its backup key. Only an empty channel blocks.
+_POP = """
+local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = #backed_up, 1, -2 do
+  redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
+end
+redis.call('DEL', KEYS[2])
+local popped = redis.call('ZPOPMIN', KEYS[1])
+if popped[1] then
+  redis.call('ZADD', KEYS[2], popped[2], popped[1])
+  return popped[1]
+end
+return false
+"""
 
 
 class InMemoryChannelLayer(StockInMemoryChannelLayer):
@@ -53,9 +96,70 @@ class RedisChannelLayer(StockRedisChannelLayer):
     with ``deploy``'s three retries), and each consumer took that for an outage and sent its client a resync.
     """
 
-    def __init__(self, *args: Any, pool_timeout: float = POOL_TIMEOUT, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, pool_timeout: float = POOL_TIMEOUT, process_capacity: int = PROCESS_CAPACITY, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.pool_timeout = pool_timeout
+        self.process_capacity = process_capacity
+
+    def get_capacity(self, channel: str) -> int:
+        """channels-redis keeps the messages of every process-local channel (``specific.<process>!<socket>``) of a
+        process in ONE Redis key and checks the capacity against that key: ``capacity`` (1,000 by default) bounded
+        the backlog of a whole daphne, not of one socket. A process a few seconds behind under a join storm filled
+        it, and from then on every group send to its sockets was dropped (logged at INFO) and every send raised
+        ``ChannelFull``: lost chats at 5,000 sockets. Each socket's own buffer in the process stays ``capacity``."""
+        if "!" in channel:
+            return self.process_capacity
+        return int(super().get_capacity(channel))
+
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> Any:
+        """The stock receive step (restore the backup, pop into the backup) in one script while messages wait,
+        which under load is every receive; the blocking pop only when the channel is empty."""
+        connection = self.connection(index)
+        backup = self._backup_channel_name(channel)
+        member = await connection.eval(_POP, 2, channel, backup)
+        if member is not None:
+            return member
+        result = await connection.bzpopmin(channel, timeout=timeout)
+        if result is None:
+            return None
+        _, member, score = result
+        await connection.zadd(backup, {member: float(score)})
+        return member
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """The stock ZADD and EXPIRE in one round trip instead of two (every join makes one)."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        key = self._group_key(group)
+        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {channel: time.time()})
+            pipe.expire(key, self.group_expiry)
+            await pipe.execute()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """The stock group send in two round trips instead of four (every room event is one): the group's
+        expiry and members in one pipeline, then per shard one script (``_GROUP_SEND``). A full key is logged as
+        a warning, not at INFO: it is a lost message."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        async with self.connection(self.consistent_hash(group)).pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+            pipe.zrange(key, 0, -1)
+            _, members = await pipe.execute()
+        by_connection, messages, capacities = self._map_channel_keys_to_connection(
+            [m.decode("utf8") for m in members], message
+        )
+        for index, keys in by_connection.items():
+            now = time.time()
+            args = [messages[k] for k in keys] + [capacities[k] for k in keys]
+            args += [int(now) - int(self.expiry), now, self.expiry]
+            over = await self.connection(index).eval(_GROUP_SEND, len(keys), *keys, *args)
+            if over:
+                logger.warning(
+                    "group send to %s: %s of %s channel keys at capacity, message dropped", group, over, len(keys)
+                )
 
     def create_pool(self, index: int) -> Any:
         host = dict(self.hosts[index])

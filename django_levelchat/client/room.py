@@ -3,9 +3,10 @@
 It mirrors the browser SDK (docs/sdk.md): the same event names (``participant-joined``, ``track-subscribed``, …),
 the same roster and track bookkeeping, and the same resume behaviour (a resumed session keeps its peer
 connections and renegotiates them; a session that could not be resumed starts over with a new participant id and
-publishes its tracks again). Media goes through a transport (today the mesh, ``mesh.MeshTransport``); signaling
-through ``signaling.Session``. While a mesh room is recorded the published tracks also go to the SFU worker on a
-send-only recording leg (``sfu.RecordingLeg``), since recording happens there.
+publishes its tracks again). Media goes peer to peer (``mesh.MeshTransport``) in mesh rooms and through the SFU
+worker (``sfu.SfuConnection``) in live and webinar rooms and meetings that outgrew the mesh; signaling through
+``signaling.Session``. While a mesh room is recorded the published tracks also go to the SFU worker on a
+send-only recording leg (an ``SfuConnection`` that receives nothing), since recording happens there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from django_levelchat import protocol as p
 from django_levelchat.client.mesh import LocalMedia, MeshTransport
-from django_levelchat.client.sfu import RecordingLeg
+from django_levelchat.client.sfu import FrameCopies, SfuConnection
 from django_levelchat.client.signaling import Backoff, Close, Frame, JoinError, RequestError, Session, SessionState
 
 log = logging.getLogger("django_levelchat.client")
@@ -107,8 +108,9 @@ class Room:
         self.ice_servers: list[dict[str, Any]] = []
         self.ready: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
         self.transport: MeshTransport | None = None
-        self.leg: RecordingLeg | None = None
+        self.sfu: SfuConnection | None = None
         self.on_sfu = False  # the room's media goes through the SFU (room.sfu / sfu-state), not the mesh
+        self.sfu_state: str | None = None  # room.sfu of the last snapshot, then sfu-state: ready / unavailable
         self._listeners: dict[str, list[Listener]] = {}
         self._local: dict[str, LocalMedia] = {}
         self._unmatched: dict[str, list[MediaStreamTrack]] = {}  # remote media whose sid is not known yet
@@ -203,7 +205,7 @@ class Room:
         self.local_participant.tracks[sid] = publication
         if self.transport is not None:
             self.transport.publish(media)
-        self._sync_leg()
+        self._sync_sfu()
         self.emit("local-track-published", publication)
         return publication
 
@@ -215,8 +217,8 @@ class Room:
         publication = self.local_participant.tracks.pop(sid, None)
         if self.transport is not None:
             self.transport.unpublish(sid)
-        if self.leg is not None:
-            await self.leg.unpublish(sid)
+        if self.sfu is not None:
+            await self.sfu.unpublish(sid)
         await self.session.request({"type": "unpublish", "track": sid})
         if publication is not None:
             self.emit("local-track-unpublished", publication, None)
@@ -248,7 +250,7 @@ class Room:
             media.track.stop()
 
     async def _close_media(self) -> None:
-        await self._close_leg()
+        await self._close_sfu()
         if self.transport is not None:
             await self.transport.close()
         for task in list(self._tasks):
@@ -274,10 +276,10 @@ class Room:
         if not resumed:
             if not first:
                 log.info("the session could not be resumed; joined again as %s", local.id)
-            await self._close_leg()  # it belonged to the old participant id; the worker dropped it
+            await self._close_sfu()  # it belonged to the old participant id; the worker dropped it
             if self.transport is not None:
                 await self.transport.close()
-            self.transport = self._new_transport()
+            self.transport = None if self.on_sfu else self._new_transport()
             for publication in local.tracks.values():
                 publication.participant_id = local.id
         self._apply_roster(welcome["roster"], announce=not first, new_session=not first and not resumed)
@@ -288,43 +290,73 @@ class Room:
                 await self.session.send({"type": "publish", "track": info})
         elif resumed and self.transport is not None:
             self.transport.restart_ice()
-        self._sync_leg()
+        self._sync_sfu()
         if not self.ready.done():
             self.ready.set_result(self)
 
-    # -- the recording leg (mesh rooms)
+    # -- the SFU connection (SFU rooms, and the recording leg of mesh rooms)
 
-    def _sync_leg(self) -> None:
-        """Open, extend or close the recording leg to match: a mesh room being recorded, tracks to send."""
-        wanted = self.recording is not None and not self.on_sfu and not self.viewer and self.transport is not None
+    @property
+    def leg(self) -> SfuConnection | None:
+        """The recording leg while one is open (a mesh room being recorded)."""
+        return self.sfu if self.sfu is not None and not self.sfu.receiving else None
+
+    def _sync_sfu(self) -> None:
+        """Have the SFU connection the room needs now: sending and receiving in an SFU room while its worker is
+        ready; the send-only recording leg while a mesh room is recorded and we publish; otherwise none."""
+        receive = self.on_sfu
+        if receive:
+            wanted = self.sfu_state != "unavailable"
+            if self.transport is not None:  # a meeting that moved to the SFU: the mesh goes
+                transport, self.transport = self.transport, None
+                self._spawn(transport.close())
+                for participant in self.participants.values():
+                    self._unsubscribe(participant)
+        else:
+            wanted = self.recording is not None and not self.viewer and self.transport is not None and bool(self._local)
+        if self.sfu is not None and (not wanted or self.sfu.receiving != receive):
+            self._drop_sfu()
         if not wanted:
-            if self.leg is not None:
-                self._spawn(self._close_leg())
             return
-        if not self._local:
-            return
-        if self.leg is None:
-            assert self.transport is not None
-            relay = self.transport.relay
-            self.leg = RecordingLeg(
+        if self.sfu is None:
+            self.sfu = self._new_sfu(receive)
+        if self._local and not self.viewer:
+            self._spawn(self._publish_on_sfu(self.sfu, list(self._local.values())))
+
+    def _new_sfu(self, receive: bool) -> SfuConnection:
+        if receive:
+            return SfuConnection(
                 ice=self.ice_servers,
                 request=self.session.request,
-                share=lambda track: relay.subscribe(track, buffered=False),
+                share=lambda track: track,
+                on_remote_track=self._on_remote_track,
             )
-        self._spawn(self._extend_leg(self.leg, list(self._local.values())))
+        assert self.transport is not None
+        relay = self.transport.relay  # the leg sends copies of what the mesh sends
+        return SfuConnection(
+            ice=self.ice_servers,
+            request=self.session.request,
+            share=lambda track: FrameCopies(relay.subscribe(track, buffered=False)),
+        )
 
-    async def _extend_leg(self, leg: RecordingLeg, media: list[LocalMedia]) -> None:
+    async def _publish_on_sfu(self, sfu: SfuConnection, media: list[LocalMedia]) -> None:
         try:
-            await leg.publish(media)
+            await sfu.publish(media)
         except (RequestError, TimeoutError) as exc:  # no worker, or the recording ended meanwhile
-            log.warning("could not send our tracks to the SFU for the recording: %s", exc)
-            if self.leg is leg:
-                await self._close_leg()
+            log.warning("could not send our tracks to the SFU: %s", exc)
+            if self.sfu is sfu and not sfu.receiving:
+                await self._close_sfu()
 
-    async def _close_leg(self) -> None:
-        leg, self.leg = self.leg, None
-        if leg is not None:
-            await leg.close()
+    async def _close_sfu(self) -> None:
+        sfu, self.sfu = self.sfu, None
+        if sfu is not None:
+            await sfu.close()
+
+    def _drop_sfu(self) -> None:
+        """Forget the SFU connection now (a new one may open at once) and close it in the background."""
+        sfu, self.sfu = self.sfu, None
+        if sfu is not None:
+            self._spawn(sfu.close())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -350,6 +382,7 @@ class Room:
         self.metadata = room.get("metadata") or {}
         self.recording = room.get("recording")
         self.on_sfu = room.get("sfu") is not None
+        self.sfu_state = room.get("sfu")
 
     def _apply_roster(self, roster: list[Mapping[str, Any]], *, announce: bool, new_session: bool = False) -> None:
         ids = {info["id"] for info in roster}
@@ -357,10 +390,7 @@ class Room:
             if participant.id not in ids:
                 self._remove_participant(participant, "connection_lost")
             elif new_session:
-                for publication in participant.tracks.values():
-                    if publication.track is not None:
-                        publication.track = None
-                        self.emit("track-unsubscribed", publication, participant)
+                self._unsubscribe(participant)
         for info in roster:
             if info["id"] == self.local_participant.id:
                 continue
@@ -375,6 +405,13 @@ class Room:
                         self._add_publication(member, track, announce)
             if self.transport is not None:
                 self.transport.add_participant(info["id"])
+
+    def _unsubscribe(self, participant: Participant) -> None:
+        """Their media is gone (they left, our connection carrying it closed): it comes again as a new track."""
+        for publication in participant.tracks.values():
+            if publication.track is not None:
+                publication.track = None
+                self.emit("track-unsubscribed", publication, participant)
 
     def _add_participant(self, info: Mapping[str, Any], announce: bool) -> Participant:
         participant = Participant(
@@ -395,10 +432,7 @@ class Room:
     def _remove_participant(self, participant: Participant, reason: str) -> None:
         self.participants.pop(participant.id, None)
         self._unmatched.pop(participant.id, None)
-        for publication in participant.tracks.values():
-            if publication.track is not None:
-                publication.track = None
-                self.emit("track-unsubscribed", publication, participant)
+        self._unsubscribe(participant)
         if self.transport is not None:
             task = asyncio.ensure_future(self.transport.remove_participant(participant.id))
             self._tasks.add(task)
@@ -447,10 +481,8 @@ class Room:
         handler = getattr(self, "_frame_" + type_.replace("-", "_"), None)
         if handler is not None:
             handler(frame)
-        elif type_ == "sfu-signal" and self.leg is not None:
-            await self.leg.handle_signal(frame)
-        elif type_ in ("sfu-signal", "layer-demand", "sfu-state"):
-            log.debug("%s: the SFU path is not in this client yet", type_)
+        elif type_ == "sfu-signal" and self.sfu is not None:
+            await self.sfu.handle_signal(frame)
 
     def _frame_signal(self, frame: Frame) -> None:
         if self.transport is not None:
@@ -511,8 +543,8 @@ class Room:
             self._local.pop(frame["track"], None)
             if self.transport is not None:
                 self.transport.unpublish(frame["track"])
-            if self.leg is not None:
-                self._spawn(self.leg.unpublish(frame["track"]))
+            if self.sfu is not None:
+                self._spawn(self.sfu.unpublish(frame["track"]))
             if publication is not None:
                 self.emit("local-track-unpublished", publication, frame.get("reason"))
             return
@@ -551,13 +583,26 @@ class Room:
 
     def _frame_recording(self, frame: Frame) -> None:
         self.recording = frame.get("recording") if frame["state"] == "started" else None
-        self._sync_leg()
+        self._sync_sfu()
         self.emit("recording", frame["state"], {k: v for k, v in frame.items() if k in ("recording", "reason")})
 
     def _frame_resync(self, frame: Frame) -> None:
         self._apply_room(frame["room"])
         self._apply_roster(frame["roster"], announce=True)
-        self._sync_leg()
+        self._sync_sfu()
+
+    def _frame_sfu_state(self, frame: Frame) -> None:
+        """``unavailable``: the worker is gone or our connection to it failed; ``ready``: connect (again). In a
+        mesh room ``ready`` means the meeting moved to the SFU: the resync's ``room.sfu`` says so."""
+        self.sfu_state = frame["state"]
+        if frame["state"] == "unavailable":
+            self._drop_sfu()
+            if self.on_sfu:
+                for participant in self.participants.values():
+                    self._unsubscribe(participant)
+        elif not self.on_sfu:
+            self._spawn(self.session.send({"type": "resync"}))
+        self._sync_sfu()
 
     def _frame_error(self, frame: Frame) -> None:
         self.emit("error", frame)

@@ -218,6 +218,15 @@ class Peer:
         answer = self.room.config.outbound(answer)
         await self.room.send(self.pid, protocol.sfu_signal(description={"type": "answer", "sdp": answer}))
 
+    def new_connection(self, description: protocol.SessionDescription) -> bool:
+        """An offer with other ICE credentials than the connection we have: the client's new peer connection."""
+        remote = self.pc.remoteDescription
+        return (
+            description.type == "offer"
+            and remote is not None
+            and sdp_rules.ice_ufrag(description.sdp) != sdp_rules.ice_ufrag(remote.sdp)
+        )
+
     async def on_candidate(self, candidate: protocol.IceCandidate) -> None:
         if not candidate.candidate:
             return  # end of candidates: aiortc needs no marker
@@ -247,9 +256,28 @@ class Peer:
                     changed = True
             if not changed:
                 return
-            await self.pc.setLocalDescription(await self.pc.createOffer())
+            await self.pc.setLocalDescription(RTCSessionDescription(sdp=await self._create_offer(), type="offer"))
             offer = {"type": "offer", "sdp": self.room.config.outbound(self.pc.localDescription.sdp)}
         await self.room.send(self.pid, protocol.sfu_signal(description=offer))
+
+    async def _create_offer(self) -> str:
+        """An offer that keeps what earlier negotiations settled.
+
+        aiortc's ``createOffer`` resets every transceiver's codecs to its own defaults (VP8 97, RTX 98, Opus 96),
+        also those a browser negotiated with its numbers (Chrome: VP8 96, RTX 97, Opus 111). Two ways that stopped
+        a publisher's media at the SFU: a receiver whose connection came up after the re-offer (ICE and DTLS are
+        slow on a loaded machine) was started with the default numbers, so it dropped every packet; and the
+        re-offer itself told the browser to send VP8 as 97, which the running receiver takes for RTX. So the
+        negotiated codecs are put back at once (``createOffer`` does not yield) and the offer keeps their numbers.
+        """
+        settled = {
+            t: (t._codecs, t._headerExtensions) for t in self.pc.getTransceivers() if t.currentDirection is not None
+        }
+        sdp = (await self.pc.createOffer()).sdp
+        for transceiver, (codecs, extensions) in settled.items():
+            transceiver._codecs, transceiver._headerExtensions = codecs, extensions
+        remote = self.pc.remoteDescription
+        return sdp_rules.keep_payload_types(sdp, remote.sdp) if remote is not None else sdp
 
     def _add_transceiver(self, forward: Forward) -> None:
         """A track-less send-only transceiver whose sender ``sfu.egress`` drives (aiortc never reads a track)."""
@@ -382,6 +410,14 @@ class SfuRoom:
         candidate: protocol.IceCandidate | None = None,
     ) -> None:
         peer = await self.join(pid) if pid not in self.peers else self.peers[pid]
+        if description is not None and peer.new_connection(description):
+            # The client started over on a new connection (its old one failed, or it closed it): aiortc cannot
+            # restart ICE, so the peer is replaced; the client announces its tracks again once negotiated.
+            fresh = await self.restart(peer)
+            if fresh is not None:
+                await fresh.on_description(description)
+                await self.offer(fresh)
+                return
         if description is not None:
             await peer.on_description(description)
         elif candidate is not None:

@@ -40,6 +40,8 @@ SENDER_ATTRS = (
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__packet_count",
 )
+#: Negotiated state sfu.room puts back after aiortc's createOffer resets it.
+TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 #: The sender's DTLS transport, as sfu.egress sends through it (``transport._connection`` is aioice's).
 TRANSPORT_ATTRS = ("_state", "_tx_srtp", "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets")
 
@@ -48,9 +50,11 @@ class SfuUnsupported(RuntimeError):
     """The installed aiortc lacks an internal the SFU needs; the message names it and the supported range."""
 
 
-def missing_internals(receiver: Any, sender: Any, module: Any) -> list[str]:
+def missing_internals(receiver: Any, sender: Any, module: Any, transceiver: Any = None) -> list[str]:
     """Names of the hooks absent from these objects (empty when the SFU can run on them)."""
     missing = [f"RTCRtpReceiver.{name}" for name in RECEIVER_ATTRS if not hasattr(receiver, name)]
+    if transceiver is not None:
+        missing += [f"RTCRtpTransceiver.{name}" for name in TRANSCEIVER_ATTRS if not hasattr(transceiver, name)]
     missing += [f"RTCRtpSender.{name}" for name in SENDER_ATTRS if not hasattr(sender, name)]
     extension_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map", None)
     if not hasattr(extension_map, "_HeaderExtensionsMap__ids"):
@@ -77,7 +81,7 @@ def check_aiortc() -> None:
     from aiortc import RTCPeerConnection, rtcrtpreceiver
 
     transceiver = RTCPeerConnection().addTransceiver("video", direction="sendrecv")  # never negotiated
-    missing = missing_internals(transceiver.receiver, transceiver.sender, rtcrtpreceiver)
+    missing = missing_internals(transceiver.receiver, transceiver.sender, rtcrtpreceiver, transceiver)
     if missing:
         raise SfuUnsupported(
             f"the SFU cannot run on aiortc {aiortc.__version__}: missing {', '.join(missing)}. "

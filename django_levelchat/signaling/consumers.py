@@ -30,7 +30,7 @@ from django_levelchat.models import Participant, Room
 from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
 from django_levelchat.signaling import clock, janitor, liveness, media, rooms, transport
 from django_levelchat.signaling.orm import db_call
-from django_levelchat.signaling.presence import Entry, get_presence
+from django_levelchat.signaling.presence import AdmissionRequest, Entry, get_presence
 from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
 from django_levelchat.tokens import RoomClaims, issue_resume_credential, verify_resume_credential, verify_token
@@ -114,6 +114,15 @@ def reorder_window() -> float:
 def _learn_lateness(behind: float) -> None:
     global _late_by
     _late_by = max(_late_by, behind)
+
+
+#: Refused admissions (``Presence.admit``) -> how the socket closes.
+_ADMISSION_CLOSES = {
+    "removed": (CloseReason.REMOVED, "you were removed from this room"),
+    "ended": (CloseReason.ROOM_ENDED,),
+    "full": (CloseReason.ROOM_FULL,),
+    "taken": (CloseReason.REPLACED, "this identity is already in the room"),
+}
 
 
 #: Joins and resumes in progress, per event loop (see _join_gate).
@@ -520,30 +529,34 @@ class SignalingConsumer(AsyncConsumer):
         claims, room = self.claims, self.room
         assert claims is not None and room is not None
         presence = get_presence()
-        revoked, roster = await presence.admission(room.public_id, claims.identity)
-        if revoked is not None and claims.issued_at <= revoked:
-            raise Close(CloseReason.REMOVED, "you were removed from this room")
-        if not room.is_joinable:
-            raise Close(CloseReason.ROOM_ENDED)
         self.role = claims.role
         self.granted = claims.capabilities
         self.caps = self._effective(room)
         self.hidden = caps.has_capability(self.caps, caps.PRESENCE_HIDDEN)
-        others = [e for e in roster if not e.get("hidden") and e["identity"] != claims.identity]
-        if not self.hidden and len(others) >= room.max_participants:
-            raise Close(CloseReason.ROOM_FULL)
         pid = new_participant_id()
-        # The identity claim is one atomic step (T13): of two simultaneous joins exactly one holds it.
-        claimed, previous = await presence.claim_identity(
-            room.public_id, claims.identity, pid, replace=bool(levelchat_settings.REPLACE_DUPLICATE_IDENTITY)
+        # Revocation, room state and size, and the identity claim (T13: of two simultaneous joins exactly one
+        # holds it) in one atomic step.
+        admission = await presence.admit(
+            room.public_id,
+            AdmissionRequest(
+                identity=claims.identity,
+                pid=pid,
+                issued_at=claims.issued_at,
+                joinable=room.is_joinable,
+                hidden=self.hidden,
+                max_participants=room.max_participants,
+                replace=bool(levelchat_settings.REPLACE_DUPLICATE_IDENTITY),
+            ),
         )
-        if not claimed:
-            raise Close(CloseReason.REPLACED, "this identity is already in the room")
+        refused = _ADMISSION_CLOSES.get(admission.outcome)
+        if refused is not None:
+            raise Close(*refused)
+        previous = admission.previous
         if previous is not None:
             await rooms.depart(room.public_id, previous, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
-        for old in roster:  # sessions from before the claim existed (or a claim lost in a Redis restart)
-            if old["identity"] == claims.identity and old["id"] != previous:
-                await rooms.depart(room.public_id, old["id"], protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
+        for old in admission.stale:  # sessions from before the claim existed (or a claim lost in a Redis restart)
+            if old != previous:
+                await rooms.depart(room.public_id, old, protocol.LeaveReason.REPLACED, close=CloseReason.REPLACED)
         try:
             recording = await _join(room, claims, pid, self.caps)
         except IllegalTransition:
@@ -559,6 +572,7 @@ class SignalingConsumer(AsyncConsumer):
             "tracks": [],
             "hidden": self.hidden,
             "channel": self.channel_name,
+            "owner": liveness.PROCESS,
             "state": "connected",
         }
         if not await presence.add_if_claimed(room.public_id, entry):
@@ -571,15 +585,16 @@ class SignalingConsumer(AsyncConsumer):
         liveness.joined(room.public_id, pid, self)
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
         self.state = "joined"
+        # The welcome's snapshot takes the seq of our own participant-joined in the same step (one round trip).
+        snapshot = await presence.snapshot(room.public_id, reserve_seq=not self.hidden)
         if not self.hidden:
-            await rooms.broadcast(
-                room.public_id, protocol.participant_joined, participant=rooms.public_participant(entry)
-            )
+            joined = protocol.participant_joined(participant=rooms.public_participant(entry), seq=snapshot[0])
+            await rooms.publish(room.public_id, joined)
         await self._open_media()
-        await self._welcome(entry, recording=recording)
+        await self._welcome(entry, recording=recording, snapshot=snapshot)
         janitor.ensure_running()
         await self._connect_media()
-        if await media.outgrew_mesh(room, len(others) + 1):
+        if await media.outgrew_mesh(room, admission.others + 1):
             await rooms.broadcast(room.public_id, protocol.sfu_state, state="ready")
 
     async def _resume(self, resume: protocol.ResumeInfo) -> bool:
@@ -600,7 +615,7 @@ class SignalingConsumer(AsyncConsumer):
             return False
         old_channel = entry.get("channel")
         announced = entry.pop("announced_reconnecting", False)
-        entry.update(channel=self.channel_name, state="connected")
+        entry.update(channel=self.channel_name, owner=liveness.PROCESS, state="connected")
         entry.pop("disconnected_at", None)
         # Heard first, then taken over: the janitor removes only sessions still silent, so once the touch lands
         # the session is ours; if it fails, the janitor got there first (the window had passed): join afresh.
@@ -652,6 +667,7 @@ class SignalingConsumer(AsyncConsumer):
             "tracks": [],
             "hidden": caps.has_capability(frozenset(row.capabilities), caps.PRESENCE_HIDDEN),
             "channel": self.channel_name,
+            "owner": liveness.PROCESS,
             "state": "connected",
         }
         if not claimed or not await presence.add_if_claimed(room.public_id, entry):
@@ -690,12 +706,18 @@ class SignalingConsumer(AsyncConsumer):
         except ProtocolError as exc:
             logger.info("SFU not reachable for %s: %s", self.pid, exc)
 
-    async def _welcome(self, entry: Entry, *, recording: str | None | object = _UNREAD) -> None:
+    async def _welcome(
+        self,
+        entry: Entry,
+        *,
+        recording: str | None | object = _UNREAD,
+        snapshot: tuple[int, list[Entry], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """``snapshot`` (seq, roster, chat) when the caller already read it."""
         room = self.room
         assert room is not None and self.pid is not None
-        presence = get_presence()
         room_id = room.public_id
-        seq, roster, chat = await presence.snapshot(room_id)
+        seq, roster, chat = snapshot if snapshot is not None else await get_presence().snapshot(room_id)
         self.snapshot_seq = seq
         you = {
             "id": self.pid,

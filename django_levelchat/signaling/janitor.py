@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import uuid
 import weakref
 from datetime import timedelta
 from typing import Any
@@ -39,7 +37,7 @@ DB_BATCH = 500  # open sessions, and empty rooms, looked at per database sweep
 SPEAKING_KEEP = 2.0  # seconds past SILENCE_AFTER a room stays on the speaker watch list (the "nobody" update)
 
 #: This process's name as a lease holder (the pid first, for people and tests reading Redis).
-HOLDER = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+HOLDER = liveness.PROCESS
 
 _tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = weakref.WeakKeyDictionary()
 
@@ -70,11 +68,16 @@ async def stop() -> None:
 
 async def _flush_heartbeats() -> None:
     """Write this process's heartbeats every SWEEP_INTERVAL, in a task of its own: nothing the sweeps wait for
-    (the database above all) may delay them, or another process's janitor would take live sockets for dead."""
+    (the database above all) may delay them, or another process's janitor would take live sockets for dead.
+
+    With them goes the process's progress: the time this task was due to wake. When it wakes late the event loop
+    was busy or stalled, and frames that arrived since then may still wait to be handled; up to then every frame
+    was."""
     while True:
+        due = clock.now() + float(levelchat_settings.SWEEP_INTERVAL)
         await asyncio.sleep(float(levelchat_settings.SWEEP_INTERVAL))
         try:
-            await liveness.flush()
+            await liveness.flush(progress=min(due, clock.now()))
         except asyncio.CancelledError:
             raise
         except rooms.LAYER_ERRORS as exc:
@@ -155,10 +158,10 @@ async def sweep_presence(now: float) -> bool:
     anyone is present anywhere."""
     await liveness.flush()
     presence = get_presence()
-    cutoff = now - float(levelchat_settings.PING_TIMEOUT)
-    for room_id, pid in await presence.expired(cutoff):
+    timeout = float(levelchat_settings.PING_TIMEOUT)
+    for room_id, pid in await presence.expired(now, timeout):
         # Only if still silent: a session resumed between the read and here keeps its fresh socket.
-        entry = await rooms.depart(room_id, pid, protocol.LeaveReason.CONNECTION_LOST, silent_before=cutoff)
+        entry = await rooms.depart(room_id, pid, protocol.LeaveReason.CONNECTION_LOST, silent_before=now - timeout)
         if entry and entry.get("state") == "connected" and entry.get("channel"):
             await rooms.close_channel(entry["channel"], protocol.CloseReason.PING_TIMEOUT)
     for room_id in await presence.speaking_rooms(now - speaker.SILENCE_AFTER - SPEAKING_KEEP):

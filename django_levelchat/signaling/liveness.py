@@ -5,11 +5,17 @@ loop writes every mark of the process in one presence call per ``SWEEP_INTERVAL`
 many sockets pinged). A live socket's recorded time therefore trails by at most a ping interval plus one sweep
 interval, well inside ``PING_TIMEOUT``. A session whose entry turned out to be gone (Redis restarted empty) is
 handed back to its consumer to restore.
+
+Each flush also writes the process's *progress* mark: the time up to which its event loop has handled every frame
+its sockets sent. Silence is judged against it (``presence.overdue``), so a loop seconds behind its sockets makes
+the janitor wait for it instead of timing out sockets whose pings are still unread.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 import weakref
 from typing import Any, Protocol
 
@@ -20,6 +26,9 @@ from django_levelchat.signaling.presence import get_presence
 logger = logging.getLogger("django_levelchat.signaling")
 
 Session = tuple[str, str]  # (room public id, participant id)
+
+#: This process, as the owner of its sessions' presence entries (the pid first, for people reading Redis).
+PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 class Owner(Protocol):
@@ -55,16 +64,17 @@ def local_sessions() -> int:
     return len(_owners)
 
 
-async def flush() -> int:
-    """Write the marks gathered since the last flush; restore sessions whose entry is gone. Returns the count.
+async def flush(progress: float | None = None) -> int:
+    """Write the marks gathered since the last flush, with this process's ``progress`` when given; restore sessions
+    whose entry is gone. Returns the count of marks.
 
     On a backend failure the marks are kept for the next flush (and the error propagates to the caller)."""
-    if not _pending:
+    if not _pending and progress is None:
         return 0
     beats = dict(_pending)
     _pending.clear()
     try:
-        missing = await get_presence().touch_many(beats)
+        missing = await get_presence().touch_many(beats, (PROCESS, progress) if progress is not None else None)
     except BaseException:
         for key, at in beats.items():
             _pending[key] = max(at, _pending.get(key, at))

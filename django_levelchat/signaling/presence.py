@@ -19,6 +19,7 @@ import heapq
 import json
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -31,6 +32,32 @@ from django_levelchat.deploy import POOL_TIMEOUT, redis_connection_options
 from django_levelchat.signaling import clock
 
 Entry = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """What a fresh join asks of presence: checked and claimed in one atomic step."""
+
+    identity: str
+    pid: str
+    issued_at: float  # the token's ``iat``: a removal at or after it refuses the token
+    joinable: bool  # the room's status, from the database
+    hidden: bool  # a hidden participant (recorder) counts toward no limit
+    max_participants: int
+    replace: bool  # REPLACE_DUPLICATE_IDENTITY: take the identity over from a live session
+
+
+@dataclass(frozen=True)
+class Admission:
+    """``outcome``: ``ok`` (the identity is claimed for ``pid``), ``removed``, ``ended``, ``full`` or ``taken``
+    (a live session holds the identity and replacing is off). ``previous`` held the claim before; ``stale`` are
+    other sessions of the identity still listed (from before the claim existed); ``others`` counts the visible
+    members of other identities."""
+
+    outcome: str
+    others: int = 0
+    previous: str | None = None
+    stale: tuple[str, ...] = ()
 
 
 class Presence(Protocol):
@@ -47,8 +74,10 @@ class Presence(Protocol):
     async def was_removed(self, room: str, pid: str) -> bool: ...
     async def roster(self, room: str) -> list[Entry]: ...
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool: ...
-    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]: ...
-    async def expired(self, older_than: float) -> list[tuple[str, str]]: ...
+    async def touch_many(
+        self, beats: dict[tuple[str, str], float], mark: tuple[str, float] | None = None
+    ) -> list[tuple[str, str]]: ...
+    async def expired(self, now: float, timeout: float) -> list[tuple[str, str]]: ...
     async def present(self, sessions: list[tuple[str, str]]) -> list[bool]: ...
     async def occupied(self, room: str) -> bool: ...
     async def anyone(self) -> bool: ...
@@ -56,8 +85,10 @@ class Presence(Protocol):
     async def current_seq(self, room: str) -> int: ...
     async def push_chat(self, room: str, message: dict[str, Any], keep: int) -> None: ...
     async def chat(self, room: str) -> list[dict[str, Any]]: ...
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]: ...
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission: ...
+    async def snapshot(
+        self, room: str, *, reserve_seq: bool = False
+    ) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
     async def revoke(self, room: str, identity: str, at: float) -> None: ...
     async def revoked_at(self, room: str, identity: str) -> float | None: ...
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
@@ -104,6 +135,7 @@ class MemoryPresence:
         self._seen: dict[tuple[str, str], float] = {}
         self._deadlines: list[tuple[float, str, str]] = []
         self._speaking: dict[str, float] = {}
+        self._marks: dict[str, float] = {}
 
     def _room(self, room: str) -> _MemoryRoom:
         return self._rooms.setdefault(room, _MemoryRoom())
@@ -160,16 +192,27 @@ class MemoryPresence:
         self._beat(room, pid, clock.now() if now is None else now)
         return True
 
-    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]:
+    async def touch_many(
+        self, beats: dict[tuple[str, str], float], mark: tuple[str, float] | None = None
+    ) -> list[tuple[str, str]]:
+        if mark is not None:
+            self._marks[mark[0]] = mark[1]
         return [key for key, at in beats.items() if not await self.touch(key[0], key[1], at)]
 
-    async def expired(self, older_than: float) -> list[tuple[str, str]]:
-        found = []
+    async def expired(self, now: float, timeout: float) -> list[tuple[str, str]]:
+        found, behind = [], []
         heap = self._deadlines
-        while heap and heap[0][0] < older_than:
+        while heap and heap[0][0] < now - timeout:
             at, room, pid = heapq.heappop(heap)
-            if self._seen.get((room, pid)) == at:  # not superseded by a later heartbeat, nor removed
+            if self._seen.get((room, pid)) != at:
+                continue  # superseded by a later heartbeat, or removed
+            owner = self._room(room).entries.get(pid, {}).get("owner")
+            if overdue(at, self._marks.get(owner) if owner else None, now, timeout):
                 found.append((room, pid))
+            else:
+                behind.append((at, room, pid))
+        for item in behind:  # looked at again by the next sweep
+            heapq.heappush(heap, item)
         return found
 
     async def present(self, sessions: list[tuple[str, str]]) -> list[bool]:
@@ -198,11 +241,25 @@ class MemoryPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return list(self._room(room).chat)
 
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
-        return await self.revoked_at(room, identity), await self.roster(room)
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission:
+        state = self._room(room)
+        revoked = state.revoked.get(request.identity)
+        if revoked is not None and request.issued_at <= revoked:
+            return Admission("removed")
+        if not request.joinable:
+            return Admission("ended")
+        mine = [e for e in state.entries.values() if e["identity"] == request.identity]
+        others = sum(1 for e in state.entries.values() if e["identity"] != request.identity and not e.get("hidden"))
+        if not request.hidden and others >= request.max_participants:
+            return Admission("full", others)
+        claimed, previous = await self.claim_identity(room, request.identity, request.pid, replace=request.replace)
+        if not claimed:
+            return Admission("taken", others, previous)
+        return Admission("ok", others, previous, tuple(e["id"] for e in mine))
 
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
-        return await self.current_seq(room), await self.roster(room), await self.chat(room)
+    async def snapshot(self, room: str, *, reserve_seq: bool = False) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        seq = await self.next_seq(room) if reserve_seq else await self.current_seq(room)
+        return seq, await self.roster(room), await self.chat(room)
 
     async def revoke(self, room: str, identity: str, at: float) -> None:
         self._room(room).revoked[identity] = at
@@ -292,6 +349,30 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {1, previous or ''}
 """
+# A fresh join's admission (issue 16: one round trip where there were three). KEYS = revoked, roster, identities;
+# ARGV = identity, pid, issued_at, joinable, hidden, max_participants, replace, ttl. Checks in the order the
+# consumer reports them (removed, ended, full), then the identity claim as _CLAIM makes it.
+_ADMIT = """
+local revoked = redis.call('HGET', KEYS[1], ARGV[1])
+if revoked and tonumber(ARGV[3]) <= tonumber(revoked) then return {'removed', 0} end
+if ARGV[4] ~= '1' then return {'ended', 0} end
+local others, mine = 0, {}
+for _, raw in ipairs(redis.call('HVALS', KEYS[2])) do
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' then
+    if entry['identity'] == ARGV[1] then mine[#mine + 1] = entry['id']
+    elseif entry['hidden'] ~= true then others = others + 1 end
+  end
+end
+if ARGV[5] ~= '1' and others >= tonumber(ARGV[6]) then return {'full', others} end
+local previous = redis.call('HGET', KEYS[3], ARGV[1])
+if previous and ARGV[7] == '0' and redis.call('HEXISTS', KEYS[2], previous) == 1 then
+  return {'taken', others, previous}
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return {'ok', others, previous or '', unpack(mine)}
+"""
 # Add a roster entry only while its session holds the identity claim (one atomic step: never two entries).
 _ADD_IF_CLAIMED = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -324,12 +405,17 @@ return false
 # HSET/ZADD only for an entry that still exists: a removal by another process must win over a late update.
 _PUT_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0"
 _TOUCH_IF_PRESENT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) return 1 end return 0"
-# A batch of heartbeats: KEYS = [seen, roster...]; ARGV = (roster key index, pid, time, seen member) per beat.
+# A batch of heartbeats and the process's progress mark: KEYS = [seen, marks, roster...]; ARGV = process, its
+# progress ('' for none), marks older than this are dropped, then (roster key index, pid, time, seen member) per beat.
 # Returns the 1-based numbers of the beats whose entry is gone (never re-created here: the owner decides).
 _TOUCH_MANY = """
+if ARGV[2] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3])
+end
 local missing = {}
 local n = 0
-for i = 1, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   n = n + 1
   if redis.call('HEXISTS', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) == 1 then
     redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 3])
@@ -396,6 +482,10 @@ class RedisPresence:
         return f"{self.prefix}:seen"
 
     @property
+    def _marks(self) -> str:
+        return f"{self.prefix}:marks"
+
+    @property
     def _speaking(self) -> str:
         return f"{self.prefix}:speaking"
 
@@ -460,22 +550,43 @@ class RedisPresence:
         script, keys = _TOUCH_IF_PRESENT, (self._k(room, "roster"), self._seen)
         return bool(await self.redis.eval(script, 2, *keys, pid, ts, _member(room, pid)))
 
-    async def touch_many(self, beats: dict[tuple[str, str], float]) -> list[tuple[str, str]]:
-        """Heartbeats of many sessions in one round trip; returns those whose entry is gone."""
-        if not beats:
+    async def touch_many(
+        self, beats: dict[tuple[str, str], float], mark: tuple[str, float] | None = None
+    ) -> list[tuple[str, str]]:
+        """Heartbeats of many sessions, and the progress ``mark`` (process, time) of theirs, in one round trip;
+        returns the sessions whose entry is gone."""
+        if not beats and mark is None:
             return []
         keys: dict[str, int] = {}
-        args: list[Any] = []
+        args: list[Any] = [mark[0], mark[1], mark[1] - MARK_KEEP] if mark else ["", "", ""]
         for (room, pid), at in beats.items():
-            index = keys.setdefault(self._k(room, "roster"), len(keys) + 2)
+            index = keys.setdefault(self._k(room, "roster"), len(keys) + 3)
             args += [index, pid, at, _member(room, pid)]
-        missing = await self.redis.eval(_TOUCH_MANY, len(keys) + 1, self._seen, *keys, *args)
+        missing = await self.redis.eval(_TOUCH_MANY, len(keys) + 2, self._seen, self._marks, *keys, *args)
         order = list(beats)
         return [order[int(n) - 1] for n in missing]
 
-    async def expired(self, older_than: float) -> list[tuple[str, str]]:
-        members = await self.redis.zrangebyscore(self._seen, "-inf", f"({older_than}", start=0, num=EXPIRED_BATCH)
-        return [_split_member(m) for m in members]
+    async def expired(self, now: float, timeout: float) -> list[tuple[str, str]]:
+        """See ``overdue``: one range query when no session is silent, one pipeline more (their entries, then the
+        progress marks of their owners) when some are."""
+        found = await self.redis.zrangebyscore(
+            self._seen, "-inf", f"({now - timeout}", start=0, num=EXPIRED_BATCH, withscores=True
+        )
+        if not found:
+            return []
+        sessions = [(*_split_member(member), float(beat)) for member, beat in found]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room, pid, _ in sessions:
+                pipe.hget(self._k(room, "roster"), pid)
+            entries = await pipe.execute()
+        owners = [_owner(raw) for raw in entries]
+        known = sorted({o for o in owners if o})
+        marks = dict(zip(known, await self.redis.zmscore(self._marks, known), strict=True)) if known else {}
+        return [
+            (room, pid)
+            for (room, pid, beat), owner in zip(sessions, owners, strict=True)
+            if overdue(beat, marks.get(owner) if owner else None, now, timeout)
+        ]
 
     async def present(self, sessions: list[tuple[str, str]]) -> list[bool]:
         if not sessions:
@@ -509,21 +620,33 @@ class RedisPresence:
     async def chat(self, room: str) -> list[dict[str, Any]]:
         return [json.loads(m) for m in await self.redis.lrange(self._k(room, "chat"), 0, -1)]
 
-    async def admission(self, room: str, identity: str) -> tuple[float | None, list[Entry]]:
-        """What a join checks (the identity's revocation, the roster), in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._k(room, "revoked"), identity)
-            pipe.hgetall(self._k(room, "roster"))
-            revoked, roster = await pipe.execute()
-        return (float(revoked) if revoked is not None else None), [json.loads(v) for v in roster.values()]
+    async def admit(self, room: str, request: AdmissionRequest) -> Admission:
+        """Revocation, room state, room size and the identity claim of a join, atomically, in one round trip;
+        the roster is read inside Redis, not shipped to this process."""
+        keys = [self._k(room, "revoked"), self._k(room, "roster"), self._k(room, "identities")]
+        flags = ("1" if request.joinable else "0", "1" if request.hidden else "0")
+        args = [request.identity, request.pid, request.issued_at, *flags, request.max_participants]
+        outcome, others, *rest = await self.redis.eval(
+            _ADMIT, len(keys), *keys, *args, "1" if request.replace else "0", self.ttl
+        )
+        previous = (rest[0] or None) if rest else None
+        return Admission(outcome, int(others), previous, tuple(rest[1:]))
 
-    async def snapshot(self, room: str) -> tuple[int, list[Entry], list[dict[str, Any]]]:
-        """``seq``, roster and chat history as of one instant (MULTI), in one round trip: what ``welcome`` needs."""
+    async def snapshot(self, room: str, *, reserve_seq: bool = False) -> tuple[int, list[Entry], list[dict[str, Any]]]:
+        """``seq``, roster and chat history as of one instant (MULTI), in one round trip: what ``welcome`` needs.
+
+        ``reserve_seq`` takes the next seq in the same step, for an event the caller sends about itself (a join's
+        ``participant-joined``): the snapshot is the state as of that event."""
+        seq_key = self._k(room, "seq")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(self._k(room, "seq"))
+            if reserve_seq:
+                pipe.incr(seq_key)
+                pipe.expire(seq_key, self.ttl)
+            else:
+                pipe.get(seq_key)
             pipe.hgetall(self._k(room, "roster"))
             pipe.lrange(self._k(room, "chat"), 0, -1)
-            seq, roster, chat = await pipe.execute()
+            seq, *_, roster, chat = await pipe.execute()
         return int(seq or 0), [json.loads(v) for v in roster.values()], [json.loads(m) for m in chat]
 
     async def revoke(self, room: str, identity: str, at: float) -> None:
@@ -635,6 +758,26 @@ class RedisPresence:
 
 
 EXPIRED_BATCH = 1000  # silent sessions handed to one sweep at most; the next sweep takes the rest
+MARK_KEEP = 3600.0  # seconds a process's progress mark outlives its last write (a process long gone is forgotten)
+
+
+def overdue(beat: float, progress: float | None, now: float, timeout: float) -> bool:
+    """Whether a session last heard at ``beat`` (more than ``timeout`` ago) is gone.
+
+    Judged on its own process's time when that process is alive: ``progress`` is the time up to which the process
+    has handled every frame its sockets sent (``liveness``). A process whose event loop is seconds behind has not
+    read its sockets' pings yet; timing its sessions out by the clock alone closed live sockets under a join storm
+    (525 of 5,000 in one run). So a session goes once its process got a ``timeout`` past the last beat without
+    hearing it, or when the process made no progress for a ``timeout`` (it is gone) or never said (no mark)."""
+    return progress is None or progress < now - timeout or progress - beat >= timeout
+
+
+def _owner(raw: str | None) -> str | None:
+    """The process that owns a stored entry (``liveness.PROCESS`` of its socket's process), if any."""
+    if not raw:
+        return None
+    owner = json.loads(raw).get("owner")
+    return owner if isinstance(owner, str) else None
 
 
 def _member(room: str, pid: str) -> str:

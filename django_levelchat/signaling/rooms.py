@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import DatabaseError
 from redis.exceptions import RedisError
@@ -30,8 +31,9 @@ EVENT = "lc.event"
 CLOSE = "lc.close"
 CONTROL = "lc.control"
 
-#: What a channel-layer or presence call raises while its backend (Redis) is down or restarting.
-LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError, RedisError)
+#: What a channel-layer or presence call raises while its backend (Redis) is down or restarting, or while the
+#: receiving process is so far behind that its backlog reached the layer's bound (``ChannelFull``).
+LAYER_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError, RedisError, ChannelFull)
 
 _background: set[asyncio.Task[Any]] = set()
 
@@ -101,11 +103,23 @@ live_recording = db_call(recording_of)
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Run a coroutine detached from the consumer that started it (it may outlive the socket)."""
+    """Run a coroutine detached from the consumer that started it (it may outlive the socket). Its failure is
+    logged here (it used to surface as asyncio's "Task exception was never retrieved")."""
     task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)
-    task.add_done_callback(_background.discard)
+    task.add_done_callback(_finished)
     return task
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, LAYER_ERRORS):
+        logger.warning("background task %s: signaling backend unavailable: %s", task.get_coro(), describe(exc))
+    elif exc is not None:
+        logger.error("background task %s failed", task.get_coro(), exc_info=exc)
 
 
 def _event_message(frame: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +131,13 @@ async def broadcast(room_id: str, build: Callable[..., dict[str, Any]], **fields
     """Stamp the next room ``seq`` on a frame and send it to every socket of the room."""
     seq = await get_presence().next_seq(room_id)
     frame = build(**fields, seq=seq)
-    await get_channel_layer().group_send(room_group(room_id), _event_message(frame))
+    await publish(room_id, frame)
     return frame
+
+
+async def publish(room_id: str, frame: dict[str, Any]) -> None:
+    """Send a frame that already has its ``seq`` (or needs none) to every socket of the room."""
+    await get_channel_layer().group_send(room_group(room_id), _event_message(frame))
 
 
 async def broadcast_chat(room_id: str, *, from_: dict[str, Any], text: str, ts: int, message_id: str) -> dict[str, Any]:

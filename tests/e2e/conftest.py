@@ -15,6 +15,7 @@ Fixtures other browser tests can reuse:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -56,22 +57,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def levelchat_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
-    redis = None if redis_missing_reason() else RedisServer().start()  # this server's own (see tests/conftest.py)
-    redis_url = redis.url if redis else None
-    server = start_server(tmp_path_factory.mktemp("e2e"), secret_key=settings.SECRET_KEY, redis_url=redis_url)
-    # This process writes rooms into the server's SQLite file through a second database alias.
+@contextlib.contextmanager
+def served(
+    workdir: Path, blocker: Any, alias: str, *, redis_url: str | None = None, extra_env: dict[str, Any] | None = None
+) -> Iterator[LiveServer]:
+    """A daphne server (tests/e2e/live.py) whose SQLite file this process reaches through database ``alias``."""
+    server = start_server(workdir, secret_key=settings.SECRET_KEY, redis_url=redis_url, extra_env=extra_env)
     conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
-    connections.settings[DB_ALIAS] = connections.configure_settings({"default": {}, DB_ALIAS: conf})[DB_ALIAS]
+    connections.settings[alias] = connections.configure_settings({"default": {}, alias: conf})[alias]
     try:
         yield server
     finally:
         # Tests that override DATABASES rebuild Django's connection settings and drop this alias on the way.
-        if DB_ALIAS in connections.settings:
-            in_db_thread(lambda: connections[DB_ALIAS].close(), django_db_blocker)
-            del connections.settings[DB_ALIAS]
+        if alias in connections.settings:
+
+            def forget() -> None:  # the connection object lives in the database thread
+                connections[alias].close()
+                del connections[alias]
+
+            in_db_thread(forget, blocker)
+            del connections.settings[alias]
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def levelchat_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
+    redis = None if redis_missing_reason() else RedisServer().start()  # this server's own (see tests/conftest.py)
+    try:
+        with served(
+            tmp_path_factory.mktemp("e2e"), django_db_blocker, DB_ALIAS, redis_url=redis.url if redis else None
+        ) as server:
+            yield server
+    finally:
         if redis:
             redis.stop()
 

@@ -84,6 +84,14 @@
       return { ok: el.videoWidth > 0 && t2 > t1, width: el.videoWidth, height: el.videoHeight, t1, t2, frames: frames2 - frames1, paused: el.paused };
     },
 
+    /** Whether the camera video of `participantId` on this page comes from the SFU connection's receivers. */
+    cameraViaSfu(participantId) {
+      const el = document.querySelector(`video[data-participant="${participantId}"][data-source="camera"]`);
+      const track = el?.srcObject?.getVideoTracks?.()[0];
+      const pc = this.room.peerConnections.get('sfu');
+      return Boolean(track && pc && pc.getReceivers().some((r) => r.track === track));
+    },
+
     /** The negotiated video codecs (mime types) of the inbound streams, per peer. */
     async inboundVideoCodecs() {
       const out = {};

@@ -26,12 +26,11 @@ from typing import Any
 
 import av
 import pytest
-from django.conf import settings
 
 from django_levelchat.client import SyntheticVideoTrack, ToneAudioTrack, join_room
 from django_levelchat.models import Room
-from tests.e2e.conftest import HARNESS, in_db_thread, wait_until
-from tests.e2e.live import ROOT, WAIT_MS, LiveServer, start_server
+from tests.e2e.conftest import HARNESS, in_db_thread, served, wait_until
+from tests.e2e.live import ROOT, WAIT_MS, LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 DB_ALIAS = "recording_e2e"  # this module's own server, so its own SQLite file
@@ -41,20 +40,9 @@ W, H, FPS = 320, 240, 15
 @pytest.fixture(scope="module")
 def rec_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
     """In-memory channel layer: the SFU worker and the recording jobs run inside daphne (the embedded default)."""
-    from django.db import connections
-
     workdir = tmp_path_factory.mktemp("rec-e2e")
-    extra = {"LEVELCHAT_MEDIA_ROOT": str(workdir / "media")}
-    server = start_server(workdir, secret_key=settings.SECRET_KEY, extra_env=extra)
-    conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
-    connections.settings[DB_ALIAS] = connections.configure_settings({"default": {}, DB_ALIAS: conf})[DB_ALIAS]
-    try:
-        yield server
-    finally:
-        if DB_ALIAS in connections.settings:
-            in_db_thread(lambda: connections[DB_ALIAS].close(), django_db_blocker)
-            del connections.settings[DB_ALIAS]
-        server.stop()
+    with served(workdir, django_db_blocker, DB_ALIAS, extra_env={"LEVELCHAT_MEDIA_ROOT": str(workdir / "media")}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

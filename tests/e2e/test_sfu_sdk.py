@@ -4,6 +4,8 @@
   peer connection (to the SFU) and no mesh connection.
 - SDK publisher → SFU → SDK subscriber: `setPreferredQuality` picks the simulcast layer (videoWidth follows), and
   the publisher pauses the layers nobody watches (`layer-demand`).
+- A meeting past the mesh limit (2 here): the third join moves all three pages to the SFU without leaving; each
+  ends with one connection (to the SFU) and plays the other two from it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from django_levelchat import tokens
 from django_levelchat.models import Room
-from tests.e2e.conftest import HARNESS, in_db_thread, wait_until
-from tests.e2e.live import WAIT_S, LiveServer, start_server
+from tests.e2e.conftest import HARNESS, in_db_thread, served, wait_until
+from tests.e2e.live import WAIT_S, LiveServer
 
 pytestmark = pytest.mark.e2e
 #: This module's own database alias: the shared e2e server's alias points at another SQLite file.
@@ -29,24 +30,10 @@ MEDIA_WAIT_S = 3 * WAIT_S
 @pytest.fixture(scope="module")
 def sfu_server(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[LiveServer]:
     """A server of its own with the in-memory channel layer (the SFU runs embedded) and a mesh limit of 2."""
-    from django.db import connections
-
-    server = start_server(
-        tmp_path_factory.mktemp("sfu-sdk"), secret_key=settings.SECRET_KEY, extra_env={"LEVELCHAT_SFU_MESH_LIMIT": 2}
-    )
-    conf = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(server.db_path), "OPTIONS": {"timeout": 20}}
-    connections.settings[DB_ALIAS] = connections.configure_settings({"default": {}, DB_ALIAS: conf})[DB_ALIAS]
-    try:
+    with served(
+        tmp_path_factory.mktemp("sfu-sdk"), django_db_blocker, DB_ALIAS, extra_env={"LEVELCHAT_SFU_MESH_LIMIT": 2}
+    ) as server:
         yield server
-    finally:
-
-        def forget() -> None:  # the connection object lives in the database thread
-            connections[DB_ALIAS].close()
-            del connections[DB_ALIAS]
-
-        in_db_thread(forget, django_db_blocker)
-        del connections.settings[DB_ALIAS]
-        server.stop()
 
 
 @pytest.fixture
@@ -120,7 +107,8 @@ def _diagnose(pages: dict[str, Any], server: LiveServer) -> str:
                 const rtp = [];
                 for (const s of (await pc.getStats()).values())
                   if (s.type.endsWith('bound-rtp')) rtp.push([s.type, s.kind, s.mid, s.frameWidth, s.packetsSent ?? s.packetsReceived]);
-                out.pcs.push({id, conn: pc.connectionState, sig: pc.signalingState, rtp});
+                const transceivers = pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection, t.receiver.track?.readyState, t.receiver.track?.muted]);
+                out.pcs.push({id, conn: pc.connectionState, sig: pc.signalingState, rtp, transceivers});
               }
               return out;
             }"""
@@ -192,3 +180,56 @@ def test_preferred_quality_picks_the_layer_and_unwatched_layers_pause(
             raise AssertionError(f"{exc}\n{_diagnose(pages, sfu_server)}") from None
     # Still playing after the switches.
     wait_until(lambda: _plays(viewer, host_id), timeout=MEDIA_WAIT_S, message="playing after the switches")
+
+
+def test_meeting_past_the_mesh_limit_moves_to_the_sfu(
+    sfu_server: LiveServer, sfu_page: Callable[..., Any], room_and_tokens: Callable[..., Any]
+) -> None:
+    """Two members mesh; the third join takes the meeting past the limit of 2 and everyone moves to the SFU
+    without leaving: the mesh closes once the SFU connection is up, and every page plays every other's camera
+    from it."""
+    _, mint = room_and_tokens(Room.RoomType.MEETING)
+    pages: dict[str, Any] = {}
+    ids: dict[str, str] = {}
+    for name in ("alice", "bob"):
+        pages[name] = sfu_page()
+        ids[name] = _join(pages[name], mint(name), sfu_server)
+
+    def watch(viewers: list[str], check: Callable[[Any, str], Any], what: str) -> None:
+        for viewer in viewers:
+            for other in pages:
+                if other == viewer:
+                    continue
+                try:
+                    wait_until(
+                        lambda v=viewer, o=other: check(pages[v], ids[o]),
+                        timeout=MEDIA_WAIT_S,
+                        message=f"{viewer} {what} {other}",
+                    )
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}\n{_diagnose(pages, sfu_server)}") from None
+
+    watch(["alice", "bob"], _plays, "plays (mesh)")
+    assert {name: page.evaluate("lcTest.room.mediaRoute") for name, page in pages.items()} == {
+        "alice": "mesh",
+        "bob": "mesh",
+    }
+    pages["carol"] = sfu_page()
+    ids["carol"] = _join(pages["carol"], mint("carol"), sfu_server)
+    for name, page in pages.items():
+        try:
+            wait_until(
+                lambda p=page: p.evaluate("lcTest.room.mediaRoute") == "sfu" and _connections(p) == ["sfu"],
+                timeout=MEDIA_WAIT_S,
+                message=f"{name} on the SFU only (the mesh torn down)",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{_diagnose(pages, sfu_server)}") from None
+    watch(list(pages), lambda p, pid: p.evaluate("(pid) => lcTest.cameraViaSfu(pid)", pid), "receives over the SFU")
+    watch(list(pages), _plays, "plays")
+    for name, page in pages.items():
+        assert _connections(page) == ["sfu"], name
+        for other, pid in ids.items():
+            if other != name:
+                sources = set(page.evaluate("(p) => lcTest.subscribedFrom(p)", pid))
+                assert sources == {"camera", "microphone"}, (name, other, sources)

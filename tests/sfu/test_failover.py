@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -17,7 +15,7 @@ import pytest
 from django_levelchat.recording.spool import recording_dir, track_files
 from django_levelchat.sfu.leases import RedisLeases
 from django_levelchat.tokens import issue_token
-from tests.livecluster import ROOT, Cluster, WSClient
+from tests.livecluster import WSClient, sfu_cluster
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
 
@@ -26,32 +24,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
 @pytest.fixture
 def cluster(tmp_path, redis_server):
-    c = Cluster(tmp_path, redis_url=redis_server.url)
-    c.env["DJANGO_SETTINGS_MODULE"] = "tests.sfu.live_settings"
-    c.spool, c.media = tmp_path / "spool", tmp_path / "media"
-    c.env["LEVELCHAT_MEDIA_ROOT"] = str(c.media)
-    c.env["LEVELCHAT_TEST_OVERRIDES"] = json.dumps({"RECORDING_SPOOL_DIR": str(c.spool), "RECORDING_LAYOUT": None})
-    c.manage("migrate", "--verbosity", "0")
-    c.port = c.start()
-    c.workers = {}
-    for worker_id in ("wa", "wb"):
-        log = open(tmp_path / f"sfu-{worker_id}.log", "wb")  # noqa: SIM115  (lives as long as the process)
-        c.workers[worker_id] = subprocess.Popen(
-            [sys.executable, "manage.py", "runsfu", "--workers", "1", "--worker-id", worker_id],
-            cwd=ROOT,
-            env=c.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    yield c
-    for proc in c.workers.values():
-        proc.terminate()
-    for proc in c.workers.values():
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    c.stop()
+    with sfu_cluster(tmp_path, redis_server.url) as c:
+        yield c
 
 
 async def _both_workers_registered(redis_url: str) -> RedisLeases:

@@ -97,6 +97,53 @@ def test_sdp_pinning_and_start_bitrate() -> None:
     assert "10.0.0.5" not in public and "93.184.216.34" in public
 
 
+def test_a_re_offer_keeps_the_negotiated_payload_types() -> None:
+    """aiortc numbers every section of its offers from its defaults (VP8 97, RTX 98, Opus 96); a browser that
+    offered VP8 as 96 and Opus as 111 would then send with numbers the SFU's started receivers read as RTX or drop,
+    and renumber new sections that collide with its own numbers, which the SFU's started senders do not follow.
+    """
+    negotiated = (
+        "v=0\r\ns=-\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\n"
+        "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    )
+    reoffer = (
+        "v=0\r\ns=-\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99 100\r\na=mid:0\r\na=rtpmap:97 VP8/90000\r\n"
+        "a=rtcp-fb:97 nack pli\r\na=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=97\r\n"
+        "a=rtpmap:99 H264/90000\r\na=rtpmap:100 rtx/90000\r\na=fmtp:100 apt=99\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 96 0\r\na=mid:1\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97 98\r\na=mid:2\r\na=rtpmap:97 VP8/90000\r\na=rtpmap:98 rtx/90000\r\n"
+        "a=fmtp:98 apt=97\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:3\r\na=rtpmap:96 opus/48000/2\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97 98\r\na=mid:4\r\na=rtpmap:97 H264/90000\r\na=rtpmap:98 rtx/90000\r\n"
+        "a=fmtp:98 apt=97\r\n"
+    )
+    _, media = sdp_rules._sections(sdp_rules.keep_payload_types(reoffer, negotiated))
+    assert media[0] == [
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97",
+        "a=mid:0",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 nack pli",
+        "a=rtpmap:97 rtx/90000",
+        "a=fmtp:97 apt=96",
+    ]
+    assert media[1] == ["m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=mid:1", "a=rtpmap:111 opus/48000/2"]
+    # New sections: the connection's numbers for its codecs (VP8 97 beside the browser's RTX 97 is a collision
+    # Chrome resolves by renumbering), and numbers nobody uses for a codec the connection does not have yet.
+    assert media[2][0] == "m=video 9 UDP/TLS/RTP/SAVPF 96 97" and "a=fmtp:97 apt=96" in media[2]
+    assert media[3] == ["m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=mid:3", "a=rtpmap:111 opus/48000/2"]
+    assert media[4] == [
+        "m=video 9 UDP/TLS/RTP/SAVPF 98 99",
+        "a=mid:4",
+        "a=rtpmap:98 H264/90000",
+        "a=rtpmap:99 rtx/90000",
+        "a=fmtp:99 apt=98",
+    ]
+
+
 def test_announced_address_and_candidate_filter() -> None:
     answer = (
         "v=0\r\ns=-\r\nm=video 40000 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 10.0.0.5\r\n"

@@ -16,11 +16,12 @@ async def test_installed_aiortc_passes() -> None:
 
 async def test_missing_internals_are_named() -> None:
     transceiver = RTCPeerConnection().addTransceiver("video")
-    assert selfcheck.missing_internals(transceiver.receiver, transceiver.sender, rtcrtpreceiver) == []
+    assert selfcheck.missing_internals(transceiver.receiver, transceiver.sender, rtcrtpreceiver, transceiver) == []
     doctored = types.SimpleNamespace(_send_rtcp_pli=None)
-    missing = selfcheck.missing_internals(doctored, transceiver.sender, types.SimpleNamespace())
+    missing = selfcheck.missing_internals(doctored, transceiver.sender, types.SimpleNamespace(), doctored)
     assert "RTCRtpReceiver._RTCRtpReceiver__jitter_buffer" in missing
     assert "aiortc.rtcrtpreceiver.decoder_worker" in missing
+    assert "RTCRtpTransceiver._codecs" in missing
 
 
 async def test_check_refuses_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:

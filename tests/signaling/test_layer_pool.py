@@ -4,6 +4,7 @@ connection where stock channels-redis raises "Too many connections" (the lost ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
@@ -83,3 +84,54 @@ async def test_connections_send_no_failing_handshake(redis_server) -> None:
         await client.aclose()
     assert admin.info("errorstats") == before
     admin.close()
+
+
+async def test_group_send_and_add_of_the_deploy_layer(redis_server) -> None:
+    """The layer's own group_add and group_send (fewer round trips than the stock ones) deliver what the stock
+    ones deliver: to every member once, across layers of two processes, and not to a discarded member."""
+    config = redis_channel_layer(redis_server.url)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    one, two = (
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+    )
+    try:
+        here = [await one.new_channel() for _ in range(3)]
+        there = [await two.new_channel() for _ in range(2)]
+        for channel in here:
+            await one.group_add("room", channel)
+        for channel in there:
+            await two.group_add("room", channel)
+        await one.group_discard("room", here[2])
+        await one.group_send("room", {"type": "chat", "n": 1})
+        for layer, channel in [(one, here[0]), (one, here[1]), (two, there[0]), (two, there[1])]:
+            assert (await asyncio.wait_for(layer.receive(channel), 15))["n"] == 1
+        with contextlib.suppress(TimeoutError):
+            got = await asyncio.wait_for(one.receive(here[2]), 0.5)
+            raise AssertionError(f"a discarded member got {got}")
+    finally:
+        await one.flush()
+
+
+async def test_a_process_backlog_is_not_capped_by_one_socket_capacity(redis_server) -> None:
+    """channels-redis counts the messages of all sockets of a process in one key: with a capacity of 10, the
+    11th pending group message of a process was dropped even though each socket had one. The process bound is its
+    own (``process_capacity``); a socket's buffer keeps ``capacity``."""
+    config = redis_channel_layer(redis_server.url, capacity=10)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    sender, receiver = (
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+        RedisChannelLayer(**config["CONFIG"], prefix=prefix),
+    )
+    try:
+        channels = [await receiver.new_channel() for _ in range(30)]
+        for n, channel in enumerate(channels):
+            await sender.group_add(f"room{n}", channel)
+        for n in range(len(channels)):
+            await sender.group_send(f"room{n}", {"type": "chat", "n": n})
+        await sender.send(channels[0], {"type": "chat", "n": -1})  # no ChannelFull: 31 waiting for the process
+        for n, channel in enumerate(channels):
+            assert (await asyncio.wait_for(receiver.receive(channel), 15))["n"] == n
+        assert (await asyncio.wait_for(receiver.receive(channels[0]), 15))["n"] == -1
+    finally:
+        await sender.flush()

@@ -54,11 +54,11 @@ async def test_expired_reads_only_the_silent_across_rooms(store, fake_clock):
             await store.touch(f"RM_{r}", f"PA_{r}_1")
     await store.touch("RM_7", "PA_7_2")
     silent = {(f"RM_{r}", f"PA_{r}_2") for r in range(50) if r != 7} | {("RM_7", "PA_7_0"), ("RM_7", "PA_7_1")}
-    assert set(await store.expired(fake_clock.now() - 1)) == silent
-    assert await store.expired(fake_clock.now() - 10) == []
+    assert set(await store.expired(fake_clock.now(), 1)) == silent
+    assert await store.expired(fake_clock.now(), 10) == []
     for room, pid in silent:
         await store.remove(room, pid)
-    assert await store.expired(fake_clock.now() - 1) == [], "removed sessions leave the index"
+    assert await store.expired(fake_clock.now(), 1) == [], "removed sessions leave the index"
     assert await store.anyone()
     assert await store.present([("RM_3", "PA_3_0"), ("RM_3", "PA_3_2")]) == [True, False]
 
@@ -70,12 +70,32 @@ async def test_a_session_heard_after_the_sweep_read_it_is_not_removed(store, fak
     await store.add("RM_r", entry("PA_silent"))
     fake_clock.advance(20)
     cutoff = fake_clock.now() - 12
-    assert set(await store.expired(cutoff)) == {("RM_r", "PA_resumed"), ("RM_r", "PA_silent")}
+    assert set(await store.expired(fake_clock.now(), 12)) == {("RM_r", "PA_resumed"), ("RM_r", "PA_silent")}
     assert await store.touch("RM_r", "PA_resumed")  # a resume lands between the sweep's read and its removal
     assert await store.remove("RM_r", "PA_resumed", silent_before=cutoff) is None
     assert (await store.remove("RM_r", "PA_silent", silent_before=cutoff) or {}).get("id") == "PA_silent"
     assert [e["id"] for e in await store.roster("RM_r")] == ["PA_resumed"]
     assert (await store.remove("RM_r", "PA_resumed") or {}).get("id") == "PA_resumed"
+
+
+async def test_a_process_behind_keeps_its_sessions_a_gone_one_loses_them(store, fake_clock):
+    """Silence is judged on the owning process's progress: a process whose event loop stalled (its mark stopped
+    moving) has not read its sockets' pings yet, so its sessions stay until it catches up, or until it made no
+    progress for a whole timeout (then it is gone). A healthy process's silent session and an entry without an
+    owner go after the timeout, as before."""
+    for pid, owner in [("PA_late", "proc-late"), ("PA_quiet", "proc-ok"), ("PA_old", None)]:
+        await store.add("RM_p", {**entry(pid), "owner": owner} if owner else entry(pid))
+    start = fake_clock.now()
+    await store.touch_many({}, ("proc-late", start + 2))  # then its loop stalls
+    fake_clock.advance(13)
+    await store.touch_many({}, ("proc-ok", fake_clock.now()))
+    assert set(await store.expired(fake_clock.now(), 12)) == {("RM_p", "PA_quiet"), ("RM_p", "PA_old")}
+    for pid in ("PA_quiet", "PA_old"):
+        await store.remove("RM_p", pid)
+    fake_clock.advance(1)
+    assert await store.expired(fake_clock.now(), 12) == [], "proc-late is behind, not gone"
+    fake_clock.advance(1)  # proc-late made no progress for 12 s: gone
+    assert await store.expired(fake_clock.now(), 12) == [("RM_p", "PA_late")]
 
 
 async def test_batched_heartbeats_keep_sessions_and_report_lost_entries(store, fake_clock):
@@ -101,7 +121,7 @@ async def test_batched_heartbeats_keep_sessions_and_report_lost_entries(store, f
         assert await liveness.flush() == 0, "a flush writes each mark once"
         await _settle()
         assert restored == ["PA_b"]
-        assert await store.expired(fake_clock.now() - 5) == [("RM_x", "PA_c")]
+        assert await store.expired(fake_clock.now(), 5) == [("RM_x", "PA_c")]
         assert await store.present([("RM_x", "PA_b")]) == [False], "a heartbeat never re-creates an entry"
     finally:
         for owner in owners:
