@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "PING_TIMEOUT": 12,
     # A socket that sends no ``hello`` within this many seconds is closed 4401.
     "HELLO_TIMEOUT": 5,
+    # Hellos a process joins or resumes at once; more wait their turn (a reconnect storm is answered first come,
+    # first served instead of all together at its end).
+    "JOIN_CONCURRENCY": 16,
     # --- Presence across processes ---
     # Redis for presence (roster, heartbeats, event sequence, chat history). ``None`` = the first host of a
     # channels_redis default layer, or process memory when the channel layer is in-memory.
