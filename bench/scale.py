@@ -9,8 +9,9 @@ whole run — and then:
    socket, the members of a room spread over the daphne processes, and keep them: each pings every 5 s (as the
    protocol asks) and drains what arrives. Ours: connect → ``hello`` → ``welcome``; bare (``/bench/idle``, which
    joins its room's group and answers pings): connect → ping → pong;
-2. idle: once the servers' CPU use is steady, the daphne (and Redis) CPU over ``--idle-seconds``, and each daphne's
-   RSS; memory per idle socket = the growth of the daphnes' RSS over the warmed-up servers, per socket;
+2. idle: once the channel layer's backlog (Redis) is delivered and the servers' CPU use is steady, the daphne
+   (and Redis) CPU over ``--idle-seconds``, and each daphne's RSS; memory per idle socket = the growth of the
+   daphnes' RSS over the warmed-up servers, per socket;
 3. probe joins: ``--probes`` sequential joins from this process while every other socket stays connected (ours:
    into an existing room as its 6th member, then ``leave``; bare: the same room's group, connect → ping → pong);
 4. fan-out: one member of every room sends one chat; every member of the room must get it (lost = expected −
@@ -360,15 +361,33 @@ async def probe_joins(ports: list[int], kind: str, plan: list[tuple[str, str]]) 
     }
 
 
-async def steady(pids: list[int], most: float) -> float:
-    """Wait (at most ``most`` s) until the servers' CPU use of two consecutive 2-second windows agrees."""
+def backlog(redis_url: str | None) -> int:
+    """Channel-layer messages waiting for the daphne processes (their ``specific.…!`` keys in Redis); 0 in memory.
+
+    A join storm leaves each process a backlog of room events to deliver: a process draining it at full speed has
+    a CPU use as steady as an idle one's, so the idle window waits for it to be empty."""
+    if redis_url is None:
+        return 0
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match="*specific.*!", count=1000))
+        return sum(int(client.zcard(k)) for k in keys)
+    finally:
+        client.close()
+
+
+async def steady(pids: list[int], most: float, redis_url: str | None = None) -> float:
+    """Wait (at most ``most`` s) until no channel-layer backlog is left and the servers' CPU use of two
+    consecutive 2-second windows agrees."""
     until, last = time.monotonic() + most, math.inf
     t0 = time.monotonic()
     while time.monotonic() < until:
         cpu0 = sum(cpu_seconds(p) for p in pids)
         await asyncio.sleep(2.0)
         now = (sum(cpu_seconds(p) for p in pids) - cpu0) / 2.0
-        if abs(now - last) < max(0.03, 0.15 * last):
+        if abs(now - last) < max(0.03, 0.15 * last) and await asyncio.to_thread(backlog, redis_url) == 0:
             break
         last = now
     return time.monotonic() - t0
@@ -438,7 +457,8 @@ async def measure_point(
             "p95_ms": percentile(latencies, 95),
             "p99_ms": percentile(latencies, 99),
         }
-        result["settle_s"] = await steady(pids, args.settle)
+        result["settle_s"] = await steady(pids, args.settle, redis.url if redis else None)
+        result["backlog_at_idle"] = await asyncio.to_thread(backlog, redis.url if redis else None)
         rpid = redis.proc.pid if redis and redis.proc else None
         cpu0 = [cpu_seconds(p) for p in pids]
         r0 = cpu_seconds(rpid) if rpid else 0.0
@@ -605,7 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default="ours,bare")
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
-    parser.add_argument("--settle", type=float, default=30.0, help="at most this long for the CPU to settle")
+    parser.add_argument(
+        "--settle", type=float, default=120.0, help="at most this long for the backlog to drain and the CPU to settle"
+    )
     parser.add_argument("--concurrency", type=int, default=10, help="joins in flight per worker")
     parser.add_argument("--rate", type=float, default=0, help="joins/s of the bulk join, all workers (0: unpaced)")
     parser.add_argument("--json", metavar="PATH")

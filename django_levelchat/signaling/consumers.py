@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,7 +31,7 @@ from django_levelchat.protocol import CloseReason, ErrorCode, ProtocolError
 from django_levelchat.signaling import clock, janitor, liveness, media, rooms, transport
 from django_levelchat.signaling.orm import db_call
 from django_levelchat.signaling.presence import AdmissionRequest, Entry, get_presence
-from django_levelchat.signaling.ratelimit import FloodGuard, TokenBucket
+from django_levelchat.signaling.ratelimit import FloodGuard, SessionLimits, TokenBucket
 from django_levelchat.signaling.speaker import LevelSmoother
 from django_levelchat.tokens import RoomClaims, issue_resume_credential, verify_resume_credential, verify_token
 
@@ -115,6 +116,9 @@ def _learn_lateness(behind: float) -> None:
     _late_by = max(_late_by, behind)
 
 
+#: No capabilities (one instance: an empty frozenset per socket is 216 bytes).
+_NONE: frozenset[str] = frozenset()
+
 #: Refused admissions (``Presence.admit``) -> how the socket closes.
 _ADMISSION_CLOSES = {
     "removed": (CloseReason.REMOVED, "you were removed from this room"),
@@ -122,6 +126,24 @@ _ADMISSION_CLOSES = {
     "full": (CloseReason.ROOM_FULL,),
     "taken": (CloseReason.REPLACED, "this identity is already in the room"),
 }
+
+
+#: Joins and resumes in progress, per event loop (see _join_gate).
+_join_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _join_gate() -> asyncio.Semaphore:
+    """At most ``JOIN_CONCURRENCY`` hellos of this process are joined or resumed at once; the others wait their
+    turn. A join is a dozen round trips to Redis and the database, and the event loop advances every ready one a
+    step at a time: a reconnect storm (every client of a restarted process) finished all together at its end, so
+    on a busy machine most sessions missed their resume window, and at 1,000 the Redis pools ran dry. In turn, the
+    first ones are answered at once (docs/reliability.md, G14)."""
+    loop = asyncio.get_running_loop()
+    gate = _join_gates.get(loop)
+    if gate is None:
+        gate = _join_gates[loop] = asyncio.Semaphore(max(1, int(levelchat_settings.JOIN_CONCURRENCY)))
+    return gate
+
 
 #: "The running recording was not read yet" (None means "there is none").
 _UNREAD = object()
@@ -173,8 +195,8 @@ class SignalingConsumer(AsyncConsumer):
         self.room: Room | None = None
         self.pid: str | None = None
         self.entry: Entry | None = None
-        self.caps: frozenset[str] = frozenset()  # effective: granted ∩ the role's current ceiling
-        self.granted: frozenset[str] = frozenset()  # what the token (or a REST update) grants
+        self.caps: frozenset[str] = _NONE  # effective: granted ∩ the role's current ceiling
+        self.granted: frozenset[str] = _NONE  # what the token (or a REST update) grants
         self.role = caps.PARTICIPANT
         self.hidden = False
         self.departed = False
@@ -192,23 +214,25 @@ class SignalingConsumer(AsyncConsumer):
         self.unflushed_frames = 0
         self.hello_task: asyncio.Task[Any] | None = None
         self.errors: list[float] = []
-        self.smoother = LevelSmoother()
+        self.smoother: LevelSmoother | None = None  # made on the first audio level: most sockets never send one
         self.last_touch = float("-inf")
         self.router: media.MeshRouter | None = None
         now = time.monotonic()
-        self.flood = FloodGuard(
-            float(levelchat_settings.RATE_LIMIT_RATE),
-            float(levelchat_settings.RATE_LIMIT_BURST),
-            float(levelchat_settings.RATE_LIMIT_GRACE),
-            now,
+        self.limits = SessionLimits(
+            frames=FloodGuard(
+                float(levelchat_settings.RATE_LIMIT_RATE),
+                float(levelchat_settings.RATE_LIMIT_BURST),
+                float(levelchat_settings.RATE_LIMIT_GRACE),
+                now,
+            ),
+            chat=FloodGuard(
+                float(levelchat_settings.CHAT_RATE),
+                float(levelchat_settings.CHAT_BURST),
+                float(levelchat_settings.RATE_LIMIT_GRACE),
+                now,
+            ),
+            levels=TokenBucket(10, 10, now),
         )
-        self.chat_flood = FloodGuard(
-            float(levelchat_settings.CHAT_RATE),
-            float(levelchat_settings.CHAT_BURST),
-            float(levelchat_settings.RATE_LIMIT_GRACE),
-            now,
-        )
-        self.level_bucket = TokenBucket(10, 10, now)
 
     # ------------------------------------------------------------------ ASGI plumbing
 
@@ -383,7 +407,7 @@ class SignalingConsumer(AsyncConsumer):
                 protocol.error(ErrorCode.TOO_LARGE, f"frame is larger than {protocol.MAX_FRAME_BYTES} bytes")
             )
             raise Close(CloseReason.FRAME_TOO_LARGE)
-        verdict = self.flood.check(time.monotonic())
+        verdict = self.limits.frames.check(time.monotonic())
         if verdict == FloodGuard.CLOSE:
             raise Close(CloseReason.RATE_LIMITED)
         if verdict != FloodGuard.ALLOW:
@@ -490,20 +514,22 @@ class SignalingConsumer(AsyncConsumer):
             raise ProtocolError(ErrorCode.BAD_STATE, "hello was already sent", ref=msg.id)
         if self.hello_task is not None:
             self.hello_task.cancel()  # the hello arrived in time; a slow join (a busy database) is not a timeout
+            self.hello_task = None  # not kept for the socket's life (with its coroutine: 0.5 KB a socket)
         if self.claims is None:
             if not msg.token:
                 raise Close(CloseReason.TOKEN_MISSING)
             await self._verify(msg.token)
         assert self.claims is not None
-        room = await _load_room(self.claims.room)
-        if room is None:
-            raise Close(CloseReason.WRONG_ROOM, "no such room")
-        self.room = room
-        if msg.resume is not None and await self._resume(msg.resume):
-            return
-        if self.token_error is not None:
-            raise Close(_token_close_reason(self.token_error))
-        await self._join_fresh()
+        async with _join_gate():
+            room = await _load_room(self.claims.room)
+            if room is None:
+                raise Close(CloseReason.WRONG_ROOM, "no such room")
+            self.room = room
+            if msg.resume is not None and await self._resume(msg.resume):
+                return
+            if self.token_error is not None:
+                raise Close(_token_close_reason(self.token_error))
+            await self._join_fresh()
 
     async def _join_fresh(self) -> None:
         claims, room = self.claims, self.room
@@ -597,9 +623,13 @@ class SignalingConsumer(AsyncConsumer):
         announced = entry.pop("announced_reconnecting", False)
         entry.update(channel=self.channel_name, owner=liveness.PROCESS, state="connected")
         entry.pop("disconnected_at", None)
-        await presence.put(room.public_id, entry)
+        # Heard first, then taken over: the janitor removes only sessions still silent, so once the touch lands
+        # the session is ours; if it fails, the janitor got there first (the window had passed): join afresh.
         self.last_touch = clock.now()
-        await presence.touch(room.public_id, entry["id"], self.last_touch)
+        if not await presence.touch(room.public_id, entry["id"], self.last_touch):
+            return False
+        if not await presence.put(room.public_id, entry):
+            return False
         if old_channel and old_channel != self.channel_name:
             await rooms.control(old_channel, "superseded")
         self.pid = entry["id"]
@@ -1100,7 +1130,7 @@ class SignalingConsumer(AsyncConsumer):
 
     async def on_chat(self, msg: protocol.Chat) -> None:
         assert self.room is not None and self.pid is not None
-        verdict = self.chat_flood.check(time.monotonic())
+        verdict = self.limits.chat.check(time.monotonic())
         if verdict == FloodGuard.CLOSE:
             raise Close(CloseReason.RATE_LIMITED)
         if verdict != FloodGuard.ALLOW:
@@ -1150,9 +1180,11 @@ class SignalingConsumer(AsyncConsumer):
     async def on_audio_level(self, msg: protocol.AudioLevel) -> None:
         assert self.room is not None and self.pid is not None
         await self.ack(msg)
-        if self.hidden or not self.level_bucket.take(time.monotonic()):
+        if self.hidden or not self.limits.levels.take(time.monotonic()):
             return  # over 10 reports/s: dropped quietly, the next one carries the same information
         now = time.time()
+        if self.smoother is None:
+            self.smoother = LevelSmoother()
         level = self.smoother.observe(msg.level, now)
         view = await get_presence().report_level(self.room.public_id, self.pid, level, now)
         await rooms.update_active_speaker(self.room.public_id, now, view)

@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import load_backend
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,8 +28,16 @@ _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="levelch
 
 
 def parallel() -> bool:
-    """Whether calls may run side by side: not on SQLite."""
-    return connections[DEFAULT_DB_ALIAS].vendor != "sqlite"
+    """Whether calls may run side by side: not on SQLite.
+
+    Read from the settings, not from ``connections[alias]``: on the event loop that is per task (asgiref's Local),
+    so asking it from each socket's task built a DatabaseWrapper per socket, never used (3.2 KB each, issue 16)."""
+    return _vendor(connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]) != "sqlite"
+
+
+@functools.cache
+def _vendor(engine: str) -> str:
+    return str(load_backend(engine).DatabaseWrapper.vendor)
 
 
 def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
