@@ -1,11 +1,37 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from django.db import OperationalError
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from django_levelchat.models import Room
 from tests.services import RedisServer, redis_missing_reason
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_waits_for_table_locks() -> Iterator[None]:
+    """The test database is shared-cache in-memory SQLite, whose table locks are never waited for (the busy
+    timeout does not apply to them). A transactional test's teardown flush then fails when work the test set off
+    is still writing on another thread (a consumer's departure finishing on a loaded machine), and a failed flush
+    leaves the connection unusable for every later test. The flush is retried while the table is locked."""
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return original(self, sql_list)
+            except OperationalError as exc:
+                if "is locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 @pytest.fixture
