@@ -21,8 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import websockets
+
 from bench.servers import Cluster, PostgresDatabase, RedisServer, postgres_missing_reason
-from django_levelchat.client.signaling import Backoff, SignalingClient
+from django_levelchat.client.signaling import Backoff, ClosedError, SignalingClient
 
 #: Why reconnect attempts failed (printed: a storm's failures say what the servers did with it).
 FAILURES: collections.Counter[str] = collections.Counter()
@@ -82,15 +84,17 @@ async def run(args: argparse.Namespace) -> None:
     try:
         cluster.manage("migrate", "--verbosity", "0")
         ports = [cluster.start(), cluster.start()]
-        rooms = [cluster.create_room(max_participants=args.room_size) for _ in range(args.sockets // args.room_size)]
-        tokens = cluster.manage(
+        made = cluster.manage(  # every room and token in one shell: one subprocess per room took minutes
             "shell",
             "-c",
-            "from django_levelchat.tokens import issue_token; "
-            f"[print(issue_token(r, f'm{{i}}', ttl=3600)) for r in {rooms!r} for i in range({args.room_size})]",
+            "from django_levelchat.models import Room; from django_levelchat.tokens import issue_token\n"
+            f"for _ in range({args.sockets // args.room_size}):\n"
+            f"    r = Room.objects.create(name='storm', max_participants={args.room_size})\n"
+            f"    [print(r.public_id, issue_token(r, f'm{{i}}', ttl=3600)) for i in range({args.room_size})]",
         ).splitlines()
-        tokens = [line for line in tokens if line.startswith("eyJ")]  # the shell may print warnings first
-        members = [Member(rooms[n // args.room_size], f"m{n % args.room_size}", tokens[n]) for n in range(len(tokens))]
+        made = [line.split() for line in made if " eyJ" in line]  # the shell may print warnings first
+        rooms = list(dict.fromkeys(room for room, _ in made))
+        members = [Member(room, f"m{n % args.room_size}", token) for n, (room, token) in enumerate(made)]
         gate = asyncio.Semaphore(args.concurrency)
 
         async def join(n: int, member: Member) -> None:
@@ -115,23 +119,35 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.gather(*(m.come_back(new_ports, storm) for m in members))
         back = [m.back_at - storm for m in members if m.back_at is not None]
         per_second = collections.Counter(int(t) for t in back)
+        for pinger in pingers:
+            pinger.cancel()  # the roster check reads the sockets now (two readers of one socket would collide)
+        ended: collections.Counter[str] = collections.Counter()  # sockets the servers closed after the storm
+        for m in members:
+            ws = m.client.ws if m.client is not None and m.back_at is not None else None
+            if ws is not None and ws.close_code is not None:
+                ended[f"{ws.close_code} {ws.close_reason}".strip()] += 1
         duplicates = 0
         for room in rooms:
-            member = next(m for m in members if m.room == room and m.client is not None and m.back_at is not None)
-            roster = (await member.client.request({"type": "resync"}, timeout=30))["roster"]
-            identities = [p["identity"] for p in roster] + [member.identity]
-            duplicates += len(identities) - len(set(identities))
-        for pinger in pingers:
-            pinger.cancel()
+            for member in [m for m in members if m.room == room and m.back_at is not None and m.client is not None]:
+                try:
+                    roster = (await member.client.request({"type": "resync"}, timeout=30))["roster"]
+                except (ClosedError, websockets.ConnectionClosed, TimeoutError):
+                    continue
+                identities = [p["identity"] for p in roster] + [member.identity]
+                duplicates += len(identities) - len(set(identities))
+                break
         print(
             "storm: both processes killed, every socket dropped; two fresh processes take them back\n"
-            f"back: {len(back)}/{len(members)}, last at {max(back, default=float('nan')):.1f} s "
+            f"back: {len(back)}/{len(members)}, first at {min(back, default=float('nan')):.1f} s, last at "
+            f"{max(back, default=float('nan')):.1f} s "
             f"(p50 {sorted(back)[len(back) // 2] if back else float('nan'):.1f} s); "
             f"resumed (same id) {sum(m.resumed for m in members)}, joined afresh "
             f"{sum(m.back_at is not None and not m.resumed for m in members)}\n"
             f"peak welcomes per second {max(per_second.values(), default=0)}; "
             f"duplicate identities in rosters {duplicates} (load {os.getloadavg()[0]:.1f})"
         )
+        if ended:
+            print(f"  sockets closed by the servers after they were back: {dict(ended)}")
         for reason, count in FAILURES.most_common(5):
             print(f"  failed attempts: {count} x {reason}")
         for m in members:

@@ -503,7 +503,7 @@ async def aiortc_senders(
     return senders, queues
 
 
-async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
+async def egress_cost(subscribers: int = 32, frames: int = 300) -> dict[str, tuple[float, float]]:
     """In-process: CPU per forwarded packet of ``Egress.send``, of aiortc's own sender path, and of their floor
     (SRTP ``protect`` + ``sendto``), hot, without the rest of the SFU or the harness competing for the core."""
     import copy
@@ -567,6 +567,7 @@ async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
         egress.ready, egress.payload_type, egress._layout = True, 96, ("0", (1, 2))
         egresses.append(egress)
     senders, queues = await aiortc_senders(subscribers, key, transport, pair.remote_addr, uris)
+    costs: dict[str, tuple[float, float]] = {}
     print("\nSend path alone (in-process, hot): egress against aiortc's own sender (what the SFU used before: an")
     print("av.Packet per subscriber and frame, RTCRtpSender packing it), and the floor, SRTP protect + sendto:")
     for label, size in (("360p frame", 2500), ("720p frame", 6200)):
@@ -607,10 +608,53 @@ async def egress_cost(subscribers: int = 32, frames: int = 300) -> None:
             f"aiortc sender {1e6 * aiortc_spent / packets:.1f} µs ({aiortc_spent / spent:.1f}x), "
             f"floor {1e6 * floor / packets:.1f} µs"
         )
-    for sender in senders:
-        await sender.stop()
+        costs[label] = (spent / packets, aiortc_spent / packets)
+    for sender in senders:  # aiortc's stop() can wait for ever on a sender whose RTCP loop never began
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sender.stop(), 1)
     transport.close()
     sink.close()
+    return costs
+
+
+def transcode_cost(width: int, height: int, bitrate: int, frames: int = 150) -> float:
+    """CPU seconds per frame of what ``MediaRelay`` adds per subscriber: one VP8 encode (aiortc's ``Vp8Encoder``,
+    as its sender runs it) of the decoded picture. The decode is shared by all subscribers, so not counted."""
+    import av
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    decoder = av.CodecContext.create("libvpx", "r")
+    pictures = []
+    for data, _ in encode_clip(width, height, bitrate, frames):
+        pictures.extend(decoder.decode(av.Packet(data)))
+    encoder = Vp8Encoder()
+    encoder.target_bitrate = bitrate
+    for n, picture in enumerate(pictures[:10]):  # warm up: the first frames set the encoder up
+        picture.pts, picture.time_base = n * 3000, fractions.Fraction(1, 90000)
+        encoder.encode(picture)
+    start = time.process_time()
+    for n, picture in enumerate(pictures, start=10):
+        picture.pts = n * 3000
+        encoder.encode(picture)
+    return (time.process_time() - start) / len(pictures)
+
+
+def per_subscriber(costs: dict[str, tuple[float, float]]) -> None:
+    """Marginal CPU of one more subscriber, from CPU time measured in-process (a loaded machine slows these runs
+    down but does not change the CPU they take, unlike the whole-SFU runs whose starved side falls behind)."""
+    print("\nOne more subscriber, in-process CPU per frame (process time, so not skewed by other load):")
+    for size, label in ((360, "360p frame"), (720, "720p frame")):
+        width, height, bitrate = SIZES[size]
+        frame_bytes = {360: 2500, 720: 6200}[size]
+        packets = -(-frame_bytes // 1296)
+        egress_packet, aiortc_packet = costs[label]
+        forward = egress_packet * packets
+        transcode = transcode_cost(width, height, bitrate) + aiortc_packet * packets
+        print(
+            f"  {size}p: encoded forwarding {1e6 * forward:.0f} µs ({100 * FPS * forward:.2f} % of a core at {FPS} fps), "
+            f"MediaRelay {1e6 * transcode:.0f} µs ({100 * FPS * transcode:.2f} %) -> {transcode / forward:.0f}x; "
+            f"about {1 / (FPS * forward):.0f} subscribers per core (target: >= 200 at 360p, >= 20x)"
+        )
 
 
 def marginal(a: dict[str, Any], b: dict[str, Any]) -> float:
@@ -622,7 +666,7 @@ async def main(args: argparse.Namespace) -> None:
     pin(1)
     if args.latency_only:
         await latency(args)
-        await egress_cost()
+        per_subscriber(await egress_cost())
         return
     print(f"SFU benchmark: {os.cpu_count()} cores, {args.seconds:.0f} s windows after 3 s warm-up; the SFU runs in")
     print("its own process pinned to core 0 (CPU = its user+sys time, all threads); the publisher and subscribers")
@@ -672,7 +716,7 @@ async def main(args: argparse.Namespace) -> None:
             f"about {per_core:.0f} subscribers per core at 100 % (target: >= 200 at 360p, >= 20x)"
         )
     await latency(args)
-    await egress_cost()
+    per_subscriber(await egress_cost())
 
 
 def parse() -> argparse.Namespace:

@@ -37,6 +37,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "PING_INTERVAL": (int, float),
     "PING_TIMEOUT": (int, float),
     "HELLO_TIMEOUT": (int, float),
+    "JOIN_CONCURRENCY": (int,),
     "REDIS_URL": (str, type(None)),
     "REDIS_PREFIX": (str,),
     "SWEEP_INTERVAL": (int, float),

@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "PING_TIMEOUT": 12,
     # A socket that sends no ``hello`` within this many seconds is closed 4401.
     "HELLO_TIMEOUT": 5,
+    # Hellos a process joins or resumes at once; more wait their turn (a reconnect storm is answered first come,
+    # first served instead of all together at its end).
+    "JOIN_CONCURRENCY": 16,
     # --- Presence across processes ---
     # Redis for presence (roster, heartbeats, event sequence, chat history). ``None`` = the first host of a
     # channels_redis default layer, or process memory when the channel layer is in-memory.
@@ -104,8 +107,8 @@ DEFAULTS: dict[str, Any] = {
     # Run the SFU inside the server process, started on first need. ``None`` = yes exactly when the channel
     # layer is in-memory (one process); with Redis run ``manage.py runsfu`` workers instead.
     "SFU_EMBEDDED": None,
-    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams);
-    # 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
+    # A meeting moves to the SFU when a join takes it past this many members (the mesh costs O(n²) streams) and
+    # an SFU can take it; 0 = meetings stay on the mesh. Clients get ``sfu-state ready`` and move their media.
     "SFU_MESH_LIMIT": 0,
     # Seconds between a worker's heartbeats, and how long a silent worker keeps its rooms before another takes them.
     "SFU_HEARTBEAT": 2.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -125,6 +126,24 @@ _ADMISSION_CLOSES = {
     "full": (CloseReason.ROOM_FULL,),
     "taken": (CloseReason.REPLACED, "this identity is already in the room"),
 }
+
+
+#: Joins and resumes in progress, per event loop (see _join_gate).
+_join_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _join_gate() -> asyncio.Semaphore:
+    """At most ``JOIN_CONCURRENCY`` hellos of this process are joined or resumed at once; the others wait their
+    turn. A join is a dozen round trips to Redis and the database, and the event loop advances every ready one a
+    step at a time: a reconnect storm (every client of a restarted process) finished all together at its end, so
+    on a busy machine most sessions missed their resume window, and at 1,000 the Redis pools ran dry. In turn, the
+    first ones are answered at once (docs/reliability.md, G14)."""
+    loop = asyncio.get_running_loop()
+    gate = _join_gates.get(loop)
+    if gate is None:
+        gate = _join_gates[loop] = asyncio.Semaphore(max(1, int(levelchat_settings.JOIN_CONCURRENCY)))
+    return gate
+
 
 #: "The running recording was not read yet" (None means "there is none").
 _UNREAD = object()
@@ -501,15 +520,16 @@ class SignalingConsumer(AsyncConsumer):
                 raise Close(CloseReason.TOKEN_MISSING)
             await self._verify(msg.token)
         assert self.claims is not None
-        room = await _load_room(self.claims.room)
-        if room is None:
-            raise Close(CloseReason.WRONG_ROOM, "no such room")
-        self.room = room
-        if msg.resume is not None and await self._resume(msg.resume):
-            return
-        if self.token_error is not None:
-            raise Close(_token_close_reason(self.token_error))
-        await self._join_fresh()
+        async with _join_gate():
+            room = await _load_room(self.claims.room)
+            if room is None:
+                raise Close(CloseReason.WRONG_ROOM, "no such room")
+            self.room = room
+            if msg.resume is not None and await self._resume(msg.resume):
+                return
+            if self.token_error is not None:
+                raise Close(_token_close_reason(self.token_error))
+            await self._join_fresh()
 
     async def _join_fresh(self) -> None:
         claims, room = self.claims, self.room
@@ -603,9 +623,13 @@ class SignalingConsumer(AsyncConsumer):
         announced = entry.pop("announced_reconnecting", False)
         entry.update(channel=self.channel_name, owner=liveness.PROCESS, state="connected")
         entry.pop("disconnected_at", None)
-        await presence.put(room.public_id, entry)
+        # Heard first, then taken over: the janitor removes only sessions still silent, so once the touch lands
+        # the session is ours; if it fails, the janitor got there first (the window had passed): join afresh.
         self.last_touch = clock.now()
-        await presence.touch(room.public_id, entry["id"], self.last_touch)
+        if not await presence.touch(room.public_id, entry["id"], self.last_touch):
+            return False
+        if not await presence.put(room.public_id, entry):
+            return False
         if old_channel and old_channel != self.channel_name:
             await rooms.control(old_channel, "superseded")
         self.pid = entry["id"]

@@ -158,8 +158,10 @@ async def sweep_presence(now: float) -> bool:
     anyone is present anywhere."""
     await liveness.flush()
     presence = get_presence()
-    for room_id, pid in await presence.expired(now, float(levelchat_settings.PING_TIMEOUT)):
-        entry = await rooms.depart(room_id, pid, protocol.LeaveReason.CONNECTION_LOST)
+    timeout = float(levelchat_settings.PING_TIMEOUT)
+    for room_id, pid in await presence.expired(now, timeout):
+        # Only if still silent: a session resumed between the read and here keeps its fresh socket.
+        entry = await rooms.depart(room_id, pid, protocol.LeaveReason.CONNECTION_LOST, silent_before=now - timeout)
         if entry and entry.get("state") == "connected" and entry.get("channel"):
             await rooms.close_channel(entry["channel"], protocol.CloseReason.PING_TIMEOUT)
     for room_id in await presence.speaking_rooms(now - speaker.SILENCE_AFTER - SPEAKING_KEEP):

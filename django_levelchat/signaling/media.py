@@ -36,11 +36,31 @@ async def uses_sfu(room: Room) -> bool:
 
 
 async def outgrew_mesh(room: Room, members: int) -> bool:
-    """True exactly once, for the join that takes a meeting past ``SFU_MESH_LIMIT`` (0 = never)."""
+    """True exactly once, for the join that takes a meeting past ``SFU_MESH_LIMIT`` (0 = never), and only when an
+    SFU can take the room: moved to no SFU, a newcomer would get neither a mesh nor an SFU connection."""
     limit = int(levelchat_settings.SFU_MESH_LIMIT)
     if not limit or room.room_type in SFU_ROOM_TYPES or members <= limit:
         return False
+    if not await sfu_can_serve():
+        logger.info("meeting %s is past SFU_MESH_LIMIT but no SFU worker runs: it stays on the mesh", room.public_id)
+        return False
     return await get_leases().promote(room.public_id)
+
+
+async def sfu_can_serve() -> bool:
+    """A worker heartbeats (``runsfu``), or the embedded one runs or starts now."""
+    from django_levelchat.sfu.embedded import embedded_enabled, ensure_worker  # loads aiortc: only when needed
+    from django_levelchat.sfu.selfcheck import SfuUnsupported
+
+    if await get_leases().live_workers():
+        return True
+    if not embedded_enabled():
+        return False
+    try:
+        await ensure_worker()
+    except SfuUnsupported:
+        return False
+    return True
 
 
 class SfuLink:

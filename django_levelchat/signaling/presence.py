@@ -65,7 +65,12 @@ class Presence(Protocol):
     async def get(self, room: str, pid: str) -> Entry | None: ...
     async def put(self, room: str, entry: Entry) -> bool: ...
     async def update_if(self, room: str, pid: str, expect: dict[str, Any], changes: dict[str, Any]) -> Entry | None: ...
-    async def remove(self, room: str, pid: str) -> Entry | None: ...
+    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
+        """Remove a session (once: the caller that gets the entry announces it). With ``silent_before``, only
+        while it is still silent since before that time: a session heard after an expiry sweep listed it
+        (resumed a moment ago) stays."""
+        ...
+
     async def was_removed(self, room: str, pid: str) -> bool: ...
     async def roster(self, room: str) -> list[Entry]: ...
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool: ...
@@ -161,7 +166,9 @@ class MemoryPresence:
         entry.update(changes)
         return dict(entry)
 
-    async def remove(self, room: str, pid: str) -> Entry | None:
+    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
+        if silent_before is not None and self._seen.get((room, pid), float("-inf")) >= silent_before:
+            return None
         state = self._room(room)
         self._seen.pop((room, pid), None)
         state.levels.pop(pid, None)
@@ -376,6 +383,10 @@ return 1
 """
 # Remove an entry, leave a tombstone, drop held signals, and release the identity claim if this session held it.
 _REMOVE = """
+if ARGV[4] ~= '' then
+  local seen = redis.call('ZSCORE', KEYS[2], ARGV[3])
+  if seen and tonumber(seen) >= tonumber(ARGV[4]) then return false end
+end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
@@ -514,7 +525,7 @@ class RedisPresence:
                     continue
         return None
 
-    async def remove(self, room: str, pid: str) -> Entry | None:
+    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
         keys = [
             self._k(room, "roster"),
             self._seen,
@@ -523,7 +534,8 @@ class RedisPresence:
             self._k(room, "identities"),
             self._k(room, f"signals:{pid}"),
         ]
-        raw = await self.redis.eval(_REMOVE, len(keys), *keys, pid, self.ttl, _member(room, pid))
+        cutoff = "" if silent_before is None else repr(silent_before)
+        raw = await self.redis.eval(_REMOVE, len(keys), *keys, pid, self.ttl, _member(room, pid), cutoff)
         return json.loads(raw) if raw else None
 
     async def was_removed(self, room: str, pid: str) -> bool:

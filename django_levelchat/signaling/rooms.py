@@ -189,12 +189,15 @@ async def close_session(pid: str, reason: str) -> None:
         logger.exception("could not close participant session %s", pid)
 
 
-async def depart(room_id: str, pid: str, reason: str, *, close: str | None = None) -> Entry | None:
+async def depart(
+    room_id: str, pid: str, reason: str, *, close: str | None = None, silent_before: float | None = None
+) -> Entry | None:
     """Remove a participant from the room once (whichever process wins), tell the room, close the DB session.
 
-    ``close`` names a close reason to send to the participant's own socket (e.g. ``removed``).
+    ``close`` names a close reason to send to the participant's own socket (e.g. ``removed``); ``silent_before``
+    departs it only if it was not heard from since (see ``Presence.remove``).
     """
-    entry = await get_presence().remove(room_id, pid)
+    entry = await get_presence().remove(room_id, pid, silent_before=silent_before)
     if entry is None:
         return None
     if close and entry.get("channel"):

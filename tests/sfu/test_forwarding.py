@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from aioice.ice import get_host_addresses
 
+from django_levelchat import protocol
+from django_levelchat.sfu import sdp as sdp_rules
 from django_levelchat.sfu.room import SfuConfig, SfuRoom
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, RawPeer, wait_for
 
@@ -214,3 +216,32 @@ async def test_a_nack_is_answered_from_the_egress_history_as_rtx(harness: Harnes
         return any(p.ssrc == sender._rtx_ssrc and p.payload[:2] == lost.to_bytes(2, "big") for p in received)
 
     await wait_for(repaired, what="the RTX copy of the lost packet")
+
+
+def _numbered_like_chrome(description: protocol.SessionDescription) -> protocol.SessionDescription:
+    """A publisher's offer with VP8 as 96 and RTX as 97 (Chrome's numbers), not aiortc's 97/98."""
+    session, media = sdp_rules._sections(description.sdp)
+    for section in media:
+        sdp_rules._renumber(section, {"97": "96", "98": "97"})
+    return protocol.SessionDescription(type="offer", sdp=sdp_rules._join(session, media))
+
+
+async def test_a_browser_numbered_publisher_keeps_reaching_the_sfu_across_a_re_offer(harness: Harness) -> None:
+    """aiortc's createOffer renumbers every section from its defaults. A re-offer made while a publisher's
+    connection was still coming up started the SFU's receiver with VP8 = 97 (RTX for this publisher), so every
+    packet was dropped; and the re-offer itself asked the publisher to send VP8 as 97."""
+    room = harness.room
+    first, second, viewer = harness.peer(PUB), harness.peer(SUBS[0]), harness.peer(SUBS[1])
+    first_mids = await first.publish_video("TR_cam", [PatternTrack()])
+    second_mids = await second.publish_video("TR_cam2", [PatternTrack()])
+    await room.join(SUBS[0], subscribe=False)  # publishes only: no offer of the SFU crosses its own
+    await room.publish(PUB, {"sid": "TR_cam", "kind": "video", "source": "camera", "mids": first_mids})
+    await room.signal(PUB, description=_numbered_like_chrome(first.offer()))
+    # At once, before the first connection is up: the second publisher's track makes the SFU re-offer to the first.
+    await room.publish(SUBS[0], {"sid": "TR_cam2", "kind": "video", "source": "camera", "mids": second_mids})
+    await room.signal(SUBS[0], description=_numbered_like_chrome(second.offer()))
+    await room.join(SUBS[1])
+    for sid in ("TR_cam", "TR_cam2"):
+        await wait_for(lambda sid=sid: sum(f["track"] == sid for f in viewer.frames) >= 10, what=f"{sid} at the viewer")
+    offered = [line for line in first.pc.remoteDescription.sdp.splitlines() if "VP8/90000" in line]
+    assert offered[0] == "a=rtpmap:96 VP8/90000", offered  # its section kept the number it was negotiated with

@@ -9,6 +9,7 @@ import pytest
 
 from django_levelchat.models import Room
 from django_levelchat.sfu import embedded, leases
+from django_levelchat.signaling import media
 from django_levelchat.tokens import issue_token
 from tests.sfu.peers import HEIGHT, WIDTH, PatternTrack, RawPeer, ToneTrack, wait_for
 from tests.sfu.signaled import SignaledPeer
@@ -105,6 +106,17 @@ async def test_meeting_past_the_mesh_limit_moves_to_the_sfu(settings, people) ->
         lambda: worker.rooms[room.public_id].media.peers[bob.client.id].quality == {alice.client.id: "low"},
         what="the preference at the worker",
     )
+
+
+async def test_a_meeting_stays_on_the_mesh_when_no_sfu_can_take_it(settings) -> None:
+    """With Redis and no ``runsfu`` worker, moving would leave a newcomer with neither a mesh nor an SFU."""
+    settings.LEVELCHAT = {**settings.LEVELCHAT, "SFU_MESH_LIMIT": 2, "SFU_EMBEDDED": False}
+    room = await Room.objects.acreate(name="Standup")
+    assert not await media.outgrew_mesh(room, 3)
+    assert not await leases.get_leases().promoted(room.public_id)
+    await leases.get_leases().heartbeat("w1", 6.0)  # a runsfu worker comes up: the next join past the limit moves
+    assert await media.outgrew_mesh(room, 4)
+    assert await leases.get_leases().promoted(room.public_id)
 
 
 async def test_active_speaker_from_the_audio_level_the_worker_sees(sfu_settings, people) -> None:

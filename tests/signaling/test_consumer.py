@@ -477,3 +477,24 @@ async def test_every_request_with_an_id_gets_an_answer(client_for):
     assert (await host.recv("pong"))["ref"] == "p1"
     await host.send({"type": "resync", "id": "s1"})
     assert (await host.recv("resync"))["ref"] == "s1"
+
+
+async def test_simultaneous_hellos_are_joined_in_turn(client_for, signal_room, settings):
+    """JOIN_CONCURRENCY = 1: a hello refused inside the join gate (its room ended) frees it, and six simultaneous
+    hellos are all joined, one after another (a restarted process's reconnect storm, in small)."""
+    settings.LEVELCHAT = {**settings.LEVELCHAT, "JOIN_CONCURRENCY": 1}
+    ended = await sync_to_async(Room.objects.create)(name="ended")
+    await sync_to_async(lifecycle.end_room)(ended, "ended_by_api")
+    late = client_for("late", room=ended)
+    await late.connect()
+    await late.send({"type": "hello", "protocol": 1})
+    assert (await late.closed(WAIT))["reason"] == "room_ended"
+
+    crowd = [client_for(f"p{i}") for i in range(6)]
+    for client in crowd:
+        assert (await client.connect())[0]
+    for client in crowd:
+        await client.send({"type": "hello", "protocol": 1})
+    welcomes = await asyncio.gather(*(client.recv("welcome", timeout=WAIT) for client in crowd))
+    assert len({w["you"]["id"] for w in welcomes}) == 6
+    assert sorted(len(w["roster"]) for w in welcomes) == [0, 1, 2, 3, 4, 5], "each joined after the one before"

@@ -63,6 +63,21 @@ async def test_expired_reads_only_the_silent_across_rooms(store, fake_clock):
     assert await store.present([("RM_3", "PA_3_0"), ("RM_3", "PA_3_2")]) == [True, False]
 
 
+async def test_a_session_heard_after_the_sweep_read_it_is_not_removed(store, fake_clock):
+    """The janitor reads the silent sessions, then removes them one by one: one that resumed in between (heard
+    after the read) must keep its new socket, while a removal without the condition still removes."""
+    await store.add("RM_r", entry("PA_resumed"))
+    await store.add("RM_r", entry("PA_silent"))
+    fake_clock.advance(20)
+    cutoff = fake_clock.now() - 12
+    assert set(await store.expired(fake_clock.now(), 12)) == {("RM_r", "PA_resumed"), ("RM_r", "PA_silent")}
+    assert await store.touch("RM_r", "PA_resumed")  # a resume lands between the sweep's read and its removal
+    assert await store.remove("RM_r", "PA_resumed", silent_before=cutoff) is None
+    assert (await store.remove("RM_r", "PA_silent", silent_before=cutoff) or {}).get("id") == "PA_silent"
+    assert [e["id"] for e in await store.roster("RM_r")] == ["PA_resumed"]
+    assert (await store.remove("RM_r", "PA_resumed") or {}).get("id") == "PA_resumed"
+
+
 async def test_a_process_behind_keeps_its_sessions_a_gone_one_loses_them(store, fake_clock):
     """Silence is judged on the owning process's progress: a process whose event loop stalled (its mark stopped
     moving) has not read its sockets' pings yet, so its sessions stay until it catches up, or until it made no
