@@ -3,12 +3,13 @@
 Two daphne processes on a private redis-server (and a throwaway PostgreSQL database when one answers, SQLite
 otherwise), ``--sockets`` participants in rooms of ``--room-size``, each pinging every 5 s as the protocol asks.
 Then two fresh processes are started and both old ones killed (``kill -9``: a crash or a hard restart); every client
-reconnects with the SDK's backoff (``client.signaling.Backoff``: 250 ms doubling, ±25 %) and resumes its session
-with the credential of its last ``welcome``. It prints how long until every client was back, how many kept their
+reconnects with the SDK's backoff (``client.signaling.Backoff``: 250 ms doubling, ±25 %), the clients spread over
+the fresh processes as a load balancer would, and resumes its session with the credential of its last ``welcome``. It prints how long until every client was back, how many kept their
 participant id (resumed) or had to join afresh, the peak welcomes per second during the storm, and any identity
 listed twice in a room's roster afterwards. It never asserts.
 
     python -m bench.reconnect_storm --sockets 1000
+    LEVELCHAT_BENCH_OVERRIDES='{"JOIN_CONCURRENCY": 100000}' python -m bench.reconnect_storm   # no join gate
 """
 
 from __future__ import annotations
@@ -55,14 +56,16 @@ class Member:
                 except Exception:
                     pass  # the storm: the reconnect loop takes over
 
-    async def come_back(self, ports: list[int], started: float) -> None:
+    async def come_back(self, ports: list[int], started: float, first: int) -> None:
+        """Reconnect with the SDK's backoff; attempt n goes to ``ports[first + n]`` (a load balancer spreads the
+        clients over the processes: before, every first attempt went to the same one)."""
         backoff = Backoff(give_up_after=120)
         for retry in range(1000):
             delay = backoff.delay(retry, time.monotonic() - started)
             if delay is None:
                 return
             await asyncio.sleep(delay)
-            port = ports[retry % len(ports)]
+            port = ports[(first + retry) % len(ports)]
             client = SignalingClient(f"ws://127.0.0.1:{port}", self.token, origin=f"http://127.0.0.1:{port}")
             try:
                 welcome = await client.join(timeout=30, resume=self.resume)
@@ -116,7 +119,7 @@ async def run(args: argparse.Namespace) -> None:
         for m in members:
             if m.client is not None and m.client.channel is not None:
                 m.client.abort()
-        await asyncio.gather(*(m.come_back(new_ports, storm) for m in members))
+        await asyncio.gather(*(m.come_back(new_ports, storm, n) for n, m in enumerate(members)))
         back = [m.back_at - storm for m in members if m.back_at is not None]
         per_second = collections.Counter(int(t) for t in back)
         for pinger in pingers:
