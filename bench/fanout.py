@@ -32,14 +32,12 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import re
 import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,7 @@ if str(ROOT) not in sys.path:
 import websockets  # noqa: E402
 
 from bench.scale import ScaleServers, setup_django  # noqa: E402
-from bench.servers import PostgresDatabase, RedisServer, postgres_missing_reason  # noqa: E402
+from bench.servers import PostgresDatabase, RedisServer, banner, postgres_missing_reason  # noqa: E402
 from bench.signaling import cpu_seconds, join, log_errors, machine_busy_seconds, percentile, rss_kb  # noqa: E402
 
 MARK = "@fan:"  # chat text: @fan:<phase>:<member>:<n>:<monotonic send time, ns>@
@@ -463,14 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason := postgres_missing_reason():
         print(reason)
         return 1
-    import daphne
-
-    print(
-        f"django_levelchat fan-out benchmark · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
-        f"Python {platform.python_version()} · daphne {daphne.__version__} · room {args.room}, {args.rate:g} msg/s "
-        f"for {args.seconds:g} s",
-        flush=True,
-    )
+    banner("fan-out benchmark", f"room {args.room}, {args.rate:g} msg/s for {args.seconds:g} s")
     database = PostgresDatabase("levelchat_fanout")
     try:
         setup_django(database.url)

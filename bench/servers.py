@@ -9,6 +9,7 @@ PostgreSQL is the machine's server: ``LEVELCHAT_TEST_POSTGRES_URL`` (default
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,17 @@ def redis_missing_reason() -> str | None:
     if shutil.which("redis-server") is None:
         return "needs the redis-server binary (Debian package redis-server; bash .ci/run installs it)"
     return None
+
+
+def banner(title: str, details: str) -> None:
+    """The first line of a benchmark's report: which benchmark, when, on what."""
+    import daphne
+
+    print(
+        f"django_levelchat {title} · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
+        f"Python {platform.python_version()} · daphne {daphne.__version__} · {details}",
+        flush=True,
+    )
 
 
 def postgres_missing_reason() -> str | None:

@@ -24,13 +24,11 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import random
 import signal
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,7 @@ if str(ROOT) not in sys.path:
 import websockets  # noqa: E402
 
 from bench.scale import ScaleServers, setup_django  # noqa: E402
-from bench.servers import PostgresDatabase, RedisServer, postgres_missing_reason  # noqa: E402
+from bench.servers import PostgresDatabase, RedisServer, banner, postgres_missing_reason  # noqa: E402
 from bench.signaling import Peer, join, log_errors, rss_kb  # noqa: E402
 
 #: After everyone left: how long rows and keys may take to settle (a dropped member is noticed after ping_timeout,
@@ -294,13 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     if reason := postgres_missing_reason():
         print(reason)
         return 1
-    import daphne
-
-    print(
-        f"django_levelchat soak · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · Python "
-        f"{platform.python_version()} · daphne {daphne.__version__} · {args.connections} connections, "
-        f"{args.minutes:g} min, churn {args.churn:g}/s, chat {args.chat_rate:g}/s",
-        flush=True,
+    banner(
+        "soak",
+        f"{args.connections} connections, {args.minutes:g} min, churn {args.churn:g}/s, chat {args.chat_rate:g}/s",
     )
     database = PostgresDatabase("levelchat_soak")
     redis = RedisServer().start()
