@@ -35,6 +35,9 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from django_levelchat import rtpguard
+
+rtpguard.install()
 log = logging.getLogger("django_levelchat.client.mesh")
 
 SID_ATTRIBUTE = "x-levelchat-sid"

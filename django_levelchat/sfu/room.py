@@ -22,7 +22,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSend
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 from aiortc.sdp import candidate_from_sdp
 
-from django_levelchat import protocol
+from django_levelchat import protocol, rtpguard
 from django_levelchat.protocol import ErrorCode, ProtocolError
 from django_levelchat.sfu import egress
 from django_levelchat.sfu import sdp as sdp_rules
@@ -32,6 +32,7 @@ from django_levelchat.sfu.remb import RembAggregator
 
 logger = logging.getLogger("django_levelchat.sfu")
 
+rtpguard.install()
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 QUALITY_LAYER = {"low": "q", "medium": "h", "high": "f", "auto": "f"}
 SILENT_LAYER = 1.0  # s without a frame after which a simulcast layer counts as paused or stalled
