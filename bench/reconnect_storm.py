@@ -39,12 +39,15 @@ class Member:
         self.resume: dict[str, str] = {}
         self.back_at: float | None = None
         self.resumed = False
+        self.joined_at = 0.0
+        self.attempts: list[str] = []  # what each reconnect attempt got (the diagnosis of a lost session)
 
     async def join(self, port: int) -> None:
         self.client = SignalingClient(f"ws://127.0.0.1:{port}", self.token, origin=f"http://127.0.0.1:{port}")
         welcome = await self.client.join(timeout=60)
         self.first_id = self.first_id or welcome["you"]["id"]
         self.resume = welcome["resume"]
+        self.joined_at = time.monotonic()
 
     async def keep_alive(self) -> None:
         while True:
@@ -71,10 +74,12 @@ class Member:
                 welcome = await client.join(timeout=30, resume=self.resume)
             except Exception as exc:
                 FAILURES[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+                self.attempts.append(f"{time.monotonic() - started:.1f}s {type(exc).__name__}: {str(exc)[:60]}")
                 await client.close()
                 continue
             self.client = client
             self.resumed = welcome["you"]["id"] == self.first_id
+            self.attempts.append(f"{time.monotonic() - started:.1f}s {'resumed' if self.resumed else 'fresh'}")
             self.back_at = time.monotonic()
             return
 
@@ -100,19 +105,34 @@ async def run(args: argparse.Namespace) -> None:
         members = [Member(room, f"m{n % args.room_size}", token) for n, (room, token) in enumerate(made)]
         gate = asyncio.Semaphore(args.concurrency)
 
+        pingers: list[asyncio.Task[None]] = []
+
         async def join(n: int, member: Member) -> None:
             async with gate:
                 await member.join(ports[n % 2])
+            # Each client pings from its welcome on, as the protocol asks: pinging only once all had joined left
+            # the first ones silent past PING_TIMEOUT, closed 4001 before the storm (30 % of them at load 7).
+            pingers.append(asyncio.create_task(member.keep_alive()))
 
         began = time.monotonic()
         await asyncio.gather(*(join(n, m) for n, m in enumerate(members)))
         print(f"{len(members)} sockets joined in {time.monotonic() - began:.1f} s (load {os.getloadavg()[0]:.1f})")
-        pingers = [asyncio.create_task(m.keep_alive()) for m in members]
         await asyncio.sleep(args.settle)
 
         # The replacements are up first (a loaded machine takes seconds to start daphne): the storm measures the
         # servers taking every client back, not their start-up.
         new_ports = [cluster.start(), cluster.start()]
+        before = time.monotonic()
+        # Sockets the servers had already closed before the storm: those sessions are gone, nothing can resume them.
+        gone = [m for m in members if m.client is not None and m.client.ws.close_code is not None]
+        if gone:
+            codes = collections.Counter(f"{m.client.ws.close_code} {m.client.ws.close_reason}" for m in gone)
+            ages = sorted(before - m.joined_at for m in gone)
+            print(
+                f"  closed by the servers before the storm: {len(gone)} {dict(codes)}; joined {ages[0]:.1f}–"
+                f"{ages[-1]:.1f} s before it (all sockets: {min(before - m.joined_at for m in members):.1f}–"
+                f"{max(before - m.joined_at for m in members):.1f} s)"
+            )
         for port in ports:
             cluster.kill(port)
         storm = time.monotonic()
@@ -153,6 +173,12 @@ async def run(args: argparse.Namespace) -> None:
             print(f"  sockets closed by the servers after they were back: {dict(ended)}")
         for reason, count in FAILURES.most_common(5):
             print(f"  failed attempts: {count} x {reason}")
+        lost = [m for m in members if m.back_at is not None and not m.resumed and m not in gone]
+        if lost:
+            why = collections.Counter(" | ".join(a.split(" ", 1)[1] for a in m.attempts) for m in lost)
+            print(f"  not resumed (open until the storm): {len(lost)}, by attempts: {dict(why.most_common(5))}")
+            for m in lost[:5]:
+                print(f"    {m.room} {m.identity}: joined {before - m.joined_at:.1f} s before the storm; {m.attempts}")
         for m in members:
             if m.client is not None:
                 await m.client.close()

@@ -81,8 +81,9 @@ async def test_a_session_heard_after_the_sweep_read_it_is_not_removed(store, fak
 async def test_a_process_behind_keeps_its_sessions_a_gone_one_loses_them(store, fake_clock):
     """Silence is judged on the owning process's progress: a process whose event loop stalled (its mark stopped
     moving) has not read its sockets' pings yet, so its sessions stay until it catches up, or until it made no
-    progress for a whole timeout (then it is gone). A healthy process's silent session and an entry without an
-    owner go after the timeout, as before."""
+    progress for a whole timeout (then it is gone, and its sessions stay resumable for the crash window after its
+    last mark, while all its clients reconnect at once: G14). A healthy process's silent session and an entry
+    without an owner go after the timeout, as before."""
     for pid, owner in [("PA_late", "proc-late"), ("PA_quiet", "proc-ok"), ("PA_old", None)]:
         await store.add("RM_p", {**entry(pid), "owner": owner} if owner else entry(pid))
     start = fake_clock.now()
@@ -94,8 +95,24 @@ async def test_a_process_behind_keeps_its_sessions_a_gone_one_loses_them(store, 
         await store.remove("RM_p", pid)
     fake_clock.advance(1)
     assert await store.expired(fake_clock.now(), 12) == [], "proc-late is behind, not gone"
-    fake_clock.advance(1)  # proc-late made no progress for 12 s: gone
+    fake_clock.advance(1)  # proc-late made no progress for 12 s: gone, its clients reconnecting
+    assert await store.expired(fake_clock.now(), 12) == [], "a dead process's session stays resumable"
+    fake_clock.advance(presence.CRASH_WINDOW * 12 - 13.001)  # just inside the crash window after its mark
+    assert await store.expired(fake_clock.now(), 12) == []
+    fake_clock.advance(0.002)
     assert await store.expired(fake_clock.now(), 12) == [("RM_p", "PA_late")]
+
+
+def test_the_crash_window_leaves_ghosts_inside_the_presence_ttl():
+    """R06: a dead process's ghosts leave within 30 s at the defaults: the crash window after its last mark, plus
+    a sweep interval before that mark and a janitor lease taken over from the dead process, and a sweep."""
+    timeout, sweep = 12.0, 1.0
+    assert presence.CRASH_WINDOW * timeout + sweep + janitor.lease_ttl() + sweep <= 30
+    beat = mark = 100.0
+    assert not presence.overdue(beat, mark, mark + 17.9, timeout)
+    assert presence.overdue(beat, mark, mark + 18.0, timeout)
+    assert not presence.overdue(beat, mark, mark + 11.0, timeout), "alive: judged on its own progress"
+    assert presence.overdue(beat, None, beat + 12.1, timeout), "no mark: gone at the timeout"
 
 
 async def test_batched_heartbeats_keep_sessions_and_report_lost_entries(store, fake_clock):
