@@ -95,6 +95,7 @@ class Soak:
         self.ours: set[int] = set()  # id() of the sockets we closed or dropped on purpose
         self.joins = self.join_failures = self.leaves = self.drops = self.chats = self.chat_errors = 0
         self.received = 0
+        self.replacing = 0  # slots between their member's departure and the new member's join
 
     def on_text(self, raw: str) -> None:
         if '"type":"chat-message"' in raw[:40]:
@@ -146,8 +147,12 @@ class Soak:
             if time.monotonic() >= until:
                 return
             room, slot = random.randrange(len(self.rooms)), random.randrange(self.room_size)
-            await self.depart(room, slot, drop=n % 2 == 1)
-            await self.join(room, slot)
+            self.replacing += 1
+            try:
+                await self.depart(room, slot, drop=n % 2 == 1)
+                await self.join(room, slot)
+            finally:
+                self.replacing -= 1
 
     async def chat(self, per_second: float, until: float) -> None:
         while time.monotonic() < until:
@@ -231,7 +236,7 @@ async def run(args: argparse.Namespace, servers: ScaleServers, redis: RedisServe
                 "fd_kinds": kinds(),
                 "redis_keys": keys.dbsize(),
                 "open_rows": await asyncio.to_thread(open_rows),
-                "members": len(soak.members),
+                "members": len(soak.members) + soak.replacing,  # a join in flight is not a member lost
                 "load": os.getloadavg()[0],
             }
         )
