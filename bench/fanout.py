@@ -21,6 +21,11 @@ also checks that both processes still accept a join afterwards. It prints, never
 
     python -m bench.fanout --room 50 --rate 50             # G3: % delivered, p99
     python -m bench.fanout --room 50 --rate 200            # G4: 2x the rated load: gaps, resyncs, silent loss
+    python -m bench.fanout --room 49 --rate 10 --seconds 10 --flood 1000   # G5: one flooder beside 49 members
+
+``--flood N`` adds one more participant (its own subprocess, on the first process) that sends N chat frames/s from
+the start of the load phase until the server closes it: the report gives when it got its first ``rate_limited``
+and its close code, and the members' p99 during the flood against the baseline phase (G5: < 2x).
 """
 
 from __future__ import annotations
@@ -239,6 +244,51 @@ async def _clients(spec: dict[str, Any], conn: Connection) -> None:
     conn.send([m.report() for m in members])
 
 
+async def _flood(spec: dict[str, Any], conn: Connection) -> None:
+    """One participant sending ``spec['rate']`` chat frames/s from ``spec['after']`` s past go until it is closed."""
+    ws, _, _ = await join(spec["port"], spec["token"])
+    conn.send({"joined": 1})
+    await asyncio.to_thread(conn.recv)
+    await asyncio.sleep(spec["after"])
+    start = time.monotonic()
+    report: dict[str, Any] = {"sent": 0, "acked": 0, "errors": {}, "first_rate_limited_ms": None, "close": None}
+
+    async def read() -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame.get("type") == "ack":
+                    report["acked"] += 1
+                elif frame.get("type") == "error":
+                    code = str(frame.get("code"))
+                    report["errors"][code] = report["errors"].get(code, 0) + 1
+                    if code == "rate_limited" and report["first_rate_limited_ms"] is None:
+                        report["first_rate_limited_ms"] = (time.monotonic() - start) * 1000
+        report["close"] = [ws.close_code, ws.close_reason, round((time.monotonic() - start) * 1000)]
+
+    reader = asyncio.create_task(read())
+    batch = max(1, round(spec["rate"] / 100))  # frames per 10 ms tick
+    tick = 0
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while not reader.done() and time.monotonic() - start < spec["seconds"]:
+            for _ in range(batch):
+                await ws.send(json.dumps({"type": "chat", "id": f"f{report['sent']}", "text": "flood"}))
+                report["sent"] += 1
+            tick += 1
+            await asyncio.sleep(max(0.0, start + tick * batch / spec["rate"] - time.monotonic()))
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(reader), 10)
+    reader.cancel()
+    ws.transport.abort()
+    report["flood_seconds"] = time.monotonic() - start
+    conn.send(report)
+
+
+def flood_worker(spec: dict[str, Any], conn: Connection) -> None:
+    """Entry point of the flooder's subprocess (``--flood``)."""
+    asyncio.run(_flood(spec, conn))
+
+
 def client_worker(spec: dict[str, Any], conn: Connection) -> None:
     """Entry point of a client subprocess: join ``spec['members']``, chat through the phases, report."""
     asyncio.run(_clients(spec, conn))
@@ -284,8 +334,8 @@ async def probe(ports: list[int], tokens: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any]:
-    room, tokens = make_room(args.room + 2)
-    members, probes = tokens[: args.room], [t for _, t in tokens[args.room :]]
+    room, tokens = make_room(args.room + 3)
+    members, probes = tokens[: args.room], [t for _, t in tokens[args.room : args.room + 2]]
     phases = [
         ("baseline", args.baseline_rate, args.baseline_seconds),
         ("load", args.rate, args.seconds),
@@ -296,6 +346,7 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any
     ctx = multiprocessing.get_context("spawn")
     workers: list[tuple[Any, Connection]] = []
     result: dict[str, Any] = {"room": room, "phases": phases}
+    flooder: tuple[Any, Connection] | None = None
     try:
         ports = [servers.start(), servers.start()]
         pids = servers.pids()
@@ -305,7 +356,19 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any
             proc = ctx.Process(target=client_worker, args=(spec, theirs), daemon=True)
             proc.start()
             workers.append((proc, mine))
+        if args.flood:
+            mine, theirs = ctx.Pipe()
+            spec = {"port": ports[0], "token": tokens[-1][1], "rate": args.flood, "after": args.baseline_seconds}
+            spec["seconds"] = args.seconds
+            proc = ctx.Process(target=flood_worker, args=(spec, theirs), daemon=True)
+            proc.start()
+            flooder = (proc, mine)
         joined = [conn.recv() for _, conn in workers]
+        if flooder:
+            flooder[1].recv()
+            workers_and_flooder = [*workers, flooder]
+        else:
+            workers_and_flooder = workers
         result["joined"] = sum(j["joined"] for j in joined)
         result["join_failures"] = [f for j in joined for f in j["failures"]][:3]
         rss0 = [rss_kb(p) for p in pids]
@@ -313,9 +376,11 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any
         rpid = redis.proc.pid if redis.proc else 0
         redis0, machine0, wall0 = cpu_seconds(rpid), machine_busy_seconds(), time.monotonic()
         result["load_before"] = os.getloadavg()
-        for _, conn in workers:
+        for _, conn in workers_and_flooder:
             conn.send("go")
         done = [conn.recv() for _, conn in workers]
+        if flooder:
+            result["flooder"] = flooder[1].recv()
         sent = sum(d["sent"] for d in done)
         result["send_seconds"] = time.monotonic() - wall0
         result["go"], result["sent_at"] = min(d["go"] for d in done), max(d["sent_at"] for d in done)
@@ -344,7 +409,7 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any
         result["members"] = [m for _, conn in workers for m in conn.recv()]
         result["probe"] = asyncio.run(probe(ports, probes))
     finally:
-        for proc, _ in workers:
+        for proc, _ in [*workers, *([flooder] if flooder else [])]:
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
@@ -421,6 +486,12 @@ def print_report(args: argparse.Namespace, result: dict[str, Any], s: dict[str, 
         )
     ratio = load.get("p99", math.nan) / base["p99"] if base.get("p99") else math.nan
     print(f"  p99 load / baseline: {ratio:.2f}")
+    if flood := result.get("flooder"):
+        print(
+            f"  flooder: {flood['sent']:,} chat frames in {flood['flood_seconds']:.1f} s ({args.flood:g}/s offered), "
+            f"{flood['acked']} acked, errors {flood['errors']}; first rate_limited "
+            f"{flood['first_rate_limited_ms'] or math.nan:.0f} ms after its first frame; closed {flood['close']}"
+        )
     pct = 100 * s["delivered"] / s["expected"] if s["expected"] else math.nan
     print(
         f"chats sent {s['sent']:,}, acked {s['acked']:,}, refused {s['refused'] or 0}; deliveries expected "
@@ -455,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--calm-seconds", type=float, default=5)
     parser.add_argument("--workers", type=int, default=2, help="client subprocesses")
+    parser.add_argument("--flood", type=float, default=0, help="one more participant floods chat frames/s (G5)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))

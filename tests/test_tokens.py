@@ -294,3 +294,17 @@ def test_resume_credential_round_trip_and_tamper():
     with pytest.raises(TokenError) as exc:
         tokens.verify_resume_credential(cred, max_age=-1)
     assert exc.value.code == "resume_expired"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"[" * 5000, b'"a string"', b"\xff\xfe{}", b'{"alg": "HS256"', b"", b"{}" + b" " * 3, b"null"],
+    ids=["deeply-nested", "not-an-object", "not-utf8", "truncated-json", "empty", "no-alg", "null"],
+)
+def test_malformed_header_is_token_invalid_and_not_logged(room, header, caplog):
+    """The header is read before the signature is checked, so any bytes there get token_invalid, never a crash."""
+    good = _sign(_payload(room.public_id))
+    token = base64.urlsafe_b64encode(header).decode().rstrip("=") + good[good.index(".") :]
+    with caplog.at_level("ERROR", logger="django_levelchat.tokens"):
+        assert _code(token[:8000]) == "token_invalid"
+    assert not caplog.records

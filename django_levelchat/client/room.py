@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from django_levelchat import protocol as p
@@ -109,6 +110,10 @@ class Room:
         self.ready: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
         self.transport: MeshTransport | None = None
         self.sfu: SfuConnection | None = None
+        # Each SFU connection sends its own proxy of our tracks: aiortc stops the track a sender sends when the
+        # sender stops, and the connection that replaces a closed one (failover, a failed connection, glare, a
+        # session that could not resume) must still have frames to send.
+        self._sfu_relay = MediaRelay()
         self.on_sfu = False  # the room's media goes through the SFU (room.sfu / sfu-state), not the mesh
         self.sfu_state: str | None = None  # room.sfu of the last snapshot, then sfu-state: ready / unavailable
         self._listeners: dict[str, list[Listener]] = {}
@@ -328,7 +333,7 @@ class Room:
             return SfuConnection(
                 ice=self.ice_servers,
                 request=self.session.request,
-                share=lambda track: track,
+                share=lambda track: self._sfu_relay.subscribe(track, buffered=False),
                 on_remote_track=self._on_remote_track,
             )
         assert self.transport is not None

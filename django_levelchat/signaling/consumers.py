@@ -602,12 +602,16 @@ class SignalingConsumer(AsyncConsumer):
         liveness.joined(room.public_id, pid, self)
         await self.channel_layer.group_add(rooms.room_group(room.public_id), self.channel_name)
         self.state = "joined"
-        # The welcome's snapshot takes the seq of our own participant-joined in the same step (one round trip).
-        snapshot = await presence.snapshot(room.public_id, reserve_seq=not self.hidden)
+        # The welcome's snapshot takes the seq of our own participant-joined in the same step (one round trip), and
+        # reads whether the meeting moved to the SFU (after our group_add, as a separate lookup did: a move after it
+        # reaches us as an sfu-state event).
+        snapshot, promoted = await presence.snapshot_and_member(
+            room.public_id, reserve_seq=not self.hidden, set_key=media.promotion_set(room)
+        )
         if not self.hidden:
             joined = protocol.participant_joined(participant=rooms.public_participant(entry), seq=snapshot[0])
             await rooms.publish(room.public_id, joined)
-        await self._open_media()
+        await self._open_media(promoted)
         await self._welcome(entry, recording=recording, snapshot=snapshot)
         janitor.ensure_running()
         await self._connect_media()
@@ -698,11 +702,14 @@ class SignalingConsumer(AsyncConsumer):
             )
         return entry
 
-    async def _open_media(self) -> None:
-        """Pick this session's media router: mesh or SFU, by room (again when a meeting moved to the SFU)."""
+    async def _open_media(self, promoted: bool | None = None) -> None:
+        """Pick this session's media router: mesh or SFU, by room (again when a meeting moved to the SFU);
+        ``promoted`` when the caller already read whether the meeting moved."""
         assert self.room is not None and self.pid is not None
         subscribe = caps.has_capability(self.caps, caps.SUBSCRIBE_ALL)
-        self.router = await media.router_for(self.room, self.pid, lambda: self.channel_name, subscribe=subscribe)
+        self.router = await media.router_for(
+            self.room, self.pid, lambda: self.channel_name, subscribe=subscribe, promoted=promoted
+        )
 
     def _media(self) -> media.MeshRouter:
         assert self.router is not None, "media router used before join"

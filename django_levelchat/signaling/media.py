@@ -20,9 +20,9 @@ from django_levelchat import protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Room
 from django_levelchat.protocol import ErrorCode, ProtocolError
-from django_levelchat.sfu.leases import get_leases, worker_channel
+from django_levelchat.sfu.leases import RedisLeases, get_leases, worker_channel
 from django_levelchat.signaling import rooms
-from django_levelchat.signaling.presence import Entry, get_presence
+from django_levelchat.signaling.presence import Entry, RedisPresence, get_presence
 
 logger = logging.getLogger("django_levelchat.signaling")
 
@@ -30,9 +30,23 @@ SFU_ROOM_TYPES = frozenset({Room.RoomType.LIVE, Room.RoomType.WEBINAR})
 SFU_MESSAGE_TYPE = "lc.sfu"
 
 
-async def uses_sfu(room: Room) -> bool:
-    """Live and webinar rooms always use the SFU; a meeting once it outgrew the mesh (``SFU_MESH_LIMIT``)."""
-    return room.room_type in SFU_ROOM_TYPES or await get_leases().promoted(room.public_id)
+async def uses_sfu(room: Room, promoted: bool | None = None) -> bool:
+    """Live and webinar rooms always use the SFU; a meeting once it outgrew the mesh (``SFU_MESH_LIMIT``).
+    ``promoted``: whether the meeting moved, when the caller already read it (``promotion_set``)."""
+    if room.room_type in SFU_ROOM_TYPES:
+        return True
+    return promoted if promoted is not None else await get_leases().promoted(room.public_id)
+
+
+def promotion_set(room: Room) -> str | None:
+    """The Redis set that says whether this meeting moved to the SFU, when presence can read it in a round trip
+    it makes anyway (a join's snapshot; the same Redis server); None otherwise (not a meeting, or no Redis)."""
+    if room.room_type in SFU_ROOM_TYPES:
+        return None
+    leases, presence = get_leases(), get_presence()
+    if isinstance(leases, RedisLeases) and isinstance(presence, RedisPresence) and leases.url == presence.url:
+        return leases.meetings_key
+    return None
 
 
 async def outgrew_mesh(room: Room, members: int) -> bool:
@@ -200,7 +214,9 @@ class SfuRouter(MeshRouter):
         await self.sfu.request("quality", quality=msg.quality, publisher=msg.participant)
 
 
-async def router_for(room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool) -> MeshRouter:
-    sfu = await uses_sfu(room)
+async def router_for(
+    room: Room, pid: str, reply: Callable[[], str], *, subscribe: bool, promoted: bool | None = None
+) -> MeshRouter:
+    sfu = await uses_sfu(room, promoted)
     link = SfuLink(room.public_id, pid, reply, subscribe=subscribe, mesh=not sfu)
     return (SfuRouter if sfu else MeshRouter)(room.public_id, pid, link)

@@ -103,6 +103,13 @@ class Presence(Protocol):
     async def snapshot(
         self, room: str, *, reserve_seq: bool = False
     ) -> tuple[int, list[Entry], list[dict[str, Any]]]: ...
+    async def snapshot_and_member(
+        self, room: str, *, reserve_seq: bool = False, set_key: str | None = None
+    ) -> tuple[tuple[int, list[Entry], list[dict[str, Any]]], bool | None]:
+        """``snapshot``, and in the same step whether ``room`` is a member of the Redis set ``set_key``; None when
+        it was not read (no key, or a store without Redis)."""
+        ...
+
     async def revoke(self, room: str, identity: str, at: float) -> None: ...
     async def revoked_at(self, room: str, identity: str) -> float | None: ...
     async def set_speaker_state(self, room: str, pid: str, level: float, at: float) -> None: ...
@@ -285,6 +292,11 @@ class MemoryPresence:
     async def snapshot(self, room: str, *, reserve_seq: bool = False) -> tuple[int, list[Entry], list[dict[str, Any]]]:
         seq = await self.next_seq(room) if reserve_seq else await self.current_seq(room)
         return seq, await self.roster(room), await self.chat(room)
+
+    async def snapshot_and_member(
+        self, room: str, *, reserve_seq: bool = False, set_key: str | None = None
+    ) -> tuple[tuple[int, list[Entry], list[dict[str, Any]]], bool | None]:
+        return await self.snapshot(room, reserve_seq=reserve_seq), None
 
     async def revoke(self, room: str, identity: str, at: float) -> None:
         self._room(room).revoked[identity] = at
@@ -667,6 +679,13 @@ class RedisPresence:
 
         ``reserve_seq`` takes the next seq in the same step, for an event the caller sends about itself (a join's
         ``participant-joined``): the snapshot is the state as of that event."""
+        return (await self.snapshot_and_member(room, reserve_seq=reserve_seq))[0]
+
+    async def snapshot_and_member(
+        self, room: str, *, reserve_seq: bool = False, set_key: str | None = None
+    ) -> tuple[tuple[int, list[Entry], list[dict[str, Any]]], bool | None]:
+        """``snapshot``, plus ``SISMEMBER set_key room`` in the same ``MULTI`` (a join reads whether its meeting
+        moved to the SFU there: one round trip less)."""
         seq_key = self._k(room, "seq")
         async with self.redis.pipeline(transaction=True) as pipe:
             if reserve_seq:
@@ -676,8 +695,12 @@ class RedisPresence:
                 pipe.get(seq_key)
             pipe.hgetall(self._k(room, "roster"))
             pipe.lrange(self._k(room, "chat"), 0, -1)
-            seq, *_, roster, chat = await pipe.execute()
-        return int(seq or 0), [json.loads(v) for v in roster.values()], [json.loads(m) for m in chat]
+            if set_key is not None:
+                pipe.sismember(set_key, room)
+            results = await pipe.execute()
+        member = bool(results.pop()) if set_key is not None else None
+        seq, *_, roster, chat = results
+        return (int(seq or 0), [json.loads(v) for v in roster.values()], [json.loads(m) for m in chat]), member
 
     async def revoke(self, room: str, identity: str, at: float) -> None:
         await self.redis.hset(self._k(room, "revoked"), identity, at)

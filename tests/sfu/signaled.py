@@ -34,8 +34,7 @@ class SignaledPeer:
         welcome = await self.client.join()
         self.new_peer()
         self._reader = asyncio.ensure_future(self._read())
-        if isinstance(self.client, WSClient):
-            self._pinger = asyncio.ensure_future(self._ping())
+        self._pinger = asyncio.ensure_future(self._ping())
         return welcome
 
     async def _to_sfu(self, pid: str, description: protocol.SessionDescription) -> None:
@@ -48,7 +47,9 @@ class SignaledPeer:
         return self.peer
 
     async def _ping(self) -> None:
-        """Keep a real-socket session alive (the live settings time out silent participants in 3 s)."""
+        """Keep the session alive as the SDK does: the janitor runs in-process too, and a participant silent for
+        ``PING_TIMEOUT`` (3 s in the live settings, 12 s otherwise) is removed; a test waiting on a loaded machine
+        can take longer than that between two of its own frames (the SFU then ignores the removed member)."""
         while True:
             await self.client.send({"type": "ping"})
             await asyncio.sleep(0.5)

@@ -67,3 +67,38 @@ async def test_a_snapshot_can_reserve_the_seq_of_its_own_event(store):
     assert (seq, [e["id"] for e in roster], chat) == (2, ["PA_1"], [])
     assert (await store.snapshot(room))[0] == 2
     assert await store.next_seq(room) == 3
+
+
+async def test_a_join_snapshot_reads_whether_its_meeting_moved_to_the_sfu(store):
+    """A join's snapshot also reads the SFU promotion set in the same step (one round trip, not a lookup of its
+    own); the memory store says it did not read it, and the caller asks the leases."""
+    room = "RM_c"
+    await join(store, room, "alice", "PA_1")
+    snapshot, member = await store.snapshot_and_member(room, reserve_seq=True)
+    assert member is None and snapshot[0] == 1 and [e["id"] for e in snapshot[1]] == ["PA_1"]
+    if isinstance(store, MemoryPresence):
+        assert (await store.snapshot_and_member(room, set_key="meetings"))[1] is None
+        return
+    meetings = f"{store.prefix}:sfu:meetings"
+    snapshot, member = await store.snapshot_and_member(room, set_key=meetings)
+    assert (snapshot[0], member) == (1, False)
+    await store.redis.sadd(meetings, room)
+    snapshot, member = await store.snapshot_and_member(room, reserve_seq=True, set_key=meetings)
+    assert (snapshot[0], [e["id"] for e in snapshot[1]], member) == (2, ["PA_1"], True)
+
+
+async def test_a_join_reads_the_promotion_with_its_snapshot(redis_server, levelchat_settings):
+    """On Redis the promotion set is presence's to read when leases and presence share the server; never for a
+    live or webinar room (always the SFU), nor in memory."""
+    from django_levelchat.models import Room
+    from django_levelchat.sfu.leases import get_leases
+    from django_levelchat.signaling import media
+
+    levelchat_settings(REDIS_URL=redis_server.url, REDIS_PREFIX=f"t{uuid.uuid4().hex[:10]}")
+    meeting, live = Room(room_type=Room.RoomType.MEETING), Room(room_type=Room.RoomType.LIVE)
+    assert media.promotion_set(meeting) == get_leases().meetings_key
+    assert media.promotion_set(live) is None
+    assert await media.uses_sfu(meeting, promoted=True) and not await media.uses_sfu(meeting, promoted=False)
+    assert await media.uses_sfu(live, promoted=False), "live rooms use the SFU whatever the set says"
+    levelchat_settings(REDIS_URL=None)
+    assert media.promotion_set(meeting) is None
