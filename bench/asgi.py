@@ -14,7 +14,11 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from bench import memdiag
+
+memdiag.install()  # before anything else is imported, so tracemalloc sees it all (off unless LEVELCHAT_MEMDIAG_DIR)
+
+from django.core.asgi import get_asgi_application  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django_asgi_app = get_asgi_application()

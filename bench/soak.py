@@ -51,6 +51,34 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def fd_kinds(pid: int, *, port: int, redis_port: int, postgres_port: int) -> dict[str, int]:
+    """A daphne's open fds by what they are: client sockets (its listening port), Redis and PostgreSQL
+    connections, other sockets, files and pipes: which kind moves when the count does."""
+    peers: dict[str, tuple[int, int]] = {}  # socket inode -> (local port, remote port)
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                peers[fields[9]] = (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16))
+    kinds: dict[str, int] = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            local, remote = peers.get(target[8:-1], (0, 0))
+            kind = {port: "clients", redis_port: "redis", postgres_port: "postgres"}.get(
+                local if local == port else remote, "other sockets"
+            )
+        elif target.startswith("anon_inode:"):
+            kind = target
+        else:
+            kind = "files and pipes"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
 class Soak:
     """The members, their rooms and what happened to their sockets."""
 
@@ -67,6 +95,7 @@ class Soak:
         self.ours: set[int] = set()  # id() of the sockets we closed or dropped on purpose
         self.joins = self.join_failures = self.leaves = self.drops = self.chats = self.chat_errors = 0
         self.received = 0
+        self.replacing = 0  # slots between their member's departure and the new member's join
 
     def on_text(self, raw: str) -> None:
         if '"type":"chat-message"' in raw[:40]:
@@ -118,8 +147,12 @@ class Soak:
             if time.monotonic() >= until:
                 return
             room, slot = random.randrange(len(self.rooms)), random.randrange(self.room_size)
-            await self.depart(room, slot, drop=n % 2 == 1)
-            await self.join(room, slot)
+            self.replacing += 1
+            try:
+                await self.depart(room, slot, drop=n % 2 == 1)
+                await self.join(room, slot)
+            finally:
+                self.replacing -= 1
 
     async def chat(self, per_second: float, until: float) -> None:
         while time.monotonic() < until:
@@ -165,10 +198,19 @@ def make_rooms(count: int, size: int) -> list[str]:
 
 async def run(args: argparse.Namespace, servers: ScaleServers, redis: RedisServer) -> dict[str, Any]:
     import redis as redis_py
+    from psycopg.conninfo import conninfo_to_dict
 
     keys = redis_py.Redis(port=redis.port)
     ports = [servers.start(), servers.start()]
     pids = servers.pids()
+    postgres_port = int(conninfo_to_dict(os.environ["LEVELCHAT_DATABASE_URL"]).get("port") or 5432)
+
+    def kinds() -> list[dict[str, int]]:
+        return [
+            fd_kinds(pid, port=port, redis_port=redis.port, postgres_port=postgres_port)
+            for pid, port in zip(pids, ports, strict=True)
+        ]
+
     rooms = await asyncio.to_thread(make_rooms, args.connections // args.room_size, args.room_size)
     soak = Soak(ports, rooms, args.room_size)
     t0 = time.monotonic()
@@ -179,16 +221,22 @@ async def run(args: argparse.Namespace, servers: ScaleServers, redis: RedisServe
     start = time.monotonic()
     end = start + args.minutes * 60
     work = [asyncio.create_task(soak.churn(args.churn, end)), asyncio.create_task(soak.chat(args.chat_rate, end))]
+    next_snapshot = args.warmup
     while True:
         now = time.monotonic()
+        if args.snapshots and (now - start >= next_snapshot or now >= end):
+            for pid in pids:  # bench.memdiag in each daphne writes a tracemalloc snapshot and gc counts
+                os.kill(pid, signal.SIGUSR1)
+            next_snapshot += args.snapshot_every
         samples.append(
             {
                 "t": now - start,
                 "rss_mb": [rss_kb(p) / 1024 for p in pids],
                 "fds": [open_fds(p) for p in pids],
+                "fd_kinds": kinds(),
                 "redis_keys": keys.dbsize(),
                 "open_rows": await asyncio.to_thread(open_rows),
-                "members": len(soak.members),
+                "members": len(soak.members) + soak.replacing,  # a join in flight is not a member lost
                 "load": os.getloadavg()[0],
             }
         )
@@ -260,6 +308,8 @@ def report(result: dict[str, Any]) -> None:
         )
     )
     print("open fds (warm-up / max / end): " + ", ".join(f"{w} / {m} / {e}" for w, m, e in fds))
+    for i, (w, e) in enumerate(zip(warm.get("fd_kinds", []), last.get("fd_kinds", []), strict=True)):
+        print(f"  daphne {i + 1} fds at the warm-up {w}, at the end {e}")
     print(
         f"redis keys: warm-up {warm['redis_keys']}, max {max(keys_after_warm)}, end {last['redis_keys']}, after "
         f"everyone left and their rows closed {result['redis_keys_after']}"
@@ -287,7 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds before the RSS baseline")
     parser.add_argument("--sample-every", type=float, default=10.0)
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument(
+        "--snapshots",
+        metavar="DIR",
+        help="run the daphnes with tracemalloc (bench.memdiag) and have them dump snapshots into DIR at the end of "
+        "the warm-up, every --snapshot-every seconds and at the end",
+    )
+    parser.add_argument("--snapshot-every", type=float, default=120.0)
     args = parser.parse_args(argv)
+    if args.snapshots:
+        os.environ["LEVELCHAT_MEMDIAG_DIR"] = str(Path(args.snapshots).resolve())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if reason := postgres_missing_reason():
         print(reason)

@@ -75,15 +75,55 @@ def redis_channel_layer(url: str, *, max_connections: int = 500, capacity: int =
     }
 
 
+#: A churn collection (``collect_after_churn``) waits for at least this many ended sessions: at most a few
+#: milliseconds of work however often sessions end.
+CHURN_COLLECT_MIN = 25
+
+_gc_tuned = False
+_ended_since_collection = 0
+
+
 def tune_gc(young: int = 50_000) -> None:
     """Call once the server has started (the end of the ASGI module): a process holding thousands of sockets has
     a big, long-lived heap, and CPython's default thresholds walk it in full collections that pause the event loop
     for most of a second. ``gc.freeze()`` exempts everything start-up allocated (Django, the app, the URLconf)
     from collections, and a larger young generation lets short-lived request objects die before promotion, so full
-    collections come rarely. Figures in docs/performance.md ("At scale")."""
+    collections come rarely. Figures in docs/performance.md ("At scale").
+
+    Rarely is also how often the garbage of ended connections went: CPython counts the young generation net of
+    deallocations, so at a steady churn 50,000 took minutes, and what had been promoted waited for an older
+    generation (up to an hour). daphne's connection objects (twisted's protocol, transport and request, autobahn's
+    state: about 75 objects a socket) are reference cycles, so each closed socket's memory stayed until then: the
+    soak's RSS grew 0.5 MB a minute (G16). Hence the churn collection, which the janitor's heartbeat loop runs
+    (``collect_after_churn``)."""
     import gc
 
+    global _gc_tuned
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, old)
+    _gc_tuned = True
+
+
+def session_ended() -> None:
+    """One of this process's sessions ended (``liveness.left``)."""
+    global _ended_since_collection
+    _ended_since_collection += 1
+
+
+def collect_after_churn(open_sessions: int) -> bool:
+    """After ``tune_gc``: a full collection once the sessions that ended since the last one reach a quarter of
+    those still open (at least ``CHURN_COLLECT_MIN``), so the garbage of ended sockets stays below about a quarter
+    of the live sessions' memory, as CPython's own rule for full collections keeps it (pending objects a quarter of
+    the long-lived ones). A collection walks what was allocated since start-up, about the live sessions; one per
+    quarter of them churned is a bounded cost per session, and a join storm (nothing ends) triggers none. True when
+    it collected."""
+    import gc
+
+    global _ended_since_collection
+    if not _gc_tuned or _ended_since_collection < max(CHURN_COLLECT_MIN, open_sessions // 4):
+        return False
+    _ended_since_collection = 0
+    gc.collect()
+    return True

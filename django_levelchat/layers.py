@@ -9,11 +9,15 @@ independent of the number of sockets.
 
 from __future__ import annotations
 
+import collections
+import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
+from channels_redis.core import BoundedQueue
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from channels_redis.utils import create_pool
 from redis.asyncio import BlockingConnectionPool
@@ -82,6 +86,43 @@ class InMemoryChannelLayer(StockInMemoryChannelLayer):
             super()._clean_expired()
 
 
+class ReceiveBuffers(collections.defaultdict[str, Any]):
+    """channels-redis's per-channel receive buffers, which drop messages for channels whose consumer ended.
+
+    channels-redis keeps every process-local channel of a process in one Redis key: whichever consumer holds the
+    receive lock pops the next message and buffers it for its channel (``receive_buffer[channel]``, created on
+    first use). A buffer is deleted only when its own channel's receive empties it or is cancelled, so a message
+    popped after that channel's consumer ended (the room event announcing its own departure, chats sent before its
+    ``group_discard`` landed) created a buffer nobody would ever read: about one per departure, each holding its
+    messages, for the life of the process (the soak's RSS growth, G16). A channel ``forget`` names is remembered
+    until ``until``: buffers made for it meanwhile are thrown away (its messages are dropped), and deleting a
+    missing buffer is not an error (the stock receive deletes its channel's buffer when cancelled).
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        super().__init__(factory)
+        self.forgotten: dict[str, float] = {}  # channel -> until (monotonic), oldest first
+
+    def __missing__(self, channel: str) -> Any:
+        if channel in self.forgotten:
+            assert self.default_factory is not None
+            return self.default_factory()  # not stored: what is put in it is dropped
+        return super().__missing__(channel)
+
+    def __delitem__(self, channel: str) -> None:
+        self.pop(channel, None)
+
+    def forget(self, channel: str, now: float, until: float) -> None:
+        self.pop(channel, None)
+        self.forgotten.pop(channel, None)
+        self.forgotten[channel] = until
+        while self.forgotten:  # in order of expiry: every entry is kept for the same time
+            oldest, expires = next(iter(self.forgotten.items()))
+            if expires > now:
+                break
+            del self.forgotten[oldest]
+
+
 class RedisChannelLayer(StockRedisChannelLayer):
     """channels-redis with a pool that waits for a free connection instead of raising.
 
@@ -102,6 +143,14 @@ class RedisChannelLayer(StockRedisChannelLayer):
         super().__init__(*args, **kwargs)
         self.pool_timeout = pool_timeout
         self.process_capacity = process_capacity
+        self.receive_buffer = ReceiveBuffers(functools.partial(BoundedQueue, self.capacity))
+
+    def forget_channel(self, channel: str) -> None:
+        """The consumer of ``channel`` ended: drop its buffered messages, and those that arrive for it during the
+        next two message expiries (by then what was sent to it has been received or dropped from Redis as expired,
+        unless this process is minutes behind)."""
+        now = time.monotonic()
+        self.receive_buffer.forget(channel, now, now + 2 * self.expiry)
 
     def get_capacity(self, channel: str) -> int:
         """channels-redis keeps the messages of every process-local channel (``specific.<process>!<socket>``) of a

@@ -254,6 +254,12 @@ class SignalingConsumer(AsyncConsumer):
                 self.hello_task.cancel()
             if self.hold_timer:
                 self.hold_timer.cancel()
+            forget = getattr(self.channel_layer, "forget_channel", None)
+            if forget is not None and self.channel_name:
+                forget(self.channel_name)  # what still arrives for us is dropped, not buffered for ever (G16)
+            # The router's reply callable refers to us: without this cycle the session is freed as it ends, not
+            # at the next collection of the generation it reached (tune_gc makes those rare, G16).
+            self.router = None
 
     async def _channel_receive(self) -> dict[str, Any]:
         """Channel-layer receive that survives outages: back off, then re-join the room group."""
@@ -493,8 +499,13 @@ class SignalingConsumer(AsyncConsumer):
         if room is None or entry is None or self.departed or self.state != "joined":
             return
         presence = get_presence()
-        if await presence.was_removed(room.public_id, entry["id"]):
-            return  # removed by another process: its close message is on the way
+        removed = await presence.removal(room.public_id, entry["id"])
+        if removed is not None:
+            # Removed by another process. Its close message is on the way, unless it was lost (a channel-layer
+            # outage, a process behind): close as it would have, so the tombstone need not outlive this look.
+            self.departed = True
+            await self.close(removed if removed in protocol.CLOSE_REASON_CODES else CloseReason.PING_TIMEOUT)
+            return
         logger.warning("restoring lost presence of %s in %s", entry["id"], room.public_id)
         await presence.claim_identity(room.public_id, entry["identity"], entry["id"], replace=True)
         await presence.add(room.public_id, entry)
@@ -661,10 +672,12 @@ class SignalingConsumer(AsyncConsumer):
         """A session that dropped while Redis was away and came back empty: its presence entry is gone but its
         row never ended, so it resumes under its id (its tracks are not known any more: the client republishes).
         None when the session really ended, or the identity joined again since."""
+        presence = get_presence()
+        if await presence.removal(room.public_id, pid) is not None:
+            return None  # removed a moment ago: its row may not be closed yet
         row = await _open_participant(room, pid, identity)
         if row is None:
             return None
-        presence = get_presence()
         claimed, _ = await presence.claim_identity(room.public_id, identity, pid, replace=False)
         entry: Entry = {
             "id": pid,

@@ -99,6 +99,9 @@ async def _record_request(room_id: str, op: str, by: str) -> dict[str, Any]:
         answer = await asyncio.wait_for(layer.receive(reply), RECORD_ANSWER_TIMEOUT)
     except TimeoutError:
         raise SfuUnavailable("The SFU worker serving this room did not answer.") from None
+    finally:
+        if (forget := getattr(layer, "forget_channel", None)) is not None:
+            forget(reply)  # a late answer is dropped, not buffered for the life of the process
     return json.loads(answer["text"])
 
 

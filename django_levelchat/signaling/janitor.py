@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 from django.utils import timezone
 
-from django_levelchat import lifecycle, protocol
+from django_levelchat import deploy, lifecycle, protocol
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.models import Participant, Room
 from django_levelchat.signaling import clock, liveness, rooms, speaker
@@ -84,6 +84,7 @@ async def _flush_heartbeats() -> None:
             logger.warning("heartbeats not written, backend unavailable: %s", rooms.describe(exc))
         except Exception:
             logger.exception("heartbeats not written")
+        deploy.collect_after_churn(liveness.local_sessions())  # the garbage of ended sockets (G16)
 
 
 async def _run(janitor: Janitor) -> None:

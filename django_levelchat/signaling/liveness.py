@@ -19,6 +19,7 @@ import uuid
 import weakref
 from typing import Any, Protocol
 
+from django_levelchat import deploy
 from django_levelchat.conf import levelchat_settings
 from django_levelchat.signaling import rooms
 from django_levelchat.signaling.presence import get_presence
@@ -53,6 +54,7 @@ def left(room: str, pid: str, owner: Owner) -> None:
     if _owners.get((room, pid)) is owner:
         del _owners[(room, pid)]
     _pending.pop((room, pid), None)
+    deploy.session_ended()
 
 
 def heard(room: str, pid: str, at: float) -> None:

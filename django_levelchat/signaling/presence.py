@@ -33,6 +33,14 @@ from django_levelchat.signaling import clock
 
 Entry = dict[str, Any]
 
+#: Seconds a removed session's tombstone lasts (``Presence.removal``). Only the session's own consumer needs it:
+#: it looks at its next heartbeat flush after the removal (within ``PING_TIMEOUT / 3`` plus a sweep of its socket's
+#: next frame; a silent socket is closed anyway) and closes itself with the reason the tombstone holds, so a close
+#: message lost on the way cannot leave it restoring itself later; a resume needs the Participant row, which the
+#: removal closes. Ten minutes also covers a process minutes behind, and bounds the tombstones at departures per
+#: second × 600 (the presence TTL, 24 h, kept 86,400 of them at one departure a second: G16).
+REMOVED_TTL = 600
+
 
 @dataclass(frozen=True)
 class AdmissionRequest:
@@ -65,13 +73,19 @@ class Presence(Protocol):
     async def get(self, room: str, pid: str) -> Entry | None: ...
     async def put(self, room: str, entry: Entry) -> bool: ...
     async def update_if(self, room: str, pid: str, expect: dict[str, Any], changes: dict[str, Any]) -> Entry | None: ...
-    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
+    async def remove(
+        self, room: str, pid: str, *, silent_before: float | None = None, close: str = "left"
+    ) -> Entry | None:
         """Remove a session (once: the caller that gets the entry announces it). With ``silent_before``, only
         while it is still silent since before that time: a session heard after an expiry sweep listed it
-        (resumed a moment ago) stays."""
+        (resumed a moment ago) stays. Leaves a tombstone holding ``close`` (the close reason its socket gets) for
+        ``REMOVED_TTL`` seconds."""
         ...
 
-    async def was_removed(self, room: str, pid: str) -> bool: ...
+    async def removal(self, room: str, pid: str) -> str | None:
+        """The close reason of a session removed in the last ``REMOVED_TTL`` seconds, else None."""
+        ...
+
     async def roster(self, room: str) -> list[Entry]: ...
     async def touch(self, room: str, pid: str, now: float | None = None) -> bool: ...
     async def touch_many(
@@ -125,7 +139,7 @@ class _MemoryRoom:
         self.revoked: dict[str, float] = {}
         self.levels: dict[str, tuple[float, float]] = {}
         self.dominant: str | None = None
-        self.removed: set[str] = set()
+        self.removed: dict[str, tuple[float, str]] = {}  # pid -> (tombstone expires, close reason), oldest first
         self.identities: dict[str, str] = {}
         self.signals: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
@@ -173,7 +187,9 @@ class MemoryPresence:
         entry.update(changes)
         return dict(entry)
 
-    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
+    async def remove(
+        self, room: str, pid: str, *, silent_before: float | None = None, close: str = "left"
+    ) -> Entry | None:
         if silent_before is not None and self._seen.get((room, pid), float("-inf")) >= silent_before:
             return None
         state = self._room(room)
@@ -182,13 +198,22 @@ class MemoryPresence:
         state.signals.pop(pid, None)
         entry = state.entries.pop(pid, None)
         if entry is not None:
-            state.removed.add(pid)
+            now = clock.now()
+            while state.removed:  # every tombstone lasts as long: the oldest expire first
+                oldest, (expires, _) = next(iter(state.removed.items()))
+                if expires > now:
+                    break
+                del state.removed[oldest]
+            state.removed.pop(pid, None)
+            state.removed[pid] = (now + REMOVED_TTL, close)
             if state.identities.get(entry["identity"]) == pid:
                 del state.identities[entry["identity"]]
         return entry
 
-    async def was_removed(self, room: str, pid: str) -> bool:
-        return pid in self._room(room).removed
+    async def removal(self, room: str, pid: str) -> str | None:
+        state = self._rooms.get(room)
+        expires, close = state.removed.get(pid, (0.0, "")) if state else (0.0, "")
+        return close if expires > clock.now() else None
 
     async def roster(self, room: str) -> list[Entry]:
         return [dict(e) for e in self._room(room).entries.values()]
@@ -393,7 +418,8 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
 return 1
 """
-# Remove an entry, leave a tombstone, drop held signals, and release the identity claim if this session held it.
+# Remove an entry, leave a tombstone (ARGV[5], the close reason, for ARGV[2] seconds), drop held signals, and
+# release the identity claim if this session held it.
 _REMOVE = """
 if ARGV[4] ~= '' then
   local seen = redis.call('ZSCORE', KEYS[2], ARGV[3])
@@ -403,7 +429,7 @@ local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('SET', KEYS[4], 1, 'EX', ARGV[2])
+redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2])
 redis.call('DEL', KEYS[6])
 if raw then
   local ok, entry = pcall(cjson.decode, raw)
@@ -456,9 +482,10 @@ return 0
 
 class RedisPresence:
     """Presence in Redis. Keys: ``{prefix}:{room}:roster`` (hash pid→JSON), ``:seq``, ``:chat`` (list),
-    ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}`` (tombstone, so a session removed by
-    one process is not restored by its own), ``:identities`` (hash identity→pid: the claim that makes one session
-    per identity atomic), ``:signals:{pid}`` (signals held for a reconnecting participant); across rooms ``{prefix}:seen`` (zset "room pid"→last heard, the
+    ``:revoked`` (hash), ``:levels`` (hash), ``:dominant``, ``:removed:{pid}`` (tombstone holding the close
+    reason, for ``REMOVED_TTL``: a session removed by one process is closed, not restored, by its own),
+    ``:identities`` (hash identity→pid: the claim that makes one session per identity atomic), ``:signals:{pid}``
+    (signals held for a reconnecting participant); across rooms ``{prefix}:seen`` (zset "room pid"→last heard, the
     liveness index), ``{prefix}:speaking`` (zset room→last audio level) and ``{prefix}:lease:{name}``.
 
     A client is made per event loop (redis-py connections belong to the loop that opened them).
@@ -537,7 +564,9 @@ class RedisPresence:
                     continue
         return None
 
-    async def remove(self, room: str, pid: str, *, silent_before: float | None = None) -> Entry | None:
+    async def remove(
+        self, room: str, pid: str, *, silent_before: float | None = None, close: str = "left"
+    ) -> Entry | None:
         keys = [
             self._k(room, "roster"),
             self._seen,
@@ -547,11 +576,12 @@ class RedisPresence:
             self._k(room, f"signals:{pid}"),
         ]
         cutoff = "" if silent_before is None else repr(silent_before)
-        raw = await self.redis.eval(_REMOVE, len(keys), *keys, pid, self.ttl, _member(room, pid), cutoff)
+        args = [pid, REMOVED_TTL, _member(room, pid), cutoff, close]
+        raw = await self.redis.eval(_REMOVE, len(keys), *keys, *args)
         return json.loads(raw) if raw else None
 
-    async def was_removed(self, room: str, pid: str) -> bool:
-        return bool(await self.redis.exists(self._k(room, f"removed:{pid}")))
+    async def removal(self, room: str, pid: str) -> str | None:
+        return await self.redis.get(self._k(room, f"removed:{pid}")) or None
 
     async def roster(self, room: str) -> list[Entry]:
         raw = await self.redis.hgetall(self._k(room, "roster"))
@@ -730,7 +760,7 @@ class RedisPresence:
             if pids:
                 pipe.zrem(self._seen, *(_member(room, pid) for pid in pids))
                 for pid in pids:
-                    pipe.set(self._k(room, f"removed:{pid}"), 1, ex=self.ttl)
+                    pipe.set(self._k(room, f"removed:{pid}"), "room_ended", ex=REMOVED_TTL)
             pipe.zrem(self._speaking, room)
             pipe.delete(*(self._k(room, p) for p in parts))
             await pipe.execute()

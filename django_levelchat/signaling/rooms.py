@@ -197,7 +197,13 @@ async def depart(
     ``close`` names a close reason to send to the participant's own socket (e.g. ``removed``); ``silent_before``
     departs it only if it was not heard from since (see ``Presence.remove``).
     """
-    entry = await get_presence().remove(room_id, pid, silent_before=silent_before)
+    # The tombstone's close reason: what a socket of the session still open somewhere is closed with.
+    tombstone = close or (
+        protocol.CloseReason.PING_TIMEOUT
+        if reason == protocol.LeaveReason.CONNECTION_LOST
+        else protocol.CloseReason.LEFT
+    )
+    entry = await get_presence().remove(room_id, pid, silent_before=silent_before, close=tombstone)
     if entry is None:
         return None
     if close and entry.get("channel"):
