@@ -14,14 +14,13 @@ import asyncio
 import os
 import pstats
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.servers import ROOT, Cluster, PostgresDatabase, RedisServer, free_port
+from bench.servers import Cluster, PostgresDatabase, RedisServer
 from bench.signaling import cpu_seconds
 from django_levelchat.client.signaling import SignalingClient
 
@@ -55,28 +54,10 @@ class ProfiledCluster(Cluster):
 
     profile: str | None = None
 
-    def start(self) -> int:
+    def daphne_command(self) -> list[str]:
         if self.profile is None:
-            return super().start()
-        port = free_port()
-        log = open(self.logs / f"daphne-{port}.log", "wb")  # noqa: SIM115  (lives as long as the process)
-        args = [sys.executable, "-m", "cProfile", "-o", self.profile, "-m", "daphne"]
-        proc = subprocess.Popen(
-            [*args, "-b", "127.0.0.1", "-p", str(port), *self.daphne_args, self.asgi],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs[port] = proc
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("daphne did not start")
+            return super().daphne_command()
+        return [sys.executable, "-m", "cProfile", "-o", self.profile, "-m", "daphne"]
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -17,11 +17,15 @@ whole run — and then:
 4. fan-out: one member of every room sends one chat; every member of the room must get it (lost = expected −
    received, after a drain of up to 60 s, or 15 s without progress).
 
+Every socket's ping RTT (ping sent → pong read) is recorded from the idle phase to the end, while every socket is
+held (RELIABILITY.md G1: p99 ≤ 100 ms at 1,000 sockets on one process).
+
 It prints one table (and ``--json``), never asserts. The machine's other load is printed next to each point.
 
     python -m bench.scale --points 500,1000                       # both layers, ours and bare
     python -m bench.scale --layers redis --points 5000,10000 --json scale.json
     python -m bench.scale --layers redis --kinds ours --points 2000 --rate 200 --concurrency 200   # G2
+    python -m bench.scale --layers memory --kinds ours --points 1000 --rate 100 --concurrency 100  # G1
 
 ``--rate`` paces the bulk join (joins/s over both workers); a failed join is counted by kind (``HTTP 500``, a close
 code), and the sockets the server closed later by close code.
@@ -113,6 +117,7 @@ async def _open(port: int, kind: str, token: str, room: str) -> tuple[Any, float
 
 class WorkerPeer:
     closes: dict[str, int] = {}  # "code reason" of sockets the server closed, counted
+    rtts: list[float] = []  # ms from a ping to its pong, every socket of this worker (since ``rtt-reset``)
 
     def __init__(self, ws: Any, room: str, member: int, counts: dict[str, int]) -> None:
         self.ws = ws
@@ -120,6 +125,7 @@ class WorkerPeer:
         self.member = member
         self.closed = False
         self.counts = counts
+        self.ping_sent: float | None = None
         self.task = asyncio.create_task(self._read())
         self.pinger = asyncio.create_task(self._ping())
 
@@ -127,6 +133,7 @@ class WorkerPeer:
         await asyncio.sleep(random.uniform(0.2, 1.0) * PING_EVERY)  # spread, and the join itself was heard
         with contextlib.suppress(websockets.ConnectionClosed):
             while not self.closed:
+                self.ping_sent = time.monotonic()
                 await self.ws.send(PING)
                 await asyncio.sleep(PING_EVERY)
 
@@ -137,6 +144,9 @@ class WorkerPeer:
                 if at >= 0:
                     tag = raw[at + len(MARK) : raw.index(":", at + len(MARK))]
                     self.counts[tag] = self.counts.get(tag, 0) + 1
+                elif '"type":"pong"' in raw[:40] and self.ping_sent is not None:
+                    WorkerPeer.rtts.append((time.monotonic() - self.ping_sent) * 1000)
+                    self.ping_sent = None
                 elif '"type":"closing"' in raw[:40]:
                     why = json.loads(raw)
                     key = f"{why.get('code')} {why.get('reason')}"
@@ -220,9 +230,11 @@ async def worker(spec_path: str) -> None:
             _emit(event="fanout-sent", sent=len(senders), expected=sum(members[p.room] for p in senders))
         elif command == "count":
             _emit(event="count", received=counts.get(arg, 0))
+        elif command == "rtt-reset":
+            WorkerPeer.rtts.clear()
         elif command == "stats":
             alive = sum(1 for p in peers if not p.closed)
-            _emit(event="stats", alive=alive, total=len(peers), closes=WorkerPeer.closes)
+            _emit(event="stats", alive=alive, total=len(peers), closes=WorkerPeer.closes, rtts=WorkerPeer.rtts)
         elif command == "stop":
             break
     for peer in peers:
@@ -458,6 +470,8 @@ async def measure_point(
             "p99_ms": percentile(latencies, 99),
         }
         result["settle_s"] = await steady(pids, args.settle, redis.url if redis else None)
+        for w in workers:
+            w.send("rtt-reset")  # from here on every socket is held: idle, probe joins, one fan-out
         result["backlog_at_idle"] = await asyncio.to_thread(backlog, redis.url if redis else None)
         rpid = redis.proc.pid if redis and redis.proc else None
         cpu0 = [cpu_seconds(p) for p in pids]
@@ -509,6 +523,8 @@ async def measure_point(
             w.send("stats")
         stats = [await w.read("stats") for w in workers]
         result["alive_at_end"] = sum(s["alive"] for s in stats)
+        rtts = [v for s in stats for v in s["rtts"]]
+        result["ping_rtt"] = {"n": len(rtts), "p50_ms": percentile(rtts, 50), "p99_ms": percentile(rtts, 99)}
         result["closes"] = _merged(s["closes"] for s in stats)
     finally:
         for w in workers:
@@ -603,6 +619,14 @@ def print_table(results: list[dict[str, Any]]) -> None:
         f"targets: probe join p95 ≤ {TARGET_PROBE_P95_MS:.0f} ms, idle CPU ours/bare ≤ {TARGET_IDLE_RATIO}, "
         f"≤ {TARGET_KB_PER_SOCKET:.0f} KB per idle socket, 0 lost"
     )
+    for r in results:
+        if "ping_rtt" in r and "bulk" in r:
+            rtt, bulk = r["ping_rtt"], r["bulk"]
+            print(
+                f"  {r['layer']} {r['sockets']:,} {r['kind']}: bulk join p50 / p95 / p99 {bulk['p50_ms']:.0f} / "
+                f"{bulk['p95_ms']:.0f} / {bulk['p99_ms']:.0f} ms; ping RTT while held p50 {rtt['p50_ms']:.1f} ms, "
+                f"p99 {rtt['p99_ms']:.1f} ms ({rtt['n']:,} pings)"
+            )
     for r in results:
         trouble = []
         if r.get("bulk", {}).get("failed"):

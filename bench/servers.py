@@ -184,11 +184,15 @@ class Cluster:
         )
         return self.manage("shell", "-c", code).splitlines()[-1]
 
+    def daphne_command(self) -> list[str]:
+        """How daphne is run (``bench.join_cpu`` runs it under cProfile)."""
+        return [sys.executable, "-m", "daphne"]
+
     def start(self) -> int:
         port = free_port()
         log = open(self.logs / f"daphne-{port}.log", "wb")  # noqa: SIM115  (lives as long as the process)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *self.daphne_args, self.asgi],
+            [*self.daphne_command(), "-b", "127.0.0.1", "-p", str(port), *self.daphne_args, self.asgi],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -9,7 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django_levelchat.client.signaling import Close, ClosedError, SignalingClient
 from django_levelchat.models import Room
 from django_levelchat.routing import websocket_urlpatterns
-from django_levelchat.signaling import clock, consumers, janitor, presence
+from django_levelchat.signaling import clock, consumers, janitor, liveness, presence
+from django_levelchat.signaling.presence import MemoryPresence, RedisPresence
 from django_levelchat.tokens import issue_token
 
 PATH = "/levelchat/v1/signal"
@@ -163,3 +165,22 @@ def client_for(token_for):
         return client
 
     yield make
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, fake_clock, monkeypatch):
+    """A fresh presence store of either kind, installed as the process's store (liveness and tombstone tests)."""
+    if request.param == "memory":
+        made = MemoryPresence()
+    else:
+        server = request.getfixturevalue("redis_server")
+        made = RedisPresence(server.url, prefix=f"t{uuid.uuid4().hex[:10]}")
+    monkeypatch.setattr(presence, "get_presence", lambda: made)
+    for module in (janitor, liveness):
+        monkeypatch.setattr(module, "get_presence", lambda: made)
+    return made
+
+
+def entry(pid: str) -> dict[str, Any]:
+    """A presence entry of a connected participant ``pid``."""
+    return {"id": pid, "identity": pid, "name": pid, "tracks": [], "channel": "", "state": "connected"}

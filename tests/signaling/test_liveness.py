@@ -13,7 +13,8 @@ import pytest
 import redis as sync_redis
 
 from django_levelchat.signaling import janitor, liveness, presence
-from django_levelchat.signaling.presence import MemoryPresence, RedisPresence
+from django_levelchat.signaling.presence import RedisPresence
+from tests.signaling.conftest import entry
 
 #: What redis-py and the test itself send besides the sweep (connection set-up, the statistics).
 SETUP_COMMANDS = {
@@ -23,24 +24,6 @@ SETUP_COMMANDS = {
     "cmdstat_info",
     "cmdstat_select",
 }
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(request, fake_clock, monkeypatch):
-    """A fresh presence store of either kind, installed as the process's store."""
-    if request.param == "memory":
-        made = MemoryPresence()
-    else:
-        server = request.getfixturevalue("redis_server")
-        made = RedisPresence(server.url, prefix=f"t{uuid.uuid4().hex[:10]}")
-    monkeypatch.setattr(presence, "get_presence", lambda: made)
-    for module in (janitor, liveness):
-        monkeypatch.setattr(module, "get_presence", lambda: made)
-    yield made
-
-
-def entry(pid: str) -> dict:
-    return {"id": pid, "identity": pid, "name": pid, "tracks": [], "channel": "", "state": "connected"}
 
 
 async def test_expired_reads_only_the_silent_across_rooms(store, fake_clock):

@@ -13,26 +13,9 @@ from asgiref.sync import sync_to_async
 
 from django_levelchat import protocol
 from django_levelchat.models import Participant
-from django_levelchat.signaling import janitor, liveness, presence
-from django_levelchat.signaling.presence import REMOVED_TTL, MemoryPresence, RedisPresence, get_presence
-from tests.signaling.conftest import WAIT, Client
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(request, fake_clock, monkeypatch):
-    if request.param == "memory":
-        made = MemoryPresence()
-    else:
-        server = request.getfixturevalue("redis_server")
-        made = RedisPresence(server.url, prefix=f"t{uuid.uuid4().hex[:10]}")
-    monkeypatch.setattr(presence, "get_presence", lambda: made)
-    for module in (janitor, liveness):
-        monkeypatch.setattr(module, "get_presence", lambda: made)
-    return made
-
-
-def entry(pid: str) -> dict:
-    return {"id": pid, "identity": pid, "name": pid, "tracks": [], "channel": "", "state": "connected"}
+from django_levelchat.signaling import liveness
+from django_levelchat.signaling.presence import REMOVED_TTL, RedisPresence, get_presence
+from tests.signaling.conftest import WAIT, Client, entry
 
 
 async def test_a_tombstone_holds_the_close_reason_for_removed_ttl_only(store, fake_clock):
