@@ -33,6 +33,10 @@ from django_levelchat.recording.timeline import TrackStart, align
 logger = logging.getLogger("django_levelchat.recording")
 
 CLAIM_TIMEOUT = timedelta(minutes=30)
+#: A job that raised (a database or storage error) is claimable again this long after, doubling with each failure
+#: in this process up to CLAIM_TIMEOUT: not only once its claim times out.
+RETRY_DELAY = timedelta(seconds=5)
+_failures: dict[int, int] = {}  # recording pk -> jobs of it that raised here
 R: Any = Recording.Status  # without Django stubs mypy reads members as (value, label) tuples
 
 
@@ -201,7 +205,24 @@ def run_pending(*, should_stop: Callable[[], bool] = lambda: False) -> int:
         try:
             process(recording)
         except Exception:
-            logger.exception("recording job %s failed; it will be retried", recording.public_id)
+            delay = release(recording)
+            logger.exception("recording job %s failed; it will be retried in %.0f s", recording.public_id, delay)
             continue
+        _failures.pop(recording.pk, None)
         done += 1
     return done
+
+
+def release(recording: Recording) -> float:
+    """Give a job that raised back, claimable again after a delay (its claim is backdated); returns the delay in
+    seconds. If even that fails, the claim times out after CLAIM_TIMEOUT."""
+    failures = _failures[recording.pk] = _failures.get(recording.pk, 0) + 1
+    delay = min(RETRY_DELAY * 2 ** (failures - 1), CLAIM_TIMEOUT)
+    try:
+        Recording.objects.filter(pk=recording.pk, job_claimed_at=recording.job_claimed_at).update(
+            job_claimed_at=timezone.now() - CLAIM_TIMEOUT + delay
+        )
+    except Exception:
+        logger.exception("could not release recording job %s", recording.public_id)
+        return CLAIM_TIMEOUT.total_seconds()
+    return delay.total_seconds()

@@ -2,7 +2,8 @@
 
 ``RECORDING_JOBS_IN_PROCESS`` (None = only with the in-memory channel layer, the one-process default) starts one
 daemon thread per process on the first recording; it is woken when a recording stops and otherwise wakes every
-half ``RECORDING_HEARTBEAT_TIMEOUT`` to reap recordings whose worker died. It never runs on an event loop, so
+half ``RECORDING_HEARTBEAT_TIMEOUT`` to reap recordings whose worker died, and after ``jobs.RETRY_DELAY`` while a
+job that raised waits to be retried. It never runs on an event loop, so
 composing (which decodes) never stalls signaling. Jobs are claimed in the database, so the thread and any number
 of commands can run side by side.
 """
@@ -26,7 +27,7 @@ def enabled() -> bool:
 
 
 def _run(stop: threading.Event, wake: threading.Event) -> None:
-    from django_levelchat.recording.jobs import run_pending
+    from django_levelchat.recording.jobs import RETRY_DELAY, run_pending
 
     while not stop.is_set():
         wake.clear()
@@ -34,12 +35,15 @@ def _run(stop: threading.Event, wake: threading.Event) -> None:
             close_old_connections()
             run_pending()
             live = Recording.objects.filter(status=Recording.Status.RECORDING).exists()
+            retrying = Recording.objects.filter(needs_processing=True).exists()  # a job that raised, given back
         except Exception:
             logger.exception("in-process recording jobs failed; retrying")
             connections.close_all()
-            live = True
-        pause = float(levelchat_settings.RECORDING_HEARTBEAT_TIMEOUT) / 2 if live else None
-        wake.wait(timeout=pause)
+            live = retrying = True
+        pauses = [float(levelchat_settings.RECORDING_HEARTBEAT_TIMEOUT) / 2] if live else []
+        if retrying:
+            pauses.append(RETRY_DELAY.total_seconds())
+        wake.wait(timeout=min(pauses, default=None))
 
 
 _jobs = WakeableThread("levelchat-recordings", _run)

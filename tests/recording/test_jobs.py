@@ -165,6 +165,36 @@ def test_a_job_is_claimed_once(spool, room):
     assert jobs.claim(now + jobs.CLAIM_TIMEOUT + timedelta(seconds=1)).pk == rec.pk, "a dead runner's claim expires"
 
 
+def test_a_job_that_raised_is_retried_after_a_delay_not_the_claim_timeout(spool, room, monkeypatch):
+    """A transient error (a locked database, a storage hiccup) costs the job a few seconds, not CLAIM_TIMEOUT;
+    each further failure doubles the wait."""
+    rec = lifecycle.create_recording(room)
+    _spool_call(recording_dir(spool, rec.public_id), arrival=1_700_000_000.0)
+    lifecycle.set_recording_status(rec, Recording.Status.PROCESSING)
+    original, calls = jobs.process, []
+
+    def flaky(recording: Recording) -> Recording:
+        calls.append(recording.pk)
+        if len(calls) == 1:
+            raise OperationalError("database table is locked")
+        return original(recording)
+
+    monkeypatch.setattr(jobs, "process", flaky)
+    assert jobs.run_pending() == 0 and calls == [rec.pk]  # failed, and not claimed again in the same pass
+    now = timezone.now()
+    assert jobs.claim(now) is None
+    again = jobs.claim(now + jobs.RETRY_DELAY + timedelta(seconds=1))
+    assert again is not None and again.pk == rec.pk
+    assert jobs.release(again) == 2 * jobs.RETRY_DELAY.total_seconds()  # failed again: the wait doubles
+    assert jobs.claim(now + jobs.RETRY_DELAY + timedelta(seconds=2)) is None
+    assert jobs.claim(now + 2 * jobs.RETRY_DELAY + timedelta(seconds=2)) is not None
+    Recording.objects.filter(pk=rec.pk).update(job_claimed_at=None)  # as if that wait had passed
+    assert jobs.run_pending() == 1
+    rec.refresh_from_db()
+    assert rec.status == "ready" and len(calls) == 2
+    assert rec.pk not in jobs._failures  # a success forgets the failures
+
+
 @pytest.mark.django_db(transaction=True)
 def test_embedded_mode_runs_jobs_in_a_thread(spool, room, levelchat_settings):
     levelchat_settings(RECORDING_JOBS_IN_PROCESS=True, RECORDING_LAYOUT=None)
